@@ -1,0 +1,77 @@
+"""The method contract every face-recognition method in facelab serves.
+
+A method (classical or deep) is fitted on images of the *training identities only*, embeds
+images as vectors, and names the similarity the evaluator should score pairs with (higher =
+more alike). The evaluator, the command line and the comparison notebook use nothing else, so
+PCA and a GAN are interchangeable to them.
+
+``images`` are always ``uint8`` arrays of shape ``(n, height, width, channels)`` produced by
+the data layer under the method's own :attr:`FaceMethod.preprocess` config; ``labels`` are
+integer identity labels ``(n,)``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .data.preprocess import PreprocessConfig
+
+
+class FaceMethod:
+    """Base class: subclasses set ``name``, ``similarity``, ``preprocess``, and implement
+    :meth:`fit` and :meth:`embed`.
+
+    ``similarity`` is the name of a registered similarity in :mod:`facelab.metrics` (e.g.
+    ``"cosine"``, ``"neg_chi2"``) or a :class:`facelab.metrics.Similarity` instance for a
+    learned score (Joint Bayesian). ``config`` is a JSON-able dict that is written next to
+    every number the method produces.
+    """
+
+    name: str = "method"
+    kind: str = "classical"  # "classical" | "deep" | "generative": decides the default method set
+    similarity: Any = "cosine"
+
+    def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False):
+        self.preprocess = preprocess or PreprocessConfig()
+        self.seed = seed
+        self.quick = quick  # smaller budgets for CI and laptops; the config records it
+
+    def fit(self, images: np.ndarray, labels: np.ndarray) -> "FaceMethod":
+        return self
+
+    def embed(self, images: np.ndarray) -> np.ndarray:  # (n, d)
+        raise NotImplementedError
+
+    @property
+    def config(self) -> dict:
+        return {"name": self.name, "preprocess": self.preprocess.to_dict(), "seed": self.seed,
+                "quick": self.quick, **self.params()}
+
+    def params(self) -> dict:
+        """Method-specific hyper-parameters for :attr:`config` (override)."""
+        return {}
+
+
+def check_images(images: np.ndarray, expected_shape: tuple | None = None, what: str = "images") -> np.ndarray:
+    """Validate a batch of images: 4-D ``(n, h, w, c)``, non-empty, expected shape if given."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"{what} must be a 4-D array (n, height, width, channels); got shape {images.shape}")
+    if len(images) == 0:
+        raise ValueError(f"{what} is empty: at least one image is needed")
+    if expected_shape is not None and tuple(images.shape[1:]) != tuple(expected_shape):
+        raise ValueError(f"{what} have shape {tuple(images.shape[1:])} per image, expected {tuple(expected_shape)}")
+    return images
+
+
+def check_labels(labels: np.ndarray, n: int, min_classes: int = 1, what: str = "labels") -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"{what} must have shape ({n},) to match the images; got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{what} must be integer identity labels; got dtype {labels.dtype}")
+    k = len(np.unique(labels))
+    if k < min_classes:
+        raise ValueError(f"{what} hold {k} identit{'y' if k == 1 else 'ies'}; this method needs at least {min_classes}")
+    return labels

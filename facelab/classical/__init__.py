@@ -1,0 +1,1 @@
+"""Classical baselines: raw pixels, eigenfaces, Fisherfaces, LBP and learned verification metrics."""

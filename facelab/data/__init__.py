@@ -1,0 +1,11 @@
+"""The data room: find LFW, parse its protocol, preprocess and cache, sample, feed tf.data."""
+from .errors import DataError, DataNotFoundError, DownloadError, ProtocolFormatError
+from .layout import ENV_VAR, LFWLayout, find_lfw, resolve_data_root
+from .lfw import LFW, PairSet
+from .preprocess import PreprocessConfig, load_or_build, preprocess_image, read_image
+
+__all__ = [
+    "DataError", "DataNotFoundError", "DownloadError", "ProtocolFormatError", "ENV_VAR", "LFWLayout",
+    "find_lfw", "resolve_data_root", "LFW", "PairSet", "PreprocessConfig", "load_or_build",
+    "preprocess_image", "read_image",
+]

@@ -1,0 +1,109 @@
+"""One object for everything LFW: layout, protocol files, and cached preprocessed arrays."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import protocol
+from .layout import LFWLayout, find_lfw
+from .preprocess import CachedImages, PreprocessConfig, load_or_build
+
+
+@dataclass
+class PairSet:
+    """Pairs resolved to image positions: ``index_a[i]``, ``index_b[i]``, ``same[i]``, ``fold[i]``."""
+
+    index_a: np.ndarray
+    index_b: np.ndarray
+    same: np.ndarray
+    fold: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.same)
+
+    def subset(self, mask: np.ndarray) -> "PairSet":
+        return PairSet(self.index_a[mask], self.index_b[mask], self.same[mask], self.fold[mask], self.source)
+
+
+class LFW:
+    """Labeled Faces in the Wild under a data root (argument, ``$FACELAB_DATA`` or ``./data``).
+
+    >>> lfw = LFW()                                  # doctest: +SKIP
+    >>> x = lfw.load_images(PreprocessConfig(size=64))  # uint8 (13233, 64, 64, 1)
+    >>> pairs = lfw.pairs("view2")                   # 6000 pairs in 10 folds
+    """
+
+    def __init__(self, data_dir: str | os.PathLike | None = None, *, cache_dir=None, progress: bool = True):
+        self.layout: LFWLayout = find_lfw(data_dir)
+        self.cache_dir = cache_dir
+        self.progress = progress
+        self._arrays: dict[str, CachedImages] = {}
+
+    # -- index --------------------------------------------------------------------------
+    @property
+    def variant(self) -> str:
+        return self.layout.variant
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.layout.labels
+
+    @property
+    def people(self) -> list[str]:
+        return self.layout.people
+
+    def __len__(self) -> int:
+        return len(self.layout.images)
+
+    def people_indices(self, names) -> np.ndarray:
+        """Positions of every image of the given people."""
+        wanted = np.zeros(len(self.people), dtype=bool)
+        lookup = {p: i for i, p in enumerate(self.people)}
+        for n in names:
+            wanted[lookup[n]] = True
+        return np.flatnonzero(wanted[self.labels])
+
+    # -- images -------------------------------------------------------------------------
+    def load_images(self, config: PreprocessConfig | None = None) -> np.ndarray:
+        """All images, preprocessed under ``config`` (cached on disk and in memory)."""
+        return self.load_cached(config).images
+
+    def load_cached(self, config: PreprocessConfig | None = None) -> CachedImages:
+        config = config or PreprocessConfig()
+        key = config.key()
+        if key not in self._arrays:
+            paths = [r.path for r in self.layout.images]
+            self._arrays[key] = load_or_build(paths, config, cache_dir=self.cache_dir, tag=f"lfw-{self.variant}",
+                                              progress=self.progress)
+        return self._arrays[key]
+
+    # -- protocol files -----------------------------------------------------------------
+    PAIR_FILES = {"view2": "pairs.txt", "view1-train": "pairsDevTrain.txt", "view1-test": "pairsDevTest.txt"}
+    PEOPLE_FILES = {"view2": "people.txt", "view1-train": "peopleDevTrain.txt", "view1-test": "peopleDevTest.txt"}
+
+    def pairs(self, which: str = "view2") -> PairSet:
+        """Pairs of ``view2`` (10 folds), ``view1-train`` or ``view1-test``, resolved to images."""
+        name = self._pick(self.PAIR_FILES, which, "pairs")
+        path = self.layout.protocol_file(name)
+        parsed = protocol.parse_pairs(path)
+        a, b, same = protocol.resolve_pairs(parsed, self.layout, source=name)
+        return PairSet(a, b, same, np.array([p.fold for p in parsed]), name)
+
+    def people_folds(self, which: str = "view2") -> list[list[str]]:
+        """People of each fold (10 for ``view2``, one for the View 1 files)."""
+        name = self._pick(self.PEOPLE_FILES, which, "people")
+        return [list(f.people) for f in protocol.parse_people(self.layout.protocol_file(name))]
+
+    def names(self) -> dict[str, int]:
+        return protocol.parse_names(self.layout.protocol_file("lfw-names.txt"))
+
+    @staticmethod
+    def _pick(table, which, what):
+        if which not in table:
+            raise ValueError(f"unknown {what} set {which!r}; choose one of {', '.join(table)}")
+        return table[which]

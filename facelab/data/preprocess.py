@@ -1,0 +1,251 @@
+"""Deterministic OpenCV preprocessing and an on-disk cache of the result.
+
+A :class:`PreprocessConfig` says how one 250×250 LFW JPEG becomes a small array: optional Haar
+face detection, a centre crop, a resize, greyscale or colour, optional histogram
+equalisation. The whole data set under one config is cached as one ``.npz`` keyed by a hash of
+the config and of the image list; the cache is written atomically, and a cache that is
+corrupted (cannot be read, wrong shape) or stale (other images, other config) is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+from tqdm.auto import tqdm
+
+from .. import io
+from .errors import DataError
+
+CACHE_ENV_VAR = "FACELAB_CACHE"
+CACHE_FORMAT = 1
+
+
+def _pair(value, what) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)):
+        value = (int(value), int(value))
+    value = tuple(int(v) for v in value)
+    if len(value) != 2 or min(value) < 1:
+        raise ValueError(f"{what} must be a positive int or (height, width), got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How an LFW image becomes an array.
+
+    size: output (height, width). crop: (height, width) of the centre crop in source pixels,
+    taken at ``center`` (row, col; default the image centre), applied before resizing; None
+    keeps the whole image (or the detected face box). grayscale: one channel (ITU-R BT.601
+    luma, OpenCV's ``COLOR_BGR2GRAY``) or three RGB channels. equalize: histogram
+    equalisation (per channel on luma for colour, via YCrCb). detect: run OpenCV's frontal
+    Haar cascade first and crop the detected face enlarged by ``detect_margin``; when no face
+    is found the image falls back to the centre crop (``on_no_face="center"``, the count is
+    kept in the cache metadata) or raises (``on_no_face="error"``).
+    """
+
+    size: tuple = (64, 64)
+    crop: tuple | None = (112, 112)
+    center: tuple | None = None
+    grayscale: bool = True
+    equalize: bool = False
+    detect: bool = False
+    detect_margin: float = 0.2
+    on_no_face: str = "center"
+
+    def __post_init__(self):
+        object.__setattr__(self, "size", _pair(self.size, "size"))
+        if self.crop is not None:
+            object.__setattr__(self, "crop", _pair(self.crop, "crop"))
+        if self.center is not None:
+            object.__setattr__(self, "center", _pair(self.center, "center"))
+        if self.on_no_face not in ("center", "error"):
+            raise ValueError(f"on_no_face must be 'center' or 'error', got {self.on_no_face!r}")
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.grayscale else 3
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (*self.size, self.channels)
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+_CASCADE = None
+
+
+def _face_cascade():
+    global _CASCADE
+    if _CASCADE is None:
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        cascade = cv2.CascadeClassifier(str(path))
+        if cascade.empty():
+            raise DataError(f"OpenCV Haar cascade {path} could not be loaded")
+        _CASCADE = cascade
+    return _CASCADE
+
+
+def detect_face(gray: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Largest frontal face (x, y, w, h) nearest the image centre, or None (Viola & Jones 2001)."""
+    faces = _face_cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
+    if len(faces) == 0:
+        return None
+    cy, cx = gray.shape[0] / 2, gray.shape[1] / 2
+    # prefer big faces near the centre: LFW images are centred on the labelled person
+    def score(f):
+        x, y, w, h = f
+        return w * h - ((x + w / 2 - cx) ** 2 + (y + h / 2 - cy) ** 2)
+    return tuple(int(v) for v in max(faces, key=score))
+
+
+def _crop(img: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """Crop with zero padding where the box leaves the image (deterministic at the borders)."""
+    h, w = img.shape[:2]
+    pad = max(0, -top, -left, top + height - h, left + width - w)
+    if pad:
+        img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        top, left = top + pad, left + pad
+    return img[top: top + height, left: left + width]
+
+
+def preprocess_image(bgr: np.ndarray, config: PreprocessConfig, source: str = "image") -> tuple[np.ndarray, bool]:
+    """One decoded BGR (or grey) image → uint8 array of ``config.shape``.
+
+    Returns ``(array, face_found)``; ``face_found`` is True when detection is off.
+    """
+    if bgr.ndim == 2:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    found = True
+    box = None
+    if config.detect:
+        face = detect_face(gray)
+        if face is None:
+            found = False
+            if config.on_no_face == "error":
+                raise DataError(f"{source}: no face found by the Haar cascade")
+        else:
+            x, y, w, h = face
+            m = config.detect_margin
+            side_h, side_w = int(round(h * (1 + 2 * m))), int(round(w * (1 + 2 * m)))
+            box = (y + h // 2 - side_h // 2, x + w // 2 - side_w // 2, side_h, side_w)
+    img = gray if config.grayscale else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if box is None and config.crop is not None:
+        ch, cw = config.crop
+        cy, cx = config.center or (img.shape[0] // 2, img.shape[1] // 2)
+        box = (cy - ch // 2, cx - cw // 2, ch, cw)
+    if box is not None:
+        img = _crop(img, *box)
+    interp = cv2.INTER_AREA if img.shape[0] >= config.size[0] else cv2.INTER_LINEAR
+    img = cv2.resize(img, (config.size[1], config.size[0]), interpolation=interp)
+    if config.equalize:
+        if config.grayscale:
+            img = cv2.equalizeHist(img)
+        else:
+            ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+            ycc[..., 0] = cv2.equalizeHist(ycc[..., 0])
+            img = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+    if img.ndim == 2:
+        img = img[..., None]
+    return img, found
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file with OpenCV (BGR uint8); an unreadable file is named in the error."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(f"cannot decode image {path} (missing, empty or not an image)")
+    return img
+
+
+def preprocess_files(paths: Sequence[os.PathLike], config: PreprocessConfig, *, workers: int | None = None,
+                     progress: bool = True, desc: str = "preprocessing") -> tuple[np.ndarray, np.ndarray]:
+    """Decode and preprocess many files in parallel threads (OpenCV releases the GIL).
+
+    Returns ``(images uint8 (n, h, w, c), face_found bool (n,))`` in the order of ``paths``.
+    """
+    out = np.empty((len(paths), *config.shape), dtype=np.uint8)
+    found = np.ones(len(paths), dtype=bool)
+
+    def work(i):
+        out[i], found[i] = preprocess_image(read_image(paths[i]), config, source=str(paths[i]))
+
+    workers = workers or min(8, os.cpu_count() or 1)
+    cv2.setNumThreads(1)  # parallelism comes from the threads; avoid oversubscription
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in tqdm(pool.map(work, range(len(paths)), chunksize=1 if len(paths) < 64 else 32),
+                      total=len(paths), desc=desc, disable=not progress, unit="img", leave=False):
+            pass
+    return out, found
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get(CACHE_ENV_VAR)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "facelab"
+
+
+def images_fingerprint(paths: Sequence[os.PathLike]) -> str:
+    """Hash of the relative image list and file sizes: detects added/removed/replaced images."""
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        h.update(f"{p.parent.name}/{p.name}:{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class CachedImages:
+    images: np.ndarray  # uint8 (n, h, w, c)
+    face_found: np.ndarray  # bool (n,)
+    path: Path
+    rebuilt: bool
+    reason: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cache_dir: os.PathLike | None = None,
+                  tag: str = "lfw", progress: bool = True, workers: int | None = None) -> CachedImages:
+    """Preprocessed images for ``paths`` under ``config``, from the cache when it is valid.
+
+    The cache file is ``<cache_dir>/<tag>-<config key>.npz`` and stores the config, the image
+    fingerprint and the arrays. A file that cannot be read, has the wrong shape, another config
+    or another image list is rebuilt (the reason is returned in ``CachedImages.reason``).
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = cache_dir / f"{tag}-{config.key()}.npz"
+    fingerprint = images_fingerprint(paths)
+    expected_meta = {"format": CACHE_FORMAT, "config": config.to_dict(), "fingerprint": fingerprint,
+                     "count": len(paths)}
+    reason = "no cache yet"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                meta = json.loads(str(npz["meta"]))
+                if {k: meta.get(k) for k in expected_meta} != expected_meta:
+                    reason = "stale cache (config or image list changed)"
+                else:
+                    images, found = npz["images"], npz["face_found"]
+                    if images.shape != (len(paths), *config.shape) or images.dtype != np.uint8 \
+                            or found.shape != (len(paths),):
+                        reason = "corrupted cache (unexpected array shape)"
+                    else:
+                        return CachedImages(images, found, path, False, "", meta)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            reason = f"corrupted cache ({type(exc).__name__}: {exc})"
+    images, found = preprocess_files(paths, config, progress=progress, workers=workers)
+    meta = dict(expected_meta, faces_not_found=int((~found).sum()))
+    io.save_npz(path, images=images, face_found=found, meta=np.array(json.dumps(meta, sort_keys=True)))
+    return CachedImages(images, found, path, True, reason, meta)

@@ -1,0 +1,63 @@
+"""Registry: method name → factory. Implementations live in their rooms and are imported lazily,
+so ``facelab compare --methods pixels`` never imports TensorFlow.
+
+Register with :func:`register` (a ``"module:attribute"`` string keeps the import lazy).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from .base import FaceMethod
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    target: str  # "package.module:factory"
+    kind: str  # "classical" | "deep" | "generative"
+    summary: str
+
+    def factory(self) -> Callable[..., FaceMethod]:
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register(name: str, target: str, kind: str, summary: str) -> None:
+    _REGISTRY[name] = MethodSpec(name, target, kind, summary)
+
+
+def available(kind: str | None = None) -> list[str]:
+    return [n for n, s in _REGISTRY.items() if kind is None or s.kind == kind]
+
+
+def spec(name: str) -> MethodSpec:
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown method {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def create(name: str, **kwargs) -> FaceMethod:
+    """A fresh, unfitted method (the evaluator calls this once per fold)."""
+    return spec(name).factory()(**kwargs)
+
+
+def resolve_names(text: str | None) -> list[str]:
+    """``None`` → the classical methods; ``"all"`` → every method; else a comma list."""
+    if text is None or text == "":
+        return available("classical")
+    if text == "all":
+        return available()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        spec(n)
+    return names
+
+
+# -- the built-in methods -------------------------------------------------------------------
+register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
+         "raw pixel vectors, mean-centred on the training set, cosine similarity (the floor)")

@@ -1,0 +1,170 @@
+"""Distances and similarities taught in the course, paired (row i vs row i) and pairwise (all vs all).
+
+Each :class:`Similarity` scores "higher = more alike", so a distance d appears as ``neg_<d>``.
+The evaluator only ever calls ``similarity.paired(a, b)`` (verification) and
+``similarity.pairwise(A, B)`` (identification), whatever the method.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """A named score: ``paired(a, b) -> (n,)`` and ``pairwise(A, B) -> (n, m)``; higher = more alike."""
+
+    name: str
+    paired: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    pairwise: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    doc: str = ""
+
+
+def _f(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+def _unit(x):
+    x = _f(x)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), _EPS)
+
+
+# -- distances (lower = closer), paired and pairwise -----------------------------------------
+def euclidean(a, b):
+    return np.sqrt(sq_euclidean(a, b))
+
+
+def sq_euclidean(a, b):
+    d = _f(a) - _f(b)
+    return np.einsum("ij,ij->i", d, d)
+
+
+def pairwise_sq_euclidean(A, B):
+    """‖a‖² + ‖b‖² − 2 a·b, clipped at 0 against round-off (one matrix product)."""
+    A, B = _f(A), _f(B)
+    d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
+    return np.maximum(d, 0.0)
+
+
+def pairwise_euclidean(A, B):
+    return np.sqrt(pairwise_sq_euclidean(A, B))
+
+
+def minkowski(a, b, p: float = 3.0):
+    if p < 1:
+        raise ValueError(f"Minkowski p must be ≥ 1 to be a metric, got {p}")
+    return (np.abs(_f(a) - _f(b)) ** p).sum(-1) ** (1.0 / p)
+
+
+def pairwise_minkowski(A, B, p: float = 3.0):
+    return _pairwise_by_rows(lambda a, B_: minkowski(np.broadcast_to(a, B_.shape), B_, p), A, B)
+
+
+def manhattan(a, b):
+    return np.abs(_f(a) - _f(b)).sum(-1)
+
+
+def pairwise_manhattan(A, B):
+    return _pairwise_by_rows(lambda a, B_: np.abs(B_ - a).sum(-1), A, B)
+
+
+def chi_square(a, b):
+    """χ²(a, b) = Σ (a−b)² / (a+b), terms with a+b = 0 omitted (Ahonen et al. 2006, eq. 3)."""
+    a, b = _f(a), _f(b)
+    s = a + b
+    return np.where(s > 0, (a - b) ** 2 / np.where(s > 0, s, 1.0), 0.0).sum(-1)
+
+
+def pairwise_chi_square(A, B):
+    return _pairwise_by_rows(lambda a, B_: chi_square(np.broadcast_to(a, B_.shape), B_), A, B)
+
+
+def hist_intersection(a, b):
+    """Σ min(a, b) (Swain & Ballard 1991): a similarity, higher = more alike."""
+    return np.minimum(_f(a), _f(b)).sum(-1)
+
+
+def pairwise_hist_intersection(A, B):
+    return _pairwise_by_rows(lambda a, B_: np.minimum(B_, a).sum(-1), A, B)
+
+
+def jaccard(a, b):
+    """Weighted Jaccard Σ min / Σ max for non-negative vectors (binary sets as 0/1 vectors)."""
+    a, b = _f(a), _f(b)
+    den = np.maximum(a, b).sum(-1)
+    return np.where(den > 0, np.minimum(a, b).sum(-1) / np.where(den > 0, den, 1.0), 1.0)
+
+
+def pairwise_jaccard(A, B):
+    return _pairwise_by_rows(lambda a, B_: jaccard(np.broadcast_to(a, B_.shape), B_), A, B)
+
+
+def hamming(a, b):
+    """Number of differing positions of binary codes (any non-zero counts as 1)."""
+    return ((np.asarray(a) != 0) != (np.asarray(b) != 0)).sum(-1).astype(np.float64)
+
+
+def pairwise_hamming(A, B):
+    A, B = (np.asarray(A) != 0).astype(np.float64), (np.asarray(B) != 0).astype(np.float64)
+    return A @ (1 - B).T + (1 - A) @ B.T  # count of 1/0 plus 0/1 disagreements, as matrix products
+
+
+def cosine(a, b):
+    return np.einsum("ij,ij->i", _unit(a), _unit(b))
+
+
+def pairwise_cosine(A, B):
+    return _unit(A) @ _unit(B).T
+
+
+def _pairwise_by_rows(row_fn, A, B, block: int = 256):
+    """Pairwise for distances with no matrix-product form: one row of A against all of B."""
+    A, B = _f(A), _f(B)
+    out = np.empty((len(A), len(B)))
+    for i in range(len(A)):
+        out[i] = row_fn(A[i], B)
+    return out
+
+
+# -- the registry ----------------------------------------------------------------------------
+def _neg(fn):
+    return lambda *args: -fn(*args)
+
+
+SIMILARITIES: dict[str, Similarity] = {}
+
+
+def register_similarity(sim: Similarity) -> Similarity:
+    SIMILARITIES[sim.name] = sim
+    return sim
+
+
+for _name, _paired, _pairwise, _doc, _negate in [
+    ("cosine", cosine, pairwise_cosine, "cosine of the angle between embeddings", False),
+    ("neg_euclidean", euclidean, pairwise_euclidean, "minus the Euclidean (L2) distance", True),
+    ("neg_sq_euclidean", sq_euclidean, pairwise_sq_euclidean, "minus the squared Euclidean distance", True),
+    ("neg_manhattan", manhattan, pairwise_manhattan, "minus the L1 distance", True),
+    ("neg_minkowski3", minkowski, pairwise_minkowski, "minus the Minkowski distance, p = 3", True),
+    ("neg_chi2", chi_square, pairwise_chi_square, "minus the chi-square histogram distance", True),
+    ("hist_intersection", hist_intersection, pairwise_hist_intersection, "histogram intersection", False),
+    ("jaccard", jaccard, pairwise_jaccard, "weighted Jaccard similarity", False),
+    ("neg_hamming", hamming, pairwise_hamming, "minus the Hamming distance of binary codes", True),
+]:
+    register_similarity(Similarity(_name, _neg(_paired) if _negate else _paired,
+                                   _neg(_pairwise) if _negate else _pairwise, _doc))
+
+
+def get_similarity(similarity) -> Similarity:
+    """A :class:`Similarity` from its registered name (or pass one through)."""
+    if isinstance(similarity, Similarity):
+        return similarity
+    if similarity in SIMILARITIES:
+        return SIMILARITIES[similarity]
+    if isinstance(similarity, str) and similarity.startswith("neg_minkowski"):
+        p = float(similarity[len("neg_minkowski"):])
+        return Similarity(similarity, lambda a, b: -minkowski(a, b, p), lambda A, B: -pairwise_minkowski(A, B, p))
+    raise KeyError(f"unknown similarity {similarity!r}; registered: {', '.join(SIMILARITIES)}")
