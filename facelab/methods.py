@@ -61,3 +61,19 @@ def resolve_names(text: str | None) -> list[str]:
 # -- the built-in methods -------------------------------------------------------------------
 register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
          "raw pixel vectors, mean-centred on the training set, cosine similarity (the floor)")
+
+# -- classical (facelab.classical) — issue 3 -------------------------------------------------
+
+# -- end classical --
+
+# -- siamese / deepid (facelab.nets, facelab.losses) — issue 4 -------------------------------
+
+# -- end siamese --
+
+# -- triplet (facelab.losses, facelab.miners) — issue 5 --------------------------------------
+
+# -- end triplet --
+
+# -- generative (facelab.generative) — issues 6 and 7 ----------------------------------------
+
+# -- end generative --

@@ -1,0 +1,1 @@
+"""facelab.evaluation — see ARCHITECTURE: import submodules explicitly (facelab.evaluation.<module>)."""

@@ -1,0 +1,1 @@
+"""facelab.generative — see ARCHITECTURE: import submodules explicitly (facelab.generative.<module>)."""

@@ -1,0 +1,1 @@
+"""facelab.losses — see ARCHITECTURE: import submodules explicitly (facelab.losses.<module>)."""

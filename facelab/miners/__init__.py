@@ -1,0 +1,1 @@
+"""facelab.miners — see ARCHITECTURE: import submodules explicitly (facelab.miners.<module>)."""

@@ -1,0 +1,1 @@
+"""facelab.nets — see ARCHITECTURE: import submodules explicitly (facelab.nets.<module>)."""
