@@ -53,13 +53,21 @@ def cmd_data(args) -> int:
 
         layout = find_lfw(args.data_dir)
         report = verify_manifest(layout.root, progress=not args.no_progress)
-        print(report)
+        print(report.summary())
         return 0 if report.ok else 1
     elif args.action == "download":
         from .data.download import download_lfw
 
         root = download_lfw(resolve_data_root(args.data_dir), base_url=args.url, progress=not args.no_progress)
         print(f"LFW ready at {root}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from .figures import make_figures
+
+    units = args.units.split(",") if args.units else None
+    make_figures(args.out, units, data_dir=args.data_dir, seed=args.seed, quick=args.quick)
     return 0
 
 
@@ -84,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("methods", help="list the registered methods")
     p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("figures", help="regenerate the lecture figures from the real data")
+    p.add_argument("--units", default=None, help="comma-separated lecture units (default: all)")
+    p.add_argument("--out", default="lectures/figures")
+    _add_data_dir(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true")
+    p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("data", help="locate, download, verify or count LFW")
     p.add_argument("action", choices=["locate", "download", "verify", "counts"])

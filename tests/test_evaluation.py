@@ -152,3 +152,25 @@ def test_cli_errors_are_clear(tmp_path):
     for cmd in (["--help"], ["compare", "--help"], ["data", "--help"], ["methods"]):
         r = subprocess.run([sys.executable, "-m", "facelab", *cmd], capture_output=True, text=True)
         assert r.returncode == 0 and r.stdout
+
+
+def test_cli_data_commands_on_the_real_copy():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "facelab", "data", *a, "--no-progress"],
+                                    capture_output=True, text=True)
+    r = run("counts")
+    assert r.returncode == 0, r.stderr
+    counts = json.loads(r.stdout[r.stdout.index("{"):])
+    assert counts["images"] == 13233 and counts["view2_pairs"] == 6000 and counts["view2_folds"] == 10
+    r = run("verify")
+    assert r.returncode == 0 and "0 missing, 0 mismatched" in r.stdout
+
+
+def test_lecture_figures_command(tmp_path, cache_dir):
+    env = dict(os.environ, FACELAB_CACHE=str(cache_dir))
+    r = subprocess.run([sys.executable, "-m", "facelab", "figures", "--units", "01_tasks_and_evaluation",
+                        "--out", str(tmp_path)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lfw_samples.png", "view2_pairs.png"]
+    r = subprocess.run([sys.executable, "-m", "facelab", "figures", "--units", "99_nope", "--out", str(tmp_path)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "unknown lecture unit" in r.stderr

@@ -115,3 +115,22 @@ def test_cmc_and_dir_against_brute_force():
     assert d == pytest.approx(brute)
     with pytest.raises(ValueError, match="not in the gallery"):
         idm.cmc(scores, probes + 100, gallery)
+
+
+def test_purity_against_brute_force_and_edge_cases():
+    from facelab.metrics.clustering import cluster, clustering_scores, purity
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 5, 200)
+    clusters = np.where(rng.random(200) < 0.7, ids, rng.integers(0, 5, 200))
+    brute = sum(np.bincount(ids[clusters == c]).max() for c in np.unique(clusters)) / 200
+    assert purity(ids, clusters) == pytest.approx(brute)
+    assert purity(ids, ids) == 1.0 and purity(ids, np.arange(200)) == 1.0
+    with pytest.raises(ValueError, match="equal-length"):
+        purity(ids, clusters[:-1])
+    # well separated blobs are recovered by both clusterers
+    centres = rng.normal(size=(4, 16)) * 5
+    x = centres[np.repeat(np.arange(4), 30)] + rng.normal(size=(120, 16)) * 0.3
+    truth = np.repeat(np.arange(4), 30)
+    for method in ("kmeans", "agglomerative"):
+        assert clustering_scores(truth, cluster(x, 4, method))["ari"] == pytest.approx(1.0)
