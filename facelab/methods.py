@@ -75,5 +75,7 @@ register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
 # -- end triplet --
 
 # -- generative (facelab.generative) — issues 6 and 7 ----------------------------------------
+register("grouped-vae", "facelab.generative.grouped_vae:GroupedVAEMethod", "generative",
+         "grouped-identity VAE (Tan, Pal & Courville): μ of q(w | x) of one image, cosine similarity")
 
 # -- end generative --

@@ -389,7 +389,8 @@ class GroupedVAEMethod(FaceMethod):
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  w_dim: int = 32, z_dim: int = 16, group_size: int = 5, short: str = "replace",
                  epochs: int | None = None, batch_groups: int = 16, learning_rate: float = 1e-3,
-                 kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None):
+                 kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None,
+                 jit_compile: bool | str = "auto"):
         if preprocess is None:
             preprocess = PreprocessConfig(size=32 if quick else 64)
         super().__init__(preprocess, seed, quick)
@@ -399,6 +400,8 @@ class GroupedVAEMethod(FaceMethod):
         self.filters = filters if filters is not None else (16 if quick else 32)
         self.likelihood_sigma = likelihood_sigma
         self.max_groups = 256 if quick else None
+        # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
+        self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
 
     def params(self) -> dict:
         return {"w_dim": self.w_dim, "z_dim": self.z_dim, "group_size": self.group_size, "short": self.short,
@@ -417,7 +420,8 @@ class GroupedVAEMethod(FaceMethod):
         self.model_ = GroupedVAE(self.preprocess.shape, w_dim=self.w_dim, z_dim=self.z_dim, filters=self.filters,
                                  likelihood_sigma=self.likelihood_sigma,
                                  kl_warmup_steps=int(round(self.kl_warmup_epochs * steps)), seed=self.seed)
-        self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate), jit_compile=self.jit_compile,
+                            run_eagerly=self.run_eagerly)
         self.history_ = train_on_groups(self.model_, images, sampler, epochs=self.epochs,
                                         batch_groups=self.batch_groups, max_groups=self.max_groups)
         return self
