@@ -67,7 +67,8 @@ def identity_samples(model: GroupedVAE, group, n_samples: int = 8, seed: int = 0
 
 
 # -- drawing -----------------------------------------------------------------------------------
-def _grid(rows, row_labels=None, size: float = 1.1, title: str | None = None):
+def image_rows(rows, row_labels=None, size: float = 1.1, title: str | None = None):
+    """Rows of images (uint8 or floats in [0, 1]) in one figure, an optional label per row."""
     import matplotlib.pyplot as plt
 
     rows = [np.asarray(r) for r in rows]
@@ -92,16 +93,16 @@ def _grid(rows, row_labels=None, size: float = 1.1, title: str | None = None):
 
 
 def draw_z_interpolation(grid: np.ndarray, row_labels=None):
-    return _grid(list(grid), row_labels, title="w fixed per row, z interpolated between two images")
+    return image_rows(list(grid), row_labels, title="w fixed per row, z interpolated between two images")
 
 
 def draw_identity_means(groups, decoded: np.ndarray, averages: np.ndarray, show: int = 5):
     """Per identity: ``show`` of its images, the pixel average and the decoder's mean."""
     rows = [list(np.asarray(g)[:show] / 255.0) + [a, d] for g, a, d in zip(groups, averages, decoded)]
-    fig = _grid(rows, title=f"{show} images · group pixel average · decoded at z = E[p(z|w)]")
+    fig = image_rows(rows, title=f"{show} images · group pixel average · decoded at z = E[p(z|w)]")
     return fig
 
 
 def draw_identity_samples(group, samples: np.ndarray, show: int = 5):
-    return _grid([np.asarray(group)[:show] / 255.0, samples],
+    return image_rows([np.asarray(group)[:show] / 255.0, samples],
                  ["seen", "generated"], title="new images of an identity inferred from the seen group")

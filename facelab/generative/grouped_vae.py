@@ -390,7 +390,7 @@ class GroupedVAEMethod(FaceMethod):
                  w_dim: int = 32, z_dim: int = 16, group_size: int = 5, short: str = "replace",
                  epochs: int | None = None, batch_groups: int = 16, learning_rate: float = 1e-3,
                  kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None,
-                 jit_compile: bool | str = "auto"):
+                 jit_compile: bool | str = "auto", verbose: int = 0):
         if preprocess is None:
             preprocess = PreprocessConfig(size=32 if quick else 64)
         super().__init__(preprocess, seed, quick)
@@ -399,6 +399,7 @@ class GroupedVAEMethod(FaceMethod):
         self.batch_groups, self.learning_rate, self.kl_warmup_epochs = batch_groups, learning_rate, kl_warmup_epochs
         self.filters = filters if filters is not None else (16 if quick else 32)
         self.likelihood_sigma = likelihood_sigma
+        self.verbose = verbose  # Keras fit verbosity (2 = one line per epoch)
         self.max_groups = 256 if quick else None
         # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
         self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
@@ -423,7 +424,8 @@ class GroupedVAEMethod(FaceMethod):
         self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate), jit_compile=self.jit_compile,
                             run_eagerly=self.run_eagerly)
         self.history_ = train_on_groups(self.model_, images, sampler, epochs=self.epochs,
-                                        batch_groups=self.batch_groups, max_groups=self.max_groups)
+                                        batch_groups=self.batch_groups, max_groups=self.max_groups,
+                                        verbose=self.verbose)
         return self
 
     def embed(self, images, batch: int = 512):
