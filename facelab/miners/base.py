@@ -53,12 +53,21 @@ class TripletMask:
         return np.argwhere(np.asarray(ops.convert_to_numpy(self.mask)) > 0).astype(np.int64)
 
 
+def _dtype_name(x) -> str | None:
+    if not hasattr(x, "dtype"):
+        return None
+    try:
+        return keras.backend.standardize_dtype(x.dtype)
+    except (ValueError, TypeError):  # strings, objects
+        return str(x.dtype)
+
+
 def as_labels(labels, batch_size=None, what: str = "labels"):
     """Labels as a 1-D tensor: shape ``(B,)`` or ``(B, 1)`` (Keras passes the latter), integer
     dtype or float holding identity numbers (Keras casts ``y_true`` to float); else a clear error."""
     if isinstance(labels, (list, tuple)):
         labels = np.asarray(labels)
-    dtype = keras.backend.standardize_dtype(labels.dtype) if hasattr(labels, "dtype") else None
+    dtype = _dtype_name(labels)
     if dtype is None or not (dtype.startswith(("int", "uint", "float", "bfloat"))):
         raise TypeError(f"{what} must be integer identity labels (or floats holding them); got dtype {dtype}")
     labels = ops.convert_to_tensor(labels)
