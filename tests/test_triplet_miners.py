@@ -64,7 +64,7 @@ def test_batch_all(metric, soft):
     got, grad = loss_and_grad(BatchAllMiner(metric), TripletMarginLoss(0.5, metric, soft, AvgNonZeroReducer()), emb, labels)
     value, ref_grad, frac = bf.batch_all(emb, labels, 0.5, metric, soft)
     assert got["loss"] == pytest.approx(value, abs=TOL)
-    assert got["active_fraction"] == pytest.approx(frac, abs=1e-9)
+    assert got["active_fraction"] == pytest.approx(frac, abs=1e-6)  # float32 ratio
     assert got["num_triplets"] == len(bf.all_triplets(labels))
     np.testing.assert_allclose(grad, ref_grad, atol=TOL)
     mean, _ = loss_and_grad(BatchAllMiner(metric), TripletMarginLoss(0.5, metric, soft, MeanReducer()), emb, labels)
@@ -101,7 +101,7 @@ def test_all_miners_on_ties(metric, seed):
     emb = bf.tie_heavy(16, seed=seed)
     got, _ = loss_and_grad(BatchAllMiner(metric), TripletMarginLoss(1.0, metric, reducer="avg_nonzero"), emb, labels)
     value, _, frac = bf.batch_all(emb, labels, 1.0, metric)
-    assert got["loss"] == pytest.approx(value, abs=TOL) and got["active_fraction"] == pytest.approx(frac)
+    assert got["loss"] == pytest.approx(value, abs=TOL) and got["active_fraction"] == pytest.approx(frac, abs=1e-6)
     got, _ = loss_and_grad(BatchHardMiner(metric), TripletMarginLoss(1.0, metric), emb, labels)
     assert got["loss"] == pytest.approx(bf.per_anchor(emb, labels, 1.0, metric)[0], abs=TOL)
     got, _ = loss_and_grad(EasyPositiveMiner(metric), TripletMarginLoss(1.0, metric), emb, labels)

@@ -83,6 +83,25 @@ def triplet_statistics(embeddings, labels, margin: float = 0.2, distance: Distan
     }
 
 
+def _write_scalar(tag: str, value: float, step: int) -> None:
+    """A TensorBoard scalar. ``tf.summary.scalar`` needs the tensorboard package; without it the
+    same event (a float32 tensor tagged with the "scalars" plugin) is written with TF's core op."""
+    import tensorflow as tf
+
+    try:
+        tf.summary.scalar(tag, value, step=step)
+        return
+    except Exception as err:  # noqa: BLE001 - only TF's TBNotInstalledError is expected
+        if type(err).__name__ != "TBNotInstalledError":
+            raise
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
+        data_class=summary_pb2.DATA_CLASS_SCALAR)
+    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=metadata)
+
+
 class TripletStatsLogger:
     """Computes :func:`triplet_statistics` for a batch, keeps them in :attr:`history` (a list of
     dicts, plottable), writes them as TensorBoard scalars ``<prefix>/<name>`` under ``log_dir``
@@ -120,7 +139,7 @@ class TripletStatsLogger:
             self._writer = tf.summary.create_file_writer(str(self.log_dir))
         with self._writer.as_default():
             for name in STAT_NAMES + ("collapsed",):
-                tf.summary.scalar(f"{self.prefix}/{name}", float(stats[name]), step=int(step))
+                _write_scalar(f"{self.prefix}/{name}", float(stats[name]), int(step))
         self._writer.flush()
 
     def close(self) -> None:
