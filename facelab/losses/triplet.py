@@ -49,6 +49,10 @@ def _gather_pairs(dist, rows, cols):
 def triplet_distances(dist, triplets):
     """``(d_ap, d_an, weight)`` of the triplets, gathered from the ``(B, B)`` distance matrix
     (the gradient flows only into the chosen entries)."""
+    if isinstance(triplets, IndexTriplets) and triplets.per_anchor:
+        d_ap = ops.take_along_axis(dist, ops.expand_dims(triplets.positive, 1), axis=1)[:, 0]
+        d_an = ops.take_along_axis(dist, ops.expand_dims(triplets.negative, 1), axis=1)[:, 0]
+        return d_ap, d_an, ops.cast(triplets.weight, dist.dtype)
     if isinstance(triplets, IndexTriplets):
         d_ap = _gather_pairs(dist, triplets.anchor, triplets.positive)
         d_an = _gather_pairs(dist, triplets.anchor, triplets.negative)

@@ -35,6 +35,7 @@ class IndexTriplets:
     positive: object  # (T,) int
     negative: object  # (T,) int
     weight: object  # (T,) float
+    per_anchor: bool = False  # anchor == arange(B): one triplet per anchor (row gathers suffice)
 
     def numpy(self) -> np.ndarray:
         """The genuine triplets as a ``(t, 3)`` NumPy array (eager only; for tests and plots)."""

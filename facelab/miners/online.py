@@ -36,7 +36,7 @@ def _masked_argmin(dist, mask, axis=1):
 
 def _per_anchor(positive, negative, weight):
     anchor = ops.arange(ops.shape(weight)[0], dtype=positive.dtype)
-    return IndexTriplets(anchor, positive, ops.cast(negative, positive.dtype), ops.cast(weight, "float32"))
+    return IndexTriplets(anchor, positive, ops.cast(negative, positive.dtype), ops.cast(weight, "float32"), per_anchor=True)
 
 
 def _per_pair(negative, weight):
