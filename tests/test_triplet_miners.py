@@ -156,9 +156,10 @@ def test_mined_triplet_loss_in_keras_fit():
     assert float(loss(labels.astype(np.float32), emb)) == pytest.approx(expect, abs=1e-6)
     import keras
 
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
-    model.compile(optimizer="sgd", loss=MinedTripletLoss(SemiHardMiner(CosineDistance())))
-    assert np.isfinite(model.fit(emb, labels, batch_size=16, epochs=1, verbose=0).history["loss"][0])
+    for miner in (SemiHardMiner(CosineDistance()), BatchAllMiner(), EasyPositiveMiner(), DistanceWeightedMiner(seed=0)):
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4)])
+        model.compile(optimizer="sgd", loss=MinedTripletLoss(miner))
+        assert np.isfinite(model.fit(emb, labels, batch_size=16, epochs=2, verbose=0).history["loss"]).all()
     with pytest.raises(Exception, match="no positive pair"):  # inside fit's tf.function: a graph assertion
         model.fit(emb, np.arange(16), batch_size=16, epochs=1, verbose=0)
 
