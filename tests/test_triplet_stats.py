@@ -13,7 +13,7 @@ import pytest
 
 import triplet_numpy as bf
 from facelab.miners.stats import (STAT_NAMES, CollapseWarning, TripletStatsCallback, TripletStatsLogger,
-                                  is_collapsed, triplet_statistics)
+                                  history_table, is_collapsed, triplet_statistics)
 
 
 @pytest.mark.parametrize("case", ["random-L2", "random-angular", "ties-squared-L2", "ties-L2"])
@@ -52,7 +52,8 @@ def test_collapse_detection_and_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", CollapseWarning)
         assert not logger.update(1, spread, labels)["collapsed"]
-    assert [h["step"] for h in logger.history] == [0, 1]
+    table = history_table(logger.history)
+    assert table["step"].tolist() == [0, 1] and table["collapsed"].tolist() == [True, False]
     with pytest.raises(ValueError, match="no positive pair"):
         triplet_statistics(spread, np.arange(16))
 

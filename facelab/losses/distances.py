@@ -101,7 +101,7 @@ class CosineDistance(Distance):
 
     name = "angular"
 
-    def __init__(self, normalize_embeddings: bool = True):
+    def __init__(self):
         super().__init__(normalize_embeddings=True)
 
     def pairwise(self, x, y=None):

@@ -132,7 +132,7 @@ class MinedTripletLoss(keras.losses.Loss):
         dist = self.triplet_loss.distance(embeddings)
         same_distance = repr(self.miner.distance) == repr(self.triplet_loss.distance)
         mined_on = ops.stop_gradient(dist) if same_distance else self.miner.distance(ops.stop_gradient(embeddings))
-        if hasattr(self.miner, "log_weights"):  # distance-weighted: needs the dimension
+        if self.miner.needs_dim:  # distance-weighted sampling
             triplets = self.miner.mine(mined_on, labels, dim=embeddings.shape[1])
         else:
             triplets = self.miner.mine(mined_on, labels)

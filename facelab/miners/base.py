@@ -151,6 +151,7 @@ class OnlineMiner:
     """
 
     needs_positives = True
+    needs_dim = False  # True: mine(dist, labels, dim=embedding dimension)
 
     def __init__(self, distance: DistanceLike = "L2"):
         self.distance: Distance = get_distance(distance)

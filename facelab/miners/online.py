@@ -134,6 +134,8 @@ class DistanceWeightedMiner(OnlineMiner):
         seed: int seed of a :class:`keras.random.SeedGenerator` (each call draws anew).
     """
 
+    needs_dim = True  # mine() takes the embedding dimension
+
     def __init__(self, cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4, seed: int | None = 0):
         super().__init__(EuclideanDistance(normalize_embeddings=True))
         if not 0 < cutoff < nonzero_loss_cutoff <= 2:

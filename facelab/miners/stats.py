@@ -102,6 +102,12 @@ def _write_scalar(tag: str, value: float, step: int) -> None:
     tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=metadata)
 
 
+def history_table(history: list[dict]) -> dict[str, np.ndarray]:
+    """``[{step, frac_hard, ...}, ...]`` → ``{"step": array, "frac_hard": array, ...}``, ready to plot."""
+    keys = list(history[0]) if history else []
+    return {k: np.asarray([row[k] for row in history]) for k in keys}
+
+
 class TripletStatsLogger:
     """Computes :func:`triplet_statistics` for a batch, keeps them in :attr:`history` (a list of
     dicts, plottable), writes them as TensorBoard scalars ``<prefix>/<name>`` under ``log_dir``
