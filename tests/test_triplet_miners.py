@@ -221,3 +221,39 @@ def test_random_miner_and_batches():
         RandomTripletMiner().mine(np.arange(6))
     with pytest.raises(TypeError, match="integer"):
         OfflineHardMiner().mine(labels.astype(float), np.zeros((15, 2)))
+
+
+def test_triplet_epoch_sampler_and_ordered_loss():
+    from facelab.miners.offline import TripletEpochSampler, ordered_triplets
+
+    rng = np.random.default_rng(12)
+    labels = np.repeat(np.arange(8), 4)
+    emb = rng.normal(size=(32, 6)).astype(np.float32)
+    valid = set(bf.all_triplets(labels))
+    calls = []
+
+    def embed_fn(idx):
+        calls.append(len(idx))
+        return emb[idx]
+
+    for miner, fn in ((RandomTripletMiner(seed=1), None), (OfflineHardMiner("L2"), embed_fn)):
+        sampler = TripletEpochSampler(labels, miner, triplets_per_batch=5, steps=3, embed_fn=fn, pool=24, seed=4)
+        if fn is not None:
+            sampler.timeout = 0.1
+            with pytest.raises(TimeoutError, match="prepare"):
+                sampler.epoch(0)
+            sampler.prepare(0)
+        batches = sampler.epoch(0)
+        assert batches.shape == (3, 15) and len(sampler) == 3
+        for b in batches:
+            assert {(b[t], b[5 + t], b[10 + t]) for t in range(5)} <= valid
+    assert calls == [24]
+    again = TripletEpochSampler(labels, OfflineHardMiner("L2"), 5, 3, embed_fn=embed_fn, pool=24, seed=4)
+    again.prepare(0)
+    np.testing.assert_array_equal(again.epoch(0), batches)
+    # the loss over an ordered batch is the mean hinge of exactly those triplets
+    b = batches[0]
+    got = float(TripletMarginLoss(0.5)(emb[b], labels[b], ordered_triplets(15)))
+    d, _, _ = bf.dist_and_grads(emb, "L2")
+    expect = np.mean([max(0.5 + d[b[t], b[5 + t]] - d[b[t], b[10 + t]], 0) for t in range(5)])
+    assert got == pytest.approx(expect, abs=1e-5)

@@ -8,7 +8,8 @@
   Recompute before each epoch.
 
 Both return an ``(n, 3)`` int array of ``(anchor, positive, negative)`` indices into the set;
-:func:`triplets_to_batch` turns a slice of them into images to embed plus local triplets.
+:func:`triplets_to_batch` turns a slice of them into images to embed plus local triplets, and
+:class:`TripletEpochSampler` serves them to a training pipeline, re-mined every epoch.
 """
 from __future__ import annotations
 
@@ -140,3 +141,79 @@ def triplets_to_batch(triplets: np.ndarray):
     local = local.reshape(triplets.shape).astype(np.int32)
     ones = np.ones(len(triplets), dtype=np.float32)
     return images, IndexTriplets(local[:, 0], local[:, 1], local[:, 2], ones)
+
+
+class TripletEpochSampler:
+    """Batches of offline triplets for a training pipeline, mined afresh for every epoch.
+
+    ``epoch(e)`` → ``(steps, 3·T)`` image indices; in each batch rows ``t``, ``T+t``, ``2T+t``
+    are triplet t's anchor, positive and negative (:func:`ordered_triplets` gives the matching
+    :class:`IndexTriplets`). A miner that needs embeddings (:class:`OfflineHardMiner`) mines on
+    ``embed_fn(pool)`` for a random ``pool`` of images, which must reflect the network at the
+    start of that epoch: call :meth:`prepare` from ``on_epoch_begin`` — :meth:`epoch` waits for it
+    (tf.data runs ahead of the training loop). A random miner is prepared on demand.
+
+    Args:
+        labels: identity labels of the training images.
+        miner: :class:`RandomTripletMiner` or :class:`OfflineHardMiner`.
+        triplets_per_batch: T (batch = 3T images).
+        steps: batches per epoch.
+        embed_fn: ``indices -> embeddings`` (needed by OfflineHardMiner).
+        pool: images embedded per epoch for hard mining (None = all).
+        seed: the same seed and epoch give the same batches.
+    """
+
+    def __init__(self, labels, miner, triplets_per_batch: int, steps: int, embed_fn=None, pool: int | None = 2048,
+                 seed: int = 0, timeout: float = 600.0):
+        import threading
+
+        self.labels = _check_labels(labels, "TripletEpochSampler")
+        if triplets_per_batch < 1 or steps < 1:
+            raise ValueError(f"triplets_per_batch and steps must be >= 1; got {triplets_per_batch}, {steps}")
+        self.needs_embeddings = isinstance(miner, OfflineHardMiner)
+        if self.needs_embeddings and embed_fn is None:
+            raise ValueError("OfflineHardMiner mines on current embeddings: pass embed_fn(indices) -> embeddings")
+        self.miner, self.t, self.steps, self.embed_fn = miner, int(triplets_per_batch), int(steps), embed_fn
+        self.pool, self.seed, self.timeout = pool, int(seed), timeout
+        self._mined: dict[int, np.ndarray] = {}
+        self._cond = threading.Condition()
+
+    def __len__(self) -> int:
+        return self.steps
+
+    @property
+    def batch_size(self) -> int:
+        return 3 * self.t
+
+    def prepare(self, epoch: int) -> None:
+        rng = np.random.default_rng([self.seed, 104729, epoch])
+        n_needed = self.steps * self.t
+        if self.needs_embeddings:
+            n = len(self.labels)
+            pool = np.sort(rng.choice(n, size=min(self.pool or n, n), replace=False))
+            found = self.miner.mine(self.labels[pool], self.embed_fn(pool), epoch=epoch)
+            found = pool[found]
+        else:
+            found = self.miner.mine(self.labels, epoch=epoch)
+        pick = rng.permutation(len(found)) if len(found) >= n_needed else rng.integers(len(found), size=n_needed)
+        chosen = found[pick[:n_needed]].reshape(self.steps, self.t, 3)
+        batches = np.concatenate([chosen[:, :, 0], chosen[:, :, 1], chosen[:, :, 2]], axis=1)
+        with self._cond:
+            self._mined = {epoch: batches}
+            self._cond.notify_all()
+
+    def epoch(self, epoch: int) -> np.ndarray:
+        if not self.needs_embeddings and epoch not in self._mined:
+            self.prepare(epoch)
+        with self._cond:
+            if not self._cond.wait_for(lambda: epoch in self._mined, timeout=self.timeout):
+                raise TimeoutError(f"triplets for epoch {epoch} were never mined (call prepare(epoch) in on_epoch_begin)")
+            return self._mined[epoch]
+
+
+def ordered_triplets(batch_size: int) -> IndexTriplets:
+    """The triplets of a :class:`TripletEpochSampler` batch: ``(t, T+t, 2T+t)`` for t < T."""
+    if batch_size % 3:
+        raise ValueError(f"an ordered triplet batch holds 3·T images; got {batch_size}")
+    t = np.arange(batch_size // 3, dtype=np.int32)
+    return IndexTriplets(t, t + len(t), t + 2 * len(t), np.ones(len(t), np.float32), per_anchor=False)
