@@ -13,6 +13,8 @@ Both return an ``(n, 3)`` int array of ``(anchor, positive, negative)`` indices 
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from keras import ops
 
@@ -165,8 +167,6 @@ class TripletEpochSampler:
 
     def __init__(self, labels, miner, triplets_per_batch: int, steps: int, embed_fn=None, pool: int | None = 2048,
                  seed: int = 0, timeout: float = 600.0):
-        import threading
-
         self.labels = _check_labels(labels, "TripletEpochSampler")
         if triplets_per_batch < 1 or steps < 1:
             raise ValueError(f"triplets_per_batch and steps must be >= 1; got {triplets_per_batch}, {steps}")
