@@ -82,3 +82,20 @@ def pca_embedding(train_images: np.ndarray, dim: int, seed: int):
         return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
 
     return embed
+
+
+def fit_diagonal_metric(loss, dim: int, *, steps: int, lr: float = 0.05, h: float = 1e-4) -> tuple[np.ndarray, list]:
+    """Learn per-dimension weights w (embedding x ↦ x ⊙ w) by gradient descent on ``loss(w)``,
+    with central finite-difference gradients — so any NumPy loss a student writes can train,
+    no autodiff needed. Steps are normalised (‖Δw‖ = lr). Returns (w, loss history)."""
+    w = np.ones(dim)
+    history = [float(loss(w))]
+    eye = np.eye(dim) * h
+    for _ in range(steps):
+        grad = np.array([(loss(w + eye[j]) - loss(w - eye[j])) / (2 * h) for j in range(dim)])
+        norm = np.linalg.norm(grad)
+        if not np.isfinite(norm) or norm == 0:
+            break
+        w = w - lr * grad / norm
+        history.append(float(loss(w)))
+    return w, history
