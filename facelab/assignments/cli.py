@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from . import names
+
 
 def _student_file(assignment, file):
     return Path(file) if file else Path(assignment.student_file)
@@ -82,17 +84,17 @@ def add_parser(subparsers) -> None:
     q.set_defaults(func=cmd_list)
 
     q = sub.add_parser("start", help="copy the student template into a folder (never overwrites)")
-    q.add_argument("name")
+    q.add_argument("name", choices=names())
     q.add_argument("--dir", default=".", help="folder to write <name>.py into (default: .)")
     q.set_defaults(func=cmd_start)
 
     q = sub.add_parser("check", help="autograde your functions: score and a hint per failure (exit 1 if any fail)")
-    q.add_argument("name")
+    q.add_argument("name", choices=names())
     q.add_argument("--file", default=None, help="your file (default: ./<name>.py, dashes as underscores)")
     q.set_defaults(func=cmd_check)
 
     q = sub.add_parser("run", help="train/evaluate with your code on real LFW data; write a results JSON")
-    q.add_argument("name")
+    q.add_argument("name", choices=names())
     q.add_argument("--file", default=None, help="your file (default: ./<name>.py, dashes as underscores)")
     q.add_argument("--data-dir", default=None, help="LFW data root (default: $FACELAB_DATA, else ./data)")
     q.add_argument("--out", default="results/assignments", help="output folder (default: results/assignments)")

@@ -130,8 +130,9 @@ def call(student, function: str, *args, **kwargs):
     except Fail:
         raise
     except Exception as exc:
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" (line {tb[-1].lineno} of {Path(tb[-1].filename).name})" if tb else ""
+        own = str(Path(getattr(student, "__file__", "") or "").resolve())
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()) == own]
+        where = f" (line {frames[-1].lineno} of {Path(own).name})" if frames else ""
         raise Fail(f"`{function}` raised {type(exc).__name__}: {exc}{where}") from None
 
 
