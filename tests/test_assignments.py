@@ -207,3 +207,10 @@ def test_run_quick_on_real_lfw(name, tmp_path, lfw):
             assert result[part]["student"] == pytest.approx(result[part]["reference"], abs=1e-12)
             assert 0.55 < result[part]["student"]["test_accuracy"] < 0.9
         assert result["lbp"]["code_agreement_first_20_images"] == 1.0
+
+
+def test_run_with_unfinished_file_fails_cleanly(tmp_path, capsys, lfw):
+    a = get("siamese")
+    assert main(["assignment", "run", "siamese", "--file", str(a.template), "--quick", "--out", str(tmp_path)]) == 1
+    assert "not implemented yet" in capsys.readouterr().err
+    assert not (tmp_path / "assignment-siamese.json").exists()

@@ -52,19 +52,37 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     from . import get
     from .. import io
+    import traceback
+
     from ..data import LFW
+    from . import grade
     from .grading import load_student
 
     a = get(args.name)
     path = _student_file(a, args.file)
+    if not path.is_file():
+        print(f"facelab assignment run: error: {path} does not exist (create it with "
+              f"`facelab assignment start {a.name}`)", file=sys.stderr)
+        return 2
+    report = grade(a, path)  # milliseconds: catch unfinished files before loading any data
+    unfinished = sorted({r.check.function for r in report.results if "not implemented yet" in r.message})
+    if unfinished:
+        print(f"facelab assignment run: error: not implemented yet in {path}: {', '.join(unfinished)}",
+              file=sys.stderr)
+        return 1
+    if not report.passed:
+        print(f"warning: {len(report.failed())} autograder check(s) fail ({report.score}/{report.total}); "
+              f"the numbers below use your code as it is. See `facelab assignment check {a.name}`.", file=sys.stderr)
     student = load_student(path)
     lfw = LFW(args.data_dir, progress=False)
     t0 = time.perf_counter()
     try:
         numbers = a.run(student, lfw=lfw, quick=args.quick, seed=args.seed)
-    except NotImplementedError:
-        print(f"facelab assignment run: error: a function in {path} is not implemented yet; "
-              f"see `facelab assignment check {a.name} --file {path}`", file=sys.stderr)
+    except Exception as exc:  # the student's code failed on real data: say where, point at the grader
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"facelab assignment run: error: {type(exc).__name__}: {exc} "
+              f"(line {last.lineno} of {Path(last.filename).name})\n"
+              f"  run `facelab assignment check {a.name} --file {path}` for a diagnosis", file=sys.stderr)
         return 1
     result = {"assignment": a.name, "unit": a.unit, "student_file": str(path), "quick": args.quick,
               "seed": args.seed, "data": lfw.layout.describe(), **numbers,
