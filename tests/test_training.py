@@ -130,18 +130,18 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(faces, tmp
     cmd = [sys.executable, str(tmp_path / "run.py"), str(tmp_path / "data.npz"), str(run_dir),
            str(tmp_path / "emb.npy")]
 
-    proc = subprocess.Popen(cmd + ["0.4"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:  # wait (bounded) for a checkpoint in the middle of epoch 1, then SIGKILL
+    proc = subprocess.Popen(cmd + ["1.0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:  # wait (bounded) for a mid-epoch checkpoint, then SIGKILL (batches take >= 1 s: a wide window)
         deadline = time.monotonic() + 120
         meta = None
         while time.monotonic() < deadline and proc.poll() is None:
             if ckpt.exists():
                 meta = read_checkpoint_meta(ckpt)
-                if meta["epoch"] == 1 and meta["batch"] > 0:
+                if meta["batch"] > 0:
                     break
             time.sleep(0.02)
         assert proc.poll() is None, f"run ended before it could be killed:\n{proc.stdout.read().decode()[-2000:]}"
-        assert meta and meta["epoch"] == 1 and meta["batch"] > 0, "no mid-epoch checkpoint within 120 s"
+        assert meta and meta["batch"] > 0, "no mid-epoch checkpoint within 120 s"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
