@@ -144,11 +144,11 @@ class DeepID(DeepMethod):
         return BatchSampler(len(labels), self.batch_size, seed=self.seed)
 
     def steps_per_epoch(self, sampler):
-        return len(sampler)
+        return min(len(sampler), self.quick_steps) if self.quick else len(sampler)
 
     def make_dataset(self, images, labels, sampler, start_epoch, skip):
         return pipeline.batch_dataset(images, labels, sampler, epochs=self.train_epochs, start_epoch=start_epoch,
-                                      skip=skip, augment=self.augment)
+                                      skip=skip, augment=self.augment, max_steps=self.steps_per_epoch(sampler))
 
 
 class DeepID2(_PairMethod):
