@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from .assignments.cli import add_parser as add_assignment_parser
+
 
 def _add_data_dir(p):
     p.add_argument("--data-dir", default=None,
@@ -107,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=None, help="base URL to download from (default: $FACELAB_LFW_URL or the official site)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)
+
+    add_assignment_parser(sub)
     return parser
 
 

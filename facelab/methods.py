@@ -67,6 +67,14 @@ register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
 # -- end classical --
 
 # -- siamese / deepid (facelab.nets, facelab.losses) — issue 4 -------------------------------
+register("siamese-contrastive", "facelab.nets.siamese:SiameseContrastive", "deep",
+         "twin CNN, contrastive loss on balanced pairs (DeepID2 verification form), cosine")
+register("siamese-binary", "facelab.nets.siamese:SiameseBinary", "deep",
+         "twin CNN, sigmoid(w·|f1−f2|+b) same-person head with cross-entropy (Koch et al.), cosine")
+register("deepid", "facelab.nets.siamese:DeepID", "deep",
+         "CNN trained by softmax identification over the training people (DeepID), cosine on features")
+register("deepid2", "facelab.nets.siamese:DeepID2", "deep",
+         "joint identification + λ·verification (DeepID2), cosine on the embedding")
 
 # -- end siamese --
 
