@@ -96,21 +96,3 @@ def test_mine_hard_pairs_brute_force():
     d = np.linalg.norm(emb[a] - emb[b], axis=1)
     assert np.allclose(np.sort(d[same == 1]), np.sort([t[0] for t in far]))
     assert np.allclose(np.sort(d[same == 0]), np.sort([t[0] for t in near]))
-
-
-def test_gallery_one_matrix_product_matches_brute_force():
-    from facelab.nets.gallery import Gallery
-
-    rng = np.random.default_rng(4)
-    g, labels, p = rng.normal(size=(40, 16)), rng.integers(0, 8, 40), rng.normal(size=(10, 16))
-    gallery = Gallery(g, labels)
-    cos = np.array([[x @ y / np.linalg.norm(x) / np.linalg.norm(y) for y in g] for x in p])
-    assert np.allclose(gallery.scores(p), cos, atol=1e-5)
-    top, scores = gallery.identify(p, k=3)
-    for i in range(10):
-        best = {c: cos[i, labels == c].max() for c in np.unique(labels)}
-        expect = sorted(best, key=lambda c: -best[c])[:3]
-        assert list(top[i]) == expect
-        assert np.allclose(scores[i], [best[c] for c in expect], atol=1e-5)
-    with pytest.raises(ValueError, match="dim"):
-        gallery.scores(rng.normal(size=(2, 5)))
