@@ -27,9 +27,11 @@ def cmd_compare(args) -> int:
 def cmd_methods(args) -> int:
     from . import methods
 
-    for name in methods.available():
+    names = methods.available()
+    width = max(map(len, names))
+    for name in names:
         s = methods.spec(name)
-        print(f"{name:24s} {s.kind:10s} {s.summary}")
+        print(f"{name:{width}s}  {s.kind:10s} {s.summary}")
     return 0
 
 
