@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from .assignments.cli import add_parser as add_assignment_parser
+
 
 def _add_data_dir(p):
     p.add_argument("--data-dir", default=None,
@@ -25,9 +27,11 @@ def cmd_compare(args) -> int:
 def cmd_methods(args) -> int:
     from . import methods
 
-    for name in methods.available():
+    names = methods.available()
+    width = max(map(len, names))
+    for name in names:
         s = methods.spec(name)
-        print(f"{name:24s} {s.kind:10s} {s.summary}")
+        print(f"{name:{width}s}  {s.kind:10s} {s.summary}")
     return 0
 
 
@@ -63,6 +67,24 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .nets.train_cli import train_method
+
+    params = {}
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects key=value, got {item!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    record = train_method(args.method, args.out, data_dir=args.data_dir, people=args.people, quick=args.quick,
+                          seed=args.seed, epochs=args.epochs, params=params, progress=not args.no_progress)
+    print(json.dumps(record, indent=2, default=str))
+    return 0
+
+
 def cmd_figures(args) -> int:
     from .figures import make_figures
 
@@ -93,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the registered methods")
     p.set_defaults(func=cmd_methods)
 
+    p = sub.add_parser("train", help="train one deep method on LFW training people (resumes if interrupted)",
+                       description="Train a deep method and save model.keras, TensorBoard logs and train.json in --out. "
+                       "Running the same command again after an interruption resumes from the last checkpoint.")
+    p.add_argument("method", help="a deep method name (see `facelab methods`)")
+    p.add_argument("--out", required=True, help="run folder")
+    _add_data_dir(p)
+    p.add_argument("--people", choices=["view1", "all"], default="view1",
+                   help="train on View 1's training people (default) or on every LFW image (not for View 2 numbers)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="extra method argument, JSON value (e.g. --param backbone='\"resnet\"' --param batch_size=128)")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("figures", help="regenerate the lecture figures from the real data")
     p.add_argument("--units", default=None, help="comma-separated lecture units (default: all)")
     p.add_argument("--out", default="lectures/figures")
@@ -107,10 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=None, help="base URL to download from (default: $FACELAB_LFW_URL or the official site)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)
+
+    add_assignment_parser(sub)
     return parser
 
 
 def main(argv=None) -> int:
+    import os
+
+    # TensorFlow's C++ start-up chatter (no CUDA on a laptop, oneDNN notes) is not for students;
+    # set TF_CPP_MIN_LOG_LEVEL yourself to see it. Python-level errors are unaffected.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     from .data.errors import DataError
 

@@ -67,10 +67,32 @@ register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
 # -- end classical --
 
 # -- siamese / deepid (facelab.nets, facelab.losses) — issue 4 -------------------------------
+register("siamese-contrastive", "facelab.nets.siamese:SiameseContrastive", "deep",
+         "twin CNN, contrastive loss on balanced pairs (DeepID2 verification form), cosine")
+register("siamese-binary", "facelab.nets.siamese:SiameseBinary", "deep",
+         "twin CNN, sigmoid(w·|f1−f2|+b) same-person head with cross-entropy (Koch et al.), cosine")
+register("deepid", "facelab.nets.siamese:DeepID", "deep",
+         "CNN trained by softmax identification over the training people (DeepID), cosine on features")
+register("deepid2", "facelab.nets.siamese:DeepID2", "deep",
+         "joint identification + λ·verification (DeepID2), cosine on the embedding")
 
 # -- end siamese --
 
 # -- triplet (facelab.losses, facelab.miners) — issue 5 --------------------------------------
+register("triplet-random", "facelab.nets.triplet_method:TripletRandom", "deep",
+         "triplet network, random triplets (offline): the baseline mining must beat")
+register("triplet-offline-hard", "facelab.nets.triplet_method:TripletOfflineHard", "deep",
+         "triplet network, hardest triplets re-mined from the current embeddings each epoch (offline)")
+register("triplet-batch-all", "facelab.nets.triplet_method:TripletBatchAll", "deep",
+         "triplet network on P×K batches, every triplet, mean over those with loss > 0 (Hermans et al. 2017)")
+register("triplet-batch-hard", "facelab.nets.triplet_method:TripletBatchHard", "deep",
+         "triplet network on P×K batches, hardest positive and negative per anchor (Hermans et al. 2017)")
+register("triplet-semi-hard", "facelab.nets.triplet_method:TripletSemiHard", "deep",
+         "triplet network on P×K batches, FaceNet semi-hard negatives (Schroff et al. 2015)")
+register("triplet-distance-weighted", "facelab.nets.triplet_method:TripletDistanceWeighted", "deep",
+         "triplet network on P×K batches, distance-weighted negative sampling (Wu et al. 2017)")
+register("triplet-easy-positive", "facelab.nets.triplet_method:TripletEasyPositive", "deep",
+         "triplet network on P×K batches, easiest positive + hardest negative (Xuan et al. 2020)")
 
 # -- end triplet --
 

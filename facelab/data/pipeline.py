@@ -74,20 +74,21 @@ def _spec(images, extra_dims=()):
 
 
 def pk_dataset(images, labels, sampler: PKSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
-               augment: bool = False, seed: int | None = None) -> tf.data.Dataset:
-    """``(x float32 (P*K, h, w, c), y int32 (P*K,))`` batches for online mining."""
+               augment: bool = False, seed: int | None = None, max_steps: int | None = None) -> tf.data.Dataset:
+    """``(x float32 (P*K, h, w, c), y int32 (P*K,))`` batches for online mining; ``max_steps``
+    keeps only the first batches of every epoch (quick modes)."""
     return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
-                    seed=seed)
+                    seed=seed, max_steps=max_steps)
 
 
 def batch_dataset(images, labels, sampler: BatchSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
-                  augment: bool = False, seed: int | None = None) -> tf.data.Dataset:
+                  augment: bool = False, seed: int | None = None, max_steps: int | None = None) -> tf.data.Dataset:
     """Shuffled ``(x, y)`` batches (identification training)."""
     return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
-                    seed=seed)
+                    seed=seed, max_steps=max_steps)
 
 
-def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, seed):
+def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, seed, max_steps=None):
     images = _check(images, labels)
     labels = np.asarray(labels, dtype=np.int32)
     seed = sampler.seed if seed is None else seed
@@ -95,7 +96,7 @@ def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, see
 
     def gen():
         for e, first in _epochs(epochs, start_epoch, skip):
-            for b, idx in enumerate(sampler.epoch(e)[first:], start=first):
+            for b, idx in enumerate(sampler.epoch(e)[first:max_steps], start=first):
                 yield images[idx], labels[idx], flip_seed(seed, e * n_steps + b)
 
     ds = tf.data.Dataset.from_generator(gen, output_signature=(

@@ -1,0 +1,1 @@
+"""Student templates: ``facelab assignment start NAME`` copies ``<name>.py`` from here."""

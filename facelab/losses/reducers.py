@@ -1,0 +1,67 @@
+"""Reducers: per-triplet losses ``(T,)`` and weights ``(T,)`` → one scalar (pytorch-metric-learning style).
+
+Every reducer gives 0 with a zero gradient when there is nothing to average (no genuine
+triplet, or none with positive loss), never NaN.
+"""
+from __future__ import annotations
+
+from keras import ops
+
+
+def _flat(x):
+    return ops.reshape(x, (-1,))
+
+
+class MeanReducer:
+    """Mean over the genuine triplets (weight > 0), zero-loss ones included (FaceNet, batch-hard)."""
+
+    name = "mean"
+
+    def __call__(self, losses, weights):
+        losses, weights = _flat(losses), ops.cast(_flat(weights), losses.dtype)
+        count = ops.sum(weights)
+        return ops.sum(losses * weights) / ops.maximum(count, 1.0)
+
+
+class AvgNonZeroReducer:
+    """Mean over the genuine triplets whose loss is > 0 (Hermans et al. 2017, batch-all: "averaging
+    over the non-zero terms"); the easy triplets would otherwise dilute the gradient to nothing."""
+
+    name = "avg_nonzero"
+
+    def __call__(self, losses, weights):
+        losses, weights = _flat(losses), ops.cast(_flat(weights), losses.dtype)
+        active = ops.cast(ops.greater(losses * weights, 0.0), losses.dtype)
+        return ops.sum(losses * weights) / ops.maximum(ops.sum(active), 1.0)
+
+
+class SumReducer:
+    """Sum over the genuine triplets."""
+
+    name = "sum"
+
+    def __call__(self, losses, weights):
+        losses, weights = _flat(losses), ops.cast(_flat(weights), losses.dtype)
+        return ops.sum(losses * weights)
+
+
+def active_fraction(losses, weights):
+    """Fraction of the genuine triplets with loss > 0 (0 when there is none) — batch-all reports it."""
+    losses, weights = _flat(losses), ops.cast(_flat(weights), losses.dtype)
+    active = ops.sum(ops.cast(ops.greater(losses * weights, 0.0), losses.dtype))
+    return active / ops.maximum(ops.sum(weights), 1.0)
+
+
+_REDUCERS = {"mean": MeanReducer, "avg_nonzero": AvgNonZeroReducer, "sum": SumReducer}
+
+
+def get_reducer(reducer) -> object:
+    if reducer is None:
+        return MeanReducer()
+    if isinstance(reducer, str):
+        if reducer not in _REDUCERS:
+            raise ValueError(f"reducer {reducer!r} is not one of {sorted(_REDUCERS)}")
+        return _REDUCERS[reducer]()
+    if callable(reducer):
+        return reducer
+    raise TypeError(f"reducer must be a name or a callable (losses, weights) -> scalar; got {type(reducer).__name__}")

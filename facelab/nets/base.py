@@ -1,0 +1,171 @@
+"""``DeepMethod``: the method contract (fit / embed / similarity) on top of :func:`facelab.nets.training.train`.
+
+A deep method says three things and inherits the rest:
+
+- :meth:`DeepMethod.build_training_model` — the network that is trained (backbone + head/loss);
+- :meth:`DeepMethod.make_sampler` and :meth:`DeepMethod.make_dataset` — which batches it sees;
+- ``loss`` (passed to ``compile``), unless the training model is already compiled.
+
+``fit`` validates the input, maps identity labels to 0..C-1, seeds Keras, builds the backbone
+under the precision policy, trains (checkpoints, resume, NaN guard) and keeps the embedding
+network as ``backbone_``; ``embed`` runs it in batches. ``save``/``load`` round-trip through a
+``.keras`` file plus the method's config.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .. import io
+from ..base import FaceMethod, check_images, check_labels
+from ..data.preprocess import PreprocessConfig
+from .backbones import build_backbone
+from .training import TrainConfig, TrainResult, fingerprint, load_model, precision_scope, resolve_precision, \
+    save_model, train
+
+
+class DeepMethod(FaceMethod):
+    """Base class for trained embedding networks; ``similarity`` is cosine on the L2-normalised output.
+
+    Parameters common to all deep methods (subclasses add their own): ``backbone`` ("small" |
+    "resnet"), ``embedding_dim``, ``backbone_kwargs`` (e.g. ``{"width": 32}``), ``epochs``,
+    ``batch_size``, ``learning_rate``, ``augment`` (random horizontal flips), ``run_dir``
+    (checkpoints + TensorBoard logs; None = temporary), ``precision`` ("auto" | "float32" |
+    "mixed_bfloat16" | "mixed_float16"), ``jit_compile``, ``progress``. ``quick=True`` caps the
+    budget at ``quick_epochs`` epochs of at most ``quick_steps`` batches.
+    """
+
+    kind = "deep"
+    similarity = "cosine"
+    min_identities = 2
+    quick_epochs = 2
+    quick_steps = 8
+
+    def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
+                 backbone: str = "small", embedding_dim: int = 128, backbone_kwargs: dict | None = None,
+                 epochs: int = 20, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                 augment: bool = True, run_dir: str | None = None, precision: str = "auto",
+                 jit_compile: bool = False, checkpoint_every: int = 50, progress: bool = False,
+                 tensorboard: bool | None = None):
+        super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
+        self.backbone = backbone
+        self.embedding_dim = embedding_dim
+        self.backbone_kwargs = dict(backbone_kwargs or {})
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.augment = augment
+        self.run_dir = run_dir
+        self.precision = precision
+        self.jit_compile = jit_compile
+        self.checkpoint_every = checkpoint_every
+        self.progress = progress
+        self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
+
+    # -- to override --------------------------------------------------------------------
+    loss = None  # compile loss (function, dict or list) for the training model
+    loss_weights = None
+
+    def build_training_model(self, backbone: keras.Model, n_classes: int) -> keras.Model:
+        raise NotImplementedError
+
+    def make_sampler(self, images: np.ndarray, labels: np.ndarray, backbone: keras.Model):
+        raise NotImplementedError
+
+    def training_callbacks(self, sampler) -> list:
+        """Extra Keras callbacks (e.g. per-epoch hard-pair mining)."""
+        return []
+
+    def steps_per_epoch(self, sampler) -> int:
+        raise NotImplementedError
+
+    def make_dataset(self, images, labels, sampler, start_epoch: int, skip: int):
+        raise NotImplementedError
+
+    def method_params(self) -> dict:
+        """Subclass hyper-parameters for :attr:`config`."""
+        return {}
+
+    # -- the contract -------------------------------------------------------------------
+    @property
+    def train_epochs(self) -> int:
+        return min(self.epochs, self.quick_epochs) if self.quick else self.epochs
+
+    def params(self) -> dict:
+        return {"backbone": self.backbone, "embedding_dim": self.embedding_dim,
+                "backbone_kwargs": self.backbone_kwargs, "epochs": self.train_epochs, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "weight_decay": self.weight_decay, "augment": self.augment,
+                "precision": resolve_precision(self.precision), "jit_compile": self.jit_compile,
+                **self.method_params()}
+
+    def build_backbone(self, input_shape) -> keras.Model:
+        return build_backbone(self.backbone, input_shape, self.embedding_dim, **self.backbone_kwargs)
+
+    def fit(self, images, labels) -> "DeepMethod":
+        images = check_images(images)
+        if images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 as produced by the data layer; got {images.dtype}")
+        labels = check_labels(labels, len(images), min_classes=self.min_identities)
+        classes, labels = np.unique(labels, return_inverse=True)
+        labels = labels.astype(np.int32)
+        keras.utils.set_random_seed(self.seed)
+        with precision_scope(self.precision):
+            backbone = self.build_backbone(images.shape[1:])
+            model = self.build_training_model(backbone, len(classes))
+        sampler = self.make_sampler(images, labels, backbone)
+        steps = self.steps_per_epoch(sampler)
+        if self.quick:
+            steps = min(steps, self.quick_steps)
+        config = TrainConfig(epochs=self.train_epochs, learning_rate=self.learning_rate,
+                             weight_decay=self.weight_decay, jit_compile=self.jit_compile,
+                             checkpoint_every=self.checkpoint_every, run_dir=self.run_dir,
+                             tensorboard=self.tensorboard, progress=self.progress,
+                             extra={"method": self.name, "params": self.params()})
+        data_fp = fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
+        self.training_ = train(model, lambda e, s: self.make_dataset(images, labels, sampler, e, s), steps, config,
+                               loss=self.loss, loss_weights=self.loss_weights, data_fingerprint=data_fp,
+                               callbacks=self.training_callbacks(sampler), desc=self.name)
+        self.backbone_ = backbone
+        self.training_model_ = model
+        self.classes_ = classes
+        self.input_shape_ = tuple(images.shape[1:])
+        return self
+
+    def embed(self, images, batch_size: int = 256) -> np.ndarray:  # (n, embedding_dim)
+        if not hasattr(self, "backbone_"):
+            raise RuntimeError(f"{self.name}: call fit() (or load()) before embed()")
+        images = check_images(images, self.input_shape_)
+        out = [np.asarray(keras.ops.convert_to_numpy(self.backbone_(self._float(images[i: i + batch_size]),
+                                                                   training=False)), dtype=np.float32)
+               for i in range(0, len(images), batch_size)]
+        return np.concatenate(out)
+
+    @staticmethod
+    def _float(batch: np.ndarray) -> np.ndarray:
+        return batch.astype(np.float32) / np.float32(255.0)
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """The embedding network as ``<path>`` (``.keras``) plus ``<path>.json`` (the config)."""
+        if not hasattr(self, "backbone_"):
+            raise RuntimeError(f"{self.name}: nothing to save, the method is not fitted")
+        path = save_model(self.backbone_, path)
+        io.write_json(Path(f"{path}.json"), {"config": self.config, "input_shape": list(self.input_shape_)})
+        return path
+
+    @classmethod
+    def load(cls, path) -> "DeepMethod":
+        """A fitted method from :meth:`save` (embedding only; training state is in the run dir)."""
+        path = Path(path)
+        info = json.loads(Path(f"{path}.json").read_text()) if Path(f"{path}.json").exists() else {}
+        cfg = info.get("config", {})
+        pre = cfg.get("preprocess")
+        method = cls(preprocess=PreprocessConfig(**pre) if pre else None, seed=cfg.get("seed", 0),
+                     quick=cfg.get("quick", False))
+        method.backbone_ = load_model(path)
+        method.input_shape_ = tuple(method.backbone_.input_shape[1:])
+        return method

@@ -1,0 +1,49 @@
+"""Heads put on top of a backbone: the pair-difference layer of the binary Siamese head and the
+identification softmax. Each is a separate, swappable piece."""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+PAIR_FORMS = ("abs", "chi2")
+
+
+@keras.saving.register_keras_serializable(package="facelab")
+class PairDifference(layers.Layer):
+    """Elementwise comparison of two embeddings, the input of the binary "same person?" classifier.
+
+    ``"abs"``: |f1 − f2| (Koch, Zemel & Salakhutdinov 2015, Eq. (1) before the weights).
+    ``"chi2"``: (f1 − f2)² / (f1 + f2) (DeepFace, Taigman et al. 2014, Sec. 4.2; meant for
+    non-negative features — build the backbone with ``nonnegative=True``). 0/0 is taken as 0.
+    """
+
+    def __init__(self, form: str = "abs", epsilon: float = 1e-7, **kwargs):
+        super().__init__(**kwargs)
+        if form not in PAIR_FORMS:
+            raise ValueError(f"form must be one of {PAIR_FORMS}, got {form!r}")
+        self.form, self.epsilon = form, epsilon
+
+    def call(self, fa, fb):
+        fa, fb = ops.cast(fa, "float32"), ops.cast(fb, "float32")
+        if self.form == "abs":
+            return ops.abs(fa - fb)
+        return ops.square(fa - fb) / (ops.abs(fa + fb) + self.epsilon)
+
+    def compute_output_shape(self, fa_shape, fb_shape):
+        return fa_shape
+
+    def get_config(self):
+        return {**super().get_config(), "form": self.form, "epsilon": self.epsilon}
+
+
+def binary_pair_logit(fa, fb, form: str = "abs", name: str = "same_logit"):
+    """w · d(f1, f2) + b — a logit; sigmoid of it is P(same person). Trained with binary
+    cross-entropy from logits, target 1 = SAME."""
+    d = PairDifference(form, name="pair_difference")(fa, fb)
+    return layers.Dense(1, dtype="float32", name=name)(d)
+
+
+def identity_logits(features, n_classes: int, name: str = "identity_logits"):
+    """Softmax classifier over the training identities (DeepID, Sun et al. 2014, Sec. 3), as
+    logits in float32 (stable under mixed precision)."""
+    return layers.Dense(n_classes, dtype="float32", name=name)(features)

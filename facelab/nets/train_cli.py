@@ -1,0 +1,59 @@
+"""``facelab train METHOD ...``: train one deep method on LFW training people and save it.
+
+The CLI parses arguments and calls :func:`train_method`; nothing here parses ``sys.argv``.
+Outputs in ``out``: ``run/`` (checkpoint.npz, TensorBoard ``logs/``, history.json — running the
+same command again resumes from the checkpoint), ``model.keras`` + ``model.keras.json`` (the
+embedding network and the method config) and ``train.json`` (budget: epochs, seconds, device).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import io, methods
+from ..data import LFW
+
+PEOPLE = ("view1", "all")
+
+
+def training_people(lfw: LFW, people: str = "view1") -> np.ndarray:
+    """Image positions of the training people: ``view1`` = peopleDevTrain.txt, ``all`` = every image."""
+    if people == "view1":
+        return lfw.people_indices(lfw.people_folds("view1-train")[0])
+    if people == "all":
+        return np.arange(len(lfw))
+    raise ValueError(f"people must be one of {PEOPLE}, got {people!r}")
+
+
+def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick: bool = False, seed: int = 0,
+                 epochs: int | None = None, params: dict | None = None, progress: bool = True) -> dict:
+    """Fit method ``name`` (a registered deep method) on LFW ``people`` and save it under ``out``.
+
+    ``params`` are extra constructor arguments (``{"backbone": "resnet", "batch_size": 128}``).
+    Returns the ``train.json`` record.
+    """
+    spec = methods.spec(name)
+    if spec.kind == "classical":
+        raise ValueError(f"{name} is a classical method; `facelab train` trains deep methods "
+                         f"({', '.join(methods.available('deep'))})")
+    out = Path(out)
+    kwargs = dict(params or {})
+    if epochs is not None:
+        kwargs["epochs"] = epochs
+    method = methods.create(name, seed=seed, quick=quick, run_dir=str(out / "run"), progress=progress, **kwargs)
+    lfw = LFW(data_dir, progress=progress)
+    index = training_people(lfw, people)
+    images = lfw.load_images(method.preprocess)[index]
+    labels = lfw.labels[index]
+    t0 = time.perf_counter()
+    method.fit(images, labels)
+    seconds = time.perf_counter() - t0
+    model_path = method.save(out / "model.keras")
+    record = {"method": name, "config": method.config, "people": people, "images": int(len(index)),
+              "identities": int(len(np.unique(labels))), "fit_seconds": seconds,
+              "device": method.training_.device, "epochs_run_this_call": method.training_.epochs_run,
+              "resumed_from": method.training_.resumed_from, "model": str(model_path)}
+    io.write_json(out / "train.json", record)
+    return record

@@ -1,0 +1,411 @@
+"""Training infrastructure shared by every deep method: one :func:`train` call around ``model.fit``.
+
+What it adds to ``fit``:
+
+- **Checkpoints you can resume from mid-epoch.** Every ``checkpoint_every`` batches and at each
+  epoch end, the model's variables, the optimizer's variables and the position
+  ``(epoch, batch)`` go into ONE file, ``<run_dir>/checkpoint.npz``, written atomically (a
+  killed process leaves the previous checkpoint intact). Started again with the same
+  ``run_dir``, :func:`train` restores them and asks the data for the rest of that epoch
+  (``make_dataset(start_epoch, skip)``); seeded samplers make those the batches the first run
+  would have seen.
+- **NaN guard.** :class:`StopOnNaN` stops at the first non-finite loss *before* anything is
+  saved, and :func:`train` raises :class:`TrainingDivergedError` naming the step and the last
+  good checkpoint, which is kept.
+- Progress (one tqdm bar over all steps), TensorBoard logs in ``<run_dir>/logs`` (a CSV log
+  there when the ``tensorboard`` package is missing), the history in ``<run_dir>/history.json``.
+- Precision and device: :func:`precision_scope` builds a model under a dtype policy without
+  changing the global one; ``"auto"`` means mixed_float16 on a GPU, float32 on a CPU (where
+  mixed_float16 measured 6× slower and mixed_bfloat16 only marginally faster).
+
+Saved models: :func:`save_model` writes a ``.keras`` file atomically; custom layers are
+registered with ``keras.saving.register_keras_serializable`` so :func:`load_model` needs no
+``custom_objects``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from .. import io
+
+CHECKPOINT = "checkpoint.npz"
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint (if any) is left on disk."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A run directory holds a checkpoint of another model or other training data."""
+
+
+# -- device and precision -------------------------------------------------------------------
+def gpu_available() -> bool:
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    return False
+
+
+def device_summary() -> str:
+    return "GPU" if gpu_available() else "CPU"
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        return "mixed_float16" if gpu_available() else "float32"
+    return precision
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str = "auto"):
+    """Layers created inside use ``precision``'s dtype policy; the global policy is restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(resolve_precision(precision))
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+# -- configuration --------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    """How long and how to train. ``run_dir=None`` trains in a temporary folder (no resumption)."""
+
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"  # "adam" | "sgd" (momentum 0.9)
+    weight_decay: float = 0.0  # decoupled (AdamW) when > 0 with "adam"
+    jit_compile: bool = False
+    checkpoint_every: int = 50  # batches; 0 = only at epoch ends
+    run_dir: str | None = None
+    tensorboard: bool = True
+    progress: bool = True
+    extra: dict = field(default_factory=dict)  # anything the caller wants in the checkpoint metadata
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+
+    def make_optimizer(self) -> keras.optimizers.Optimizer:
+        if self.optimizer == "sgd":
+            return keras.optimizers.SGD(self.learning_rate, momentum=0.9, weight_decay=self.weight_decay or None)
+        if self.weight_decay:
+            return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
+        return keras.optimizers.Adam(self.learning_rate)
+
+
+@dataclass
+class TrainResult:
+    history: dict
+    epochs_run: int
+    resumed_from: tuple | None  # (epoch, batch) of the checkpoint this run started from
+    seconds: float
+    run_dir: str
+    device: str
+
+
+# -- checkpoints ----------------------------------------------------------------------------
+def _optimizer_variables(model) -> list:
+    opt = model.optimizer
+    if not opt.built:
+        opt.build(model.trainable_variables)
+    return list(opt.variables)
+
+
+def save_checkpoint(path, model, *, epoch: int, batch: int, fingerprint: str, extra: dict | None = None) -> Path:
+    """Model + optimizer variables and the position ``(epoch, batch done in epoch)``, atomically."""
+    arrays = {f"m{i}": np.asarray(keras.ops.convert_to_numpy(v)) for i, v in enumerate(model.variables)}
+    arrays.update({f"o{i}": np.asarray(keras.ops.convert_to_numpy(v))
+                   for i, v in enumerate(_optimizer_variables(model))})
+    meta = {"epoch": int(epoch), "batch": int(batch), "fingerprint": fingerprint,
+            "n_model": len(model.variables), "n_optimizer": len(model.optimizer.variables),
+            "saved_at": time.time(), **(extra or {})}
+    return io.save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def read_checkpoint_meta(path) -> dict:
+    with np.load(path, allow_pickle=False) as npz:
+        return json.loads(str(npz["meta"]))
+
+
+def load_checkpoint(path, model, fingerprint: str | None = None) -> dict:
+    """Restore variables written by :func:`save_checkpoint`; returns its metadata.
+
+    Raises :class:`CheckpointMismatchError` when the checkpoint belongs to another model
+    (variable count or shapes) or to other training data/settings (``fingerprint``).
+    """
+    path = Path(path)
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+            raise CheckpointMismatchError(
+                f"{path} was written for other training data or settings (fingerprint {meta.get('fingerprint')} "
+                f"!= {fingerprint}); use another run directory or delete it to start afresh")
+        model_vars, opt_vars = list(model.variables), _optimizer_variables(model)
+        if meta["n_model"] != len(model_vars) or meta["n_optimizer"] != len(opt_vars):
+            raise CheckpointMismatchError(
+                f"{path} holds {meta['n_model']} model / {meta['n_optimizer']} optimizer variables; this model has "
+                f"{len(model_vars)} / {len(opt_vars)}")
+        for prefix, variables in (("m", model_vars), ("o", opt_vars)):
+            for i, v in enumerate(variables):
+                value = npz[f"{prefix}{i}"]
+                if tuple(value.shape) != tuple(v.shape):
+                    raise CheckpointMismatchError(
+                        f"{path}: variable {v.path} has shape {tuple(v.shape)}, checkpoint {tuple(value.shape)}")
+                v.assign(value)
+    return meta
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of the things a checkpoint must match (data, labels, settings)."""
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            h.update(str((p.shape, p.dtype.str)).encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(json.dumps(p, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+# -- callbacks ------------------------------------------------------------------------------
+class StopOnNaN(keras.callbacks.TerminateOnNaN):
+    """TerminateOnNaN that remembers where it happened (so :func:`train` can say so and raise)."""
+
+    def __init__(self, position: Callable[[int], tuple[int, int]]):
+        super().__init__()
+        self.position = position
+        self.diverged_at = None
+        self.loss = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_at, self.loss = self.position(batch), float(loss)
+            self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Atomic checkpoint every ``every`` batches and at each epoch end (skipped once a NaN was seen)."""
+
+    def __init__(self, path, every: int, fingerprint: str, nan_guard: StopOnNaN, position, steps_per_epoch: int,
+                 extra=None):
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
+        self.path, self.every, self.fingerprint = Path(path), every, fingerprint
+        self.nan_guard, self.position, self.extra = nan_guard, position, extra or {}
+        self.saved = 0
+
+    def _save(self, epoch, batch):
+        if self.nan_guard.diverged_at is not None:
+            return
+        save_checkpoint(self.path, self.model, epoch=epoch, batch=batch, fingerprint=self.fingerprint,
+                        extra=self.extra)
+        self.saved += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        epoch, done = self.position(batch)
+        if self.every and done % self.every == 0 and done < self.steps_per_epoch:  # epoch end: below
+            self._save(epoch, done)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._save(epoch + 1, 0)
+
+
+class Progress(keras.callbacks.Callback):
+    """One tqdm bar over every step of the run (starts where a resumed run starts)."""
+
+    def __init__(self, total: int, initial: int, desc: str):
+        super().__init__()
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+    def close(self):
+        self.bar.close()
+
+
+# -- the entry point ------------------------------------------------------------------------
+def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_per_epoch: int,
+          config: TrainConfig, *, loss=None, loss_weights=None, metrics=None, data_fingerprint: str = "",
+          callbacks: list | None = None, desc: str = "training") -> TrainResult:
+    """Compile (if needed) and fit ``model`` for ``config.epochs`` epochs of ``steps_per_epoch``
+    batches, resuming from ``<run_dir>/checkpoint.npz`` when one is there.
+
+    ``make_dataset(start_epoch, skip)`` must return a dataset over epochs
+    ``start_epoch .. config.epochs-1`` whose first ``skip`` batches of ``start_epoch`` are left
+    out (the :mod:`facelab.data.pipeline` builders take exactly these arguments). The model must
+    be built (functional models are).
+    """
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch} (too few training images "
+                         "for one batch?)")
+    t0 = time.perf_counter()
+    tmp = None
+    if config.run_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="facelab-run-")
+        run_dir = Path(tmp.name)
+    else:
+        run_dir = Path(config.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = run_dir / CHECKPOINT
+    if loss is not None or not model.compiled:
+        model.compile(optimizer=config.make_optimizer(), loss=loss, loss_weights=loss_weights, metrics=metrics,
+                      jit_compile=config.jit_compile)
+    settings = {"epochs_steps": steps_per_epoch, "lr": config.learning_rate, "opt": config.optimizer,
+                "wd": config.weight_decay, **config.extra}
+    fp = fingerprint(data_fingerprint, settings)
+
+    start_epoch, skip, resumed = 0, 0, None
+    if ckpt.exists():
+        meta = load_checkpoint(ckpt, model, fingerprint=fp)
+        start_epoch, skip = meta["epoch"], meta["batch"]
+        resumed = (start_epoch, skip)
+        if skip >= steps_per_epoch:
+            start_epoch, skip = start_epoch + 1, 0
+
+    # where are we? position(batch index within the current fit call) -> (epoch, batches done in it)
+    state = {"epoch": start_epoch, "offset": skip}
+
+    def position(batch):
+        return state["epoch"], state["offset"] + batch + 1
+
+    class _Epoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            state["epoch"] = epoch
+
+        def on_epoch_end(self, epoch, logs=None):
+            state["offset"] = 0
+
+    nan_guard = StopOnNaN(position)
+    cbs = [_Epoch(), nan_guard,
+           Checkpointer(ckpt, config.checkpoint_every, fp, nan_guard, position, steps_per_epoch,
+                        extra={"desc": desc})]
+    progress = None
+    if config.progress:
+        progress = Progress(config.epochs * steps_per_epoch, start_epoch * steps_per_epoch + skip, desc)
+        cbs.append(progress)
+    if config.tensorboard:
+        if tensorboard_available():
+            cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False))
+        else:  # tf.summary needs the tensorboard package; keep the per-epoch logs as CSV instead
+            warnings.warn("the tensorboard package is not installed: writing per-epoch logs to "
+                          f"{run_dir / 'logs' / 'history.csv'} instead of TensorBoard event files", stacklevel=2)
+            (run_dir / "logs").mkdir(exist_ok=True)
+            cbs.append(keras.callbacks.CSVLogger(str(run_dir / "logs" / "history.csv"), append=True))
+    cbs += list(callbacks or [])
+
+    history: dict = {}
+    try:
+        if start_epoch < config.epochs:
+            segments = []
+            if skip:  # the rest of an interrupted epoch, then the remaining whole epochs
+                segments.append((start_epoch, start_epoch + 1, steps_per_epoch - skip,
+                                 make_dataset(start_epoch, skip)))
+                start_epoch += 1
+            if start_epoch < config.epochs:
+                segments.append((start_epoch, config.epochs, steps_per_epoch, make_dataset(start_epoch, 0)))
+            for first, last, steps, ds in segments:
+                h = model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=steps, callbacks=cbs,
+                              verbose=0, shuffle=False)
+                for k, v in h.history.items():
+                    history.setdefault(k, []).extend(float(x) for x in v)
+                if nan_guard.diverged_at is not None:
+                    break
+    finally:
+        if progress is not None:
+            progress.close()
+    if nan_guard.diverged_at is not None:
+        epoch, batch = nan_guard.diverged_at
+        kept = (f"the last good checkpoint {ckpt} (epoch {read_checkpoint_meta(ckpt)['epoch']}, batch "
+                f"{read_checkpoint_meta(ckpt)['batch']}) is kept" if ckpt.exists() and tmp is None
+                else "no checkpoint was written yet")
+        if tmp is not None:
+            tmp.cleanup()
+        raise TrainingDivergedError(
+            f"{desc}: loss became {nan_guard.loss} at epoch {epoch}, batch {batch}; training stopped and "
+            f"{kept}. Try a lower learning rate (now {config.learning_rate}).")
+    if tmp is None:
+        io.write_json(run_dir / "history.json", {"history": history, "resumed_from": resumed})
+    result = TrainResult(history, len(history.get("loss", [])), resumed, time.perf_counter() - t0,
+                         str(run_dir), device_summary())
+    if tmp is not None:
+        tmp.cleanup()
+        result.run_dir = ""
+    return result
+
+
+# -- saved models ---------------------------------------------------------------------------
+def save_model(model: keras.Model, path) -> Path:
+    """``model.save`` to a ``.keras`` file, atomically (Keras insists on the extension, hence no
+    :func:`facelab.io.atomic_path`: the temporary file is ``.<name>.<pid>.tmp.keras``)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"model path must end in .keras, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_model(path) -> keras.Model:
+    """Load a ``.keras`` model saved by :func:`save_model` (facelab's layers are registered)."""
+    from . import layers  # noqa: F401  (registers the custom layers)
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no saved model at {path}")
+    return keras.models.load_model(path, compile=False)
+
+
+def config_dict(config: TrainConfig) -> dict:
+    d = asdict(config)
+    d.pop("extra", None)
+    return d

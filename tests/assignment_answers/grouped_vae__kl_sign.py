@@ -1,0 +1,7 @@
+"""Typical mistake: the KL term with the wrong sign (as if the ELBO's −KL were the KL)."""
+from grouped_vae import *  # noqa: F401,F403
+import grouped_vae as _correct
+
+
+def kl_diag_gaussians(mu_q, logvar_q, mu_p, logvar_p):
+    return -_correct.kl_diag_gaussians(mu_q, logvar_q, mu_p, logvar_p)  # WRONG sign

@@ -1,0 +1,174 @@
+"""Training infrastructure and the Siamese/DeepID methods on a small real LFW subset (32×32)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facelab import methods
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def faces(lfw):
+    from deep_helpers import lfw_subset
+
+    return lfw_subset(lfw, people=30, per_person=6, size=32, min_images=6)
+
+
+@pytest.fixture(scope="module")
+def fitted(faces):
+    """Every registered siamese/deepid method, fitted in quick mode."""
+    x, y = faces
+    out = {}
+    for name in ("siamese-contrastive", "siamese-binary", "deepid", "deepid2"):
+        out[name] = methods.create(name, quick=True, batch_size=16, seed=0).fit(x, y)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["siamese-contrastive", "siamese-binary", "deepid", "deepid2"])
+def test_methods_fit_and_embed(fitted, faces, name):
+    x, y = faces
+    m = fitted[name]
+    assert methods.spec(name).kind == m.kind == "deep"
+    e = m.embed(x)
+    assert e.shape == (len(x), 128) and e.dtype == np.float32
+    assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    assert np.isfinite(m.training_.history["loss"]).all() and len(m.training_.history["loss"]) == 2
+    json.dumps(m.config)  # the config is JSON-able
+
+
+def test_saved_model_reloads_with_identical_embeddings(fitted, faces, tmp_path):
+    from facelab.nets.siamese import SiameseBinary
+
+    x, _ = faces
+    m = fitted["siamese-binary"]
+    path = m.save(tmp_path / "m.keras")
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]  # nothing half-written left
+    again = SiameseBinary.load(path)
+    assert np.array_equal(again.embed(x), m.embed(x))
+    assert again.config["preprocess"] == m.config["preprocess"]
+    with pytest.raises(ValueError, match=r"\(32, 32, 1\)"):
+        again.embed(np.zeros((2, 32, 32, 3), np.uint8))  # wrong channel count names the expected shape
+
+
+def test_bad_training_input(faces):
+    x, y = faces
+    m = methods.create("siamese-contrastive", quick=True)
+    with pytest.raises(ValueError, match="at least 2"):
+        m.fit(x[:6], np.zeros(6, np.int64))  # a training set with one identity
+    with pytest.raises(ValueError, match="uint8"):
+        m.fit(x.astype(np.float32), y)
+    with pytest.raises(RuntimeError, match="fit"):
+        m.embed(x)
+
+
+def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from facelab.nets.training import CHECKPOINT, TrainConfig, TrainingDivergedError, read_checkpoint_meta, train
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    x = np.ones((16, 3), np.float32)
+
+    def make(start_epoch, skip):  # batch 5 of epoch 0 (0-based) carries a NaN
+        def gen():
+            for e in range(start_epoch, 2):
+                for b in range(skip if e == start_epoch else 0, 8):
+                    yield (x * np.nan if (e, b) == (0, 5) else x), np.ones((16, 1), np.float32)
+        return tf.data.Dataset.from_generator(gen, output_signature=(tf.TensorSpec((16, 3)), tf.TensorSpec((16, 1))))
+
+    cfg = TrainConfig(epochs=2, checkpoint_every=2, run_dir=str(tmp_path), tensorboard=False, progress=False)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 0, batch 6.*last good checkpoint"):
+        train(model, make, 8, cfg, loss="mse")
+    meta = read_checkpoint_meta(tmp_path / CHECKPOINT)
+    assert (meta["epoch"], meta["batch"]) == (0, 4)
+    with np.load(tmp_path / CHECKPOINT) as npz:
+        assert all(np.isfinite(npz[k]).all() for k in npz.files if k != "meta")
+
+
+RUN_SCRIPT = textwrap.dedent("""
+    import sys, time
+    import numpy as np, keras
+    from facelab.nets.siamese import SiameseContrastive
+
+    data, run_dir, out, throttle = np.load(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+
+    class Throttle(keras.callbacks.Callback):  # slows the run so the test can kill it mid-epoch
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(throttle)
+
+    m = SiameseContrastive(seed=1, epochs=3, batch_size=16, pairs_per_epoch=96, checkpoint_every=2, run_dir=run_dir)
+    m.training_callbacks = lambda sampler: [Throttle()]
+    m.fit(data["x"], data["y"])
+    np.save(out, m.embed(data["x"]))
+""")
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(faces, tmp_path):
+    from facelab.nets.siamese import SiameseContrastive
+    from facelab.nets.training import CHECKPOINT, read_checkpoint_meta
+
+    x, y = faces
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    (tmp_path / "run.py").write_text(RUN_SCRIPT)
+    run_dir, ckpt = tmp_path / "run", tmp_path / "run" / CHECKPOINT
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cmd = [sys.executable, str(tmp_path / "run.py"), str(tmp_path / "data.npz"), str(run_dir),
+           str(tmp_path / "emb.npy")]
+
+    proc = subprocess.Popen(cmd + ["1.0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:  # wait (bounded) for a mid-epoch checkpoint, then SIGKILL (batches take >= 1 s: a wide window)
+        deadline = time.monotonic() + 120
+        meta = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ckpt.exists():
+                meta = read_checkpoint_meta(ckpt)
+                if meta["batch"] > 0:
+                    break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"run ended before it could be killed:\n{proc.stdout.read().decode()[-2000:]}"
+        assert meta and meta["batch"] > 0, "no mid-epoch checkpoint within 120 s"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = read_checkpoint_meta(ckpt)  # readable after the kill: written atomically
+    assert not (tmp_path / "emb.npy").exists()
+
+    done = subprocess.run(cmd + ["0"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history["resumed_from"] == [killed_at["epoch"], killed_at["batch"]]
+    assert killed_at["batch"] > 0  # resumed mid-epoch
+    assert len(history["history"]["loss"]) == 3 - killed_at["epoch"]  # only the remaining epochs ran
+    assert read_checkpoint_meta(ckpt)["epoch"] == 3
+
+    # the same seed, uninterrupted, in this process: same batches, same weights, same embeddings
+    ref = SiameseContrastive(seed=1, epochs=3, batch_size=16, pairs_per_epoch=96, checkpoint_every=2).fit(x, y)
+    assert np.allclose(np.load(tmp_path / "emb.npy"), ref.embed(x), atol=1e-5)
+
+
+def test_train_method_entry_point_validates_name(tmp_path):
+    from facelab.nets.train_cli import train_method
+
+    with pytest.raises(ValueError, match="classical"):
+        train_method("pixels", tmp_path)
+    with pytest.raises(KeyError, match="unknown method"):
+        train_method("no-such-method", tmp_path)
