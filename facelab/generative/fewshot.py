@@ -48,7 +48,7 @@ def _np(t) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(t))
 
 
-def importance_log_px(model, x, w, *, k: int = 32, seed: int = 0, features=None, max_batch: int = 4096,
+def importance_log_px(model, x, w, *, k: int = 32, seed: int = 0, features=None, max_batch: int = 2048,
                       return_log_weights: bool = False):
     """Eqs. (6)–(7): importance-sampled log p(x_m | w_m) for M pairs, shape ``(M,)`` (float64).
 
@@ -86,7 +86,7 @@ def importance_log_px(model, x, w, *, k: int = 32, seed: int = 0, features=None,
     return (est, log_w) if return_log_weights else est
 
 
-def log_px_matrix(model, x, w_candidates, *, k: int = 32, seed: int = 0, max_batch: int = 4096) -> np.ndarray:
+def log_px_matrix(model, x, w_candidates, *, k: int = 32, seed: int = 0, max_batch: int = 2048) -> np.ndarray:
     """log p(x_p | w_c) for every probe p and candidate identity c: ``(P, C)``."""
     feats = model.features(x)
     w_candidates = np.asarray(w_candidates, dtype=np.float32)

@@ -400,7 +400,7 @@ class GroupedVAEMethod(FaceMethod):
         self.filters = filters if filters is not None else (16 if quick else 32)
         self.likelihood_sigma = likelihood_sigma
         self.verbose = verbose  # Keras fit verbosity (2 = one line per epoch)
-        self.max_groups = 256 if quick else None
+        self.max_groups = 128 if quick else None
         # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
         self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
 
