@@ -13,7 +13,7 @@ from scipy.stats import multivariate_normal
 
 from facelab.data.preprocess import PreprocessConfig, preprocess_files
 from facelab.generative import fewshot
-from facelab.generative.figures import identity_means, identity_samples, z_interpolation
+from facelab.generative.figures import identity_means, identity_samples, paper_figures, z_interpolation
 from facelab.generative.grouped_vae import GroupedVAE, gaussian_kl, save_model, to_unit, train_on_groups
 
 SIZE = 32
@@ -265,6 +265,15 @@ def test_importance_sampling_on_the_trained_model_and_figures(trained, faces):
     assert samples.shape == (3, SIZE, SIZE, 1) and not np.allclose(samples[0], samples[1])
     np.testing.assert_array_equal(samples, identity_samples(model, faces[2, :4], n_samples=3, seed=0))
     json.dumps(model.get_config())
+    import matplotlib.pyplot as plt
+
+    figs = paper_figures(model, [faces[4, :4], faces[5, :4], faces[6, :4]], steps=4, n_samples=3)
+    assert set(figs) == {"z_interpolation.png", "identity_means.png", "identity_samples.png"}
+    assert len(figs["identity_means.png"].axes) == 3 * (4 + 2)  # per person: 4 images, average, decoded
+    for fig in figs.values():
+        plt.close(fig)
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        paper_figures(model, [faces[4, :4]])
 
 
 # -- the registered method and the few-shot experiment -----------------------------------------

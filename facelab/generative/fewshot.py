@@ -196,6 +196,7 @@ def main(argv=None) -> int:
     from ..evaluation import few_shot_split
     from ..evaluation.report import device_description, package_versions
     from ..plots import few_shot_figure
+    from .figures import paper_figures
     from .grouped_vae import GroupedVAEMethod, save_model
 
     p = argparse.ArgumentParser(prog="python -m facelab.generative.fewshot", description=main.__doc__)
@@ -237,6 +238,9 @@ def main(argv=None) -> int:
     io.save_figure(few_shot_figure(result["accuracy"], "Grouped VAE few-shot identification (LFW View 1 test)"),
                    out / "few_shot.png", dpi=120)
     save_model(method.model_, out / "grouped_vae.keras")
+    people = split.episodes[0][:4]  # unseen people, their enrolment images
+    for name, fig in paper_figures(method.model_, [images[e] for _, e, _ in people], seed=args.seed).items():
+        io.save_figure(fig, out / name, dpi=120)
     print(markdown(result, command))
     print(json.dumps({"fit_seconds": fit_s, "few_shot_seconds": result["seconds"]}))
     return 0

@@ -106,3 +106,16 @@ def draw_identity_means(groups, decoded: np.ndarray, averages: np.ndarray, show:
 def draw_identity_samples(group, samples: np.ndarray, show: int = 5):
     return image_rows([np.asarray(group)[:show] / 255.0, samples],
                  ["seen", "generated"], title="new images of an identity inferred from the seen group")
+
+
+def paper_figures(model: GroupedVAE, groups, steps: int = 8, n_samples: int = 8, seed: int = 0) -> dict:
+    """The three figures for a list of ≥ 2 groups (uint8 ``(N, H, W, C)``, one person each):
+    ``{filename: matplotlib figure}``. The first two groups drive the interpolation."""
+    if len(groups) < 2:
+        raise ValueError(f"paper_figures needs at least 2 groups (people), got {len(groups)}")
+    grid = z_interpolation(model, groups[0][0], groups[1][0], groups[:2], steps=steps)
+    decoded, averages = identity_means(model, groups)
+    samples = identity_samples(model, groups[0], n_samples=n_samples, seed=seed)
+    return {"z_interpolation.png": draw_z_interpolation(grid, ["person A", "person B"]),
+            "identity_means.png": draw_identity_means(groups, decoded, averages),
+            "identity_samples.png": draw_identity_samples(groups[0], samples)}
