@@ -641,6 +641,8 @@ class GanDisentangler(FaceMethod):
             if key in self.shared:
                 self.__dict__.update({k: v for k, v in self.shared[key].items()})
                 return self
+            if self.run_dir:  # one run folder per training set (the evaluator's splits)
+                self.run_dir = str(Path(self.run_dir) / f"data-{key}")
         self.train_autoencoder(images)
         self.train_disentanglement(images, labels)
         self.train_joint(images, labels)
@@ -846,7 +848,8 @@ def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "
                          progress: bool = False, **method_kwargs) -> tuple[dict, "GanDisentangler"]:
     """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
     :func:`facelab.evaluation.evaluate_verification`; one model is trained per split and shared by the
-    parts. Returns ``({part: summary}, the fitted model of the last split)``."""
+    parts (with ``run_dir``, each split trains in ``run_dir/data-<fingerprint>``, so a killed run resumes
+    split by split). Returns ``({part: summary}, the fitted model of the last split)``."""
     from ..evaluation.runner import evaluate_verification
 
     shared: dict = {}
