@@ -16,8 +16,7 @@ from facelab.generative.pose import head_pose
 from facelab.nets.training import CheckpointMismatchError
 
 SIZE = PreprocessConfig(size=24, crop=(112, 112))  # the evaluator tests' preprocessing: one cached array
-TINY = dict(quick=True, preprocess=SIZE, id_dim=12, pose_dim=2, style_dim=10, width=8, mlp=32, p=8, k=4,
-            batch_size=32, epochs=(2, 1, 1), seed=0)
+TINY = dict(gd.QUICK_SETTINGS, seed=0)  # 24×24, tiny networks, 2+1+1 epochs of 4 batches
 
 
 @pytest.fixture(scope="module")

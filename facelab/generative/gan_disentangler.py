@@ -927,3 +927,46 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
             "pose_distance_to_target": {n: float(v) for n, v in zip(POSE_NAMES, gen_to_tgt)},
             "pose_distance_source_to_target": {n: float(v) for n, v in zip(POSE_NAMES, src_to_tgt)},
             "grid": grid, "sources": images[src], "targets": images[tgt]}
+
+
+QUICK_SETTINGS = dict(quick=True, preprocess=PreprocessConfig(size=24, crop=(112, 112)), id_dim=12, pose_dim=2,
+                      style_dim=10, width=8, mlp=32, p=8, k=4, batch_size=32, epochs=(2, 1, 1))
+
+
+def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
+    """Every measurement of the issue in one call: verification per sub-vector, reconstruction RMSE,
+    pose error and identity transfer on the images of the last split's test pairs (people never
+    trained on). ``settings`` go to :class:`GanDisentangler`."""
+    import time
+
+    from ..evaluation.protocols import verification_splits
+
+    t0 = time.perf_counter()
+    table, model = verification_by_part(lfw, protocol=protocol, seed=seed, **settings)
+    split = verification_splits(lfw, protocol)[-1]
+    images = lfw.load_images(model.preprocess)
+    held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
+    transfer = identity_transfer(model, images[held], lfw.labels[held], seed=seed)
+    return {"protocol": protocol, "config": model.config,
+            "verification": {p: {k: s[k] for k in ("accuracy_mean", "accuracy_se", "auc")} for p, s in table.items()},
+            "reconstruction_rmse": reconstruction_rmse(model, images[held]),
+            "pose_error": pose_error(model, images[held[:300]]),
+            "identity_transfer": {k: v for k, v in transfer.items() if k not in ("grid", "sources", "targets")},
+            "pose_targets_found_fraction": model.pose_found_fraction_,
+            "dx_wins_epochs": model.dx_wins_epochs_, "seconds": time.perf_counter() - t0}
+
+
+if __name__ == "__main__":  # python -m facelab.generative.gan_disentangler [--quick] [--protocol view2]
+    import argparse
+
+    from ..data.lfw import LFW
+
+    ap = argparse.ArgumentParser(description="GAN disentangler measurements on LFW (JSON on stdout)")
+    ap.add_argument("--quick", action="store_true", help="tiny CPU budget (the test suite's settings)")
+    ap.add_argument("--protocol", default="view1", choices=("view1", "view2"))
+    ap.add_argument("--run-dir", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    settings = dict(QUICK_SETTINGS) if args.quick else {}
+    print(json.dumps(measure(LFW(progress=False), protocol=args.protocol, seed=args.seed, run_dir=args.run_dir,
+                             **settings), indent=1, default=float))
