@@ -1,4 +1,9 @@
-"""Root conftest: the README's test command also executes the notebooks, in their quick mode."""
+"""Root conftest: the README's test command also executes the notebooks, in their quick mode,
+and their kernels import this checkout's facelab even when it is not pip-installed."""
 import os
+from pathlib import Path
 
 os.environ.setdefault("FACELAB_QUICK", "1")
+_root = str(Path(__file__).resolve().parent)
+if _root not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_root, os.environ.get("PYTHONPATH")) if p)
