@@ -1,4 +1,8 @@
 """The data room: find LFW, parse its protocol, preprocess and cache, sample, feed tf.data."""
+from .download import (
+    DEFAULT_BASE_URL, ManifestFormatError, ManifestReport, RemoteFile, download_lfw, fetch, safe_extract,
+    verify_manifest, write_manifest,
+)
 from .errors import DataError, DataNotFoundError, DownloadError, ProtocolFormatError
 from .layout import ENV_VAR, LFWLayout, find_lfw, resolve_data_root
 from .lfw import LFW, PairSet
@@ -7,5 +11,6 @@ from .preprocess import PreprocessConfig, load_or_build, preprocess_image, read_
 __all__ = [
     "DataError", "DataNotFoundError", "DownloadError", "ProtocolFormatError", "ENV_VAR", "LFWLayout",
     "find_lfw", "resolve_data_root", "LFW", "PairSet", "PreprocessConfig", "load_or_build",
-    "preprocess_image", "read_image",
+    "preprocess_image", "read_image", "DEFAULT_BASE_URL", "ManifestFormatError", "ManifestReport", "RemoteFile",
+    "download_lfw", "fetch", "safe_extract", "verify_manifest", "write_manifest",
 ]

@@ -1,0 +1,125 @@
+"""The ``facelab`` command: argument parsing, then calls into the package (no logic here)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _add_data_dir(p):
+    p.add_argument("--data-dir", default=None,
+                   help="LFW data root (default: $FACELAB_DATA, else ./data)")
+
+
+def cmd_compare(args) -> int:
+    from . import methods
+    from .evaluation.compare import compare
+
+    names = methods.resolve_names(args.methods)
+    compare(names, protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
+            seed=args.seed, identification=not args.no_identification, progress=not args.no_progress)
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from . import methods
+
+    for name in methods.available():
+        s = methods.spec(name)
+        print(f"{name:24s} {s.kind:10s} {s.summary}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .data import find_lfw, resolve_data_root
+
+    if args.action == "locate":
+        layout = find_lfw(args.data_dir)
+        print(f"{layout.describe()}; protocol files in {layout.root}")
+    elif args.action == "counts":
+        from .data import LFW
+
+        lfw = LFW(args.data_dir, progress=False)
+        counts = lfw.layout.counts()
+        pairs = lfw.pairs("view2")
+        counts.update({"view2_pairs": len(pairs), "view2_folds": int(len(set(pairs.fold.tolist()))),
+                       "view1_train_pairs": len(lfw.pairs("view1-train")),
+                       "view1_test_pairs": len(lfw.pairs("view1-test"))})
+        print(f"{lfw.layout.describe()}")
+        print(json.dumps(counts, indent=2))
+    elif args.action == "verify":
+        from .data.download import verify_manifest
+
+        layout = find_lfw(args.data_dir)
+        report = verify_manifest(layout.root, progress=not args.no_progress)
+        print(report.summary())
+        return 0 if report.ok else 1
+    elif args.action == "download":
+        from .data.download import download_lfw
+
+        root = download_lfw(resolve_data_root(args.data_dir), base_url=args.url, progress=not args.no_progress)
+        print(f"LFW ready at {root}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from .figures import make_figures
+
+    units = args.units.split(",") if args.units else None
+    make_figures(args.out, units, data_dir=args.data_dir, seed=args.seed, quick=args.quick)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facelab", description="Face recognition on LFW, classical to deep, "
+                                     "on one evaluation protocol.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compare", help="run methods on the same LFW splits; write results.json/.md and roc.png",
+                       description="Evaluate methods on LFW (View 2: 10 folds, unrestricted, no outside data; "
+                       "View 1: dev split) plus closed/open-set and few-shot identification on View 1's test people.")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated method names, or 'all' (default: the classical methods); see `facelab methods`")
+    p.add_argument("--protocol", choices=["view2", "view1"], default="view2")
+    _add_data_dir(p)
+    p.add_argument("--out", default="results", help="output folder (default: ./results)")
+    p.add_argument("--quick", action="store_true", help="small training budgets (CI, laptops)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-identification", action="store_true", help="skip CMC / open-set / few-shot")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("methods", help="list the registered methods")
+    p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("figures", help="regenerate the lecture figures from the real data")
+    p.add_argument("--units", default=None, help="comma-separated lecture units (default: all)")
+    p.add_argument("--out", default="lectures/figures")
+    _add_data_dir(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true")
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("data", help="locate, download, verify or count LFW")
+    p.add_argument("action", choices=["locate", "download", "verify", "counts"])
+    _add_data_dir(p)
+    p.add_argument("--url", default=None, help="base URL to download from (default: $FACELAB_LFW_URL or the official site)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .data.errors import DataError
+
+    try:
+        return args.func(args)
+    except (DataError, KeyError, ValueError) as exc:
+        print(f"facelab {args.command}: error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""tf.data pipelines over the NumPy samplers: uint8 ``(n, h, w, c)`` arrays → float32 batches in [0, 1].
+
+The only TensorFlow code in the data room. A pipeline is a Python generator that walks the
+sampler's epochs ``start_epoch .. epochs-1`` (skipping the first ``skip`` batches of the first
+one, for a run resumed mid-epoch) and gathers the uint8 images in NumPy, followed by a graph
+``map`` that converts to float and, optionally, mirrors images with
+``tf.image.stateless_random_flip_left_right`` seeded by ``(seed, global batch number)``. So the
+same seed gives the same batches, flips included, in any run and after any resume.
+
+Datasets span all requested epochs: train with ``model.fit(ds, epochs=E, initial_epoch=e0,
+steps_per_epoch=steps_per_epoch(sampler))`` (Keras keeps one iterator across epochs when
+``steps_per_epoch`` is given).
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from .samplers import BatchSampler, EpisodeSampler, GroupSampler, PairSampler, PKSampler
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _check(images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (n, height, width, channels); got {images.dtype} {images.shape}")
+    if labels is not None and np.shape(labels) != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},) to match the images; got {np.shape(labels)}")
+    return images
+
+
+def to_float(images: tf.Tensor) -> tf.Tensor:
+    """uint8 → float32 in [0, 1] (divide by 255)."""
+    return tf.cast(images, tf.float32) / 255.0
+
+
+def flip_seed(seed: int, step: int, stream: int = 0) -> np.ndarray:
+    """The stateless seed ``(2,)`` of batch ``step``: one independent stream per input (pairs use 0, 1)."""
+    return np.array([int(seed) & 0x7FFFFFFF, 2 * int(step) + stream], dtype=np.int64)
+
+
+def augment_batch(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Horizontal flip, each image of the batch independently with p = 0.5 (a face is ~symmetric)."""
+    return tf.image.stateless_random_flip_left_right(images, seed=seed)
+
+
+def steps_per_epoch(sampler, batch_size: int | None = None) -> int:
+    """Batches per epoch that a pipeline built on ``sampler`` yields."""
+    if isinstance(sampler, PairSampler):
+        return len(sampler) // batch_size
+    if isinstance(sampler, GroupSampler):
+        return len(sampler) // batch_size
+    return len(sampler)
+
+
+def _epochs(epochs: int, start_epoch: int, skip: int) -> Iterator[tuple[int, int]]:
+    if epochs <= start_epoch:
+        raise ValueError(f"epochs={epochs} must be larger than start_epoch={start_epoch}")
+    if skip < 0:
+        raise ValueError(f"skip must be >= 0, got {skip}")
+    for e in range(start_epoch, epochs):
+        yield e, (skip if e == start_epoch else 0)
+
+
+def _finish(ds: tf.data.Dataset, fn: Callable) -> tf.data.Dataset:
+    return ds.map(fn, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
+
+
+def _spec(images, extra_dims=()):
+    return tf.TensorSpec((None, *extra_dims, *images.shape[1:]), tf.uint8)
+
+
+def pk_dataset(images, labels, sampler: PKSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
+               augment: bool = False, seed: int | None = None) -> tf.data.Dataset:
+    """``(x float32 (P*K, h, w, c), y int32 (P*K,))`` batches for online mining."""
+    return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
+                    seed=seed)
+
+
+def batch_dataset(images, labels, sampler: BatchSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
+                  augment: bool = False, seed: int | None = None) -> tf.data.Dataset:
+    """Shuffled ``(x, y)`` batches (identification training)."""
+    return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
+                    seed=seed)
+
+
+def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, seed):
+    images = _check(images, labels)
+    labels = np.asarray(labels, dtype=np.int32)
+    seed = sampler.seed if seed is None else seed
+    n_steps = len(sampler)
+
+    def gen():
+        for e, first in _epochs(epochs, start_epoch, skip):
+            for b, idx in enumerate(sampler.epoch(e)[first:], start=first):
+                yield images[idx], labels[idx], flip_seed(seed, e * n_steps + b)
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        _spec(images), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((2,), tf.int64)))
+
+    def fn(x, y, s):
+        x = to_float(x)
+        return (augment_batch(x, s) if augment else x), y
+
+    return _finish(ds, fn)
+
+
+def pair_dataset(images, labels, sampler: PairSampler, batch_size: int, *, epochs: int = 1, start_epoch: int = 0,
+                 skip: int = 0, augment: bool = False, with_identities: bool = False,
+                 seed: int | None = None) -> tf.data.Dataset:
+    """Pairs in batches: ``((xa, xb), same)``; with ``with_identities`` the target is
+    ``(same, ya, yb)`` (DeepID2's joint signal). ``same = 1`` means the SAME person."""
+    images = _check(images, labels)
+    labels = np.asarray(labels, dtype=np.int32)
+    seed = sampler.seed if seed is None else seed
+    n_steps = steps_per_epoch(sampler, batch_size)
+    if n_steps == 0:
+        raise ValueError(f"batch_size={batch_size} is larger than pairs_per_epoch={len(sampler)}")
+
+    def gen():
+        for e, first in _epochs(epochs, start_epoch, skip):
+            a, b, same = sampler.epoch(e)
+            for s in range(first, n_steps):
+                sl = slice(s * batch_size, (s + 1) * batch_size)
+                g = e * n_steps + s
+                yield (images[a[sl]], images[b[sl]], same[sl], labels[a[sl]], labels[b[sl]],
+                       flip_seed(seed, g, 0), flip_seed(seed, g, 1))
+
+    vec = tf.TensorSpec((None,), tf.int32)
+    seed_spec = tf.TensorSpec((2,), tf.int64)
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        _spec(images), _spec(images), vec, vec, vec, seed_spec, seed_spec))
+
+    def fn(xa, xb, same, ya, yb, sa, sb):
+        xa, xb = to_float(xa), to_float(xb)
+        if augment:
+            xa, xb = augment_batch(xa, sa), augment_batch(xb, sb)
+        return (xa, xb), ((same, ya, yb) if with_identities else same)
+
+    return _finish(ds, fn)
+
+
+def group_dataset(images, labels, sampler: GroupSampler, groups_per_batch: int, *, epochs: int = 1,
+                  start_epoch: int = 0, skip: int = 0, augment: bool = False,
+                  seed: int | None = None) -> tf.data.Dataset:
+    """``(x float32 (B, N, h, w, c), y int32 (B,))``: B groups of N images of one identity each."""
+    images = _check(images, labels)
+    labels = np.asarray(labels, dtype=np.int32)
+    seed = sampler.seed if seed is None else seed
+    n_steps = steps_per_epoch(sampler, groups_per_batch)
+    if n_steps == 0:
+        raise ValueError(f"groups_per_batch={groups_per_batch} is larger than the {len(sampler)} groups per epoch")
+    h, w, c = images.shape[1:]
+
+    def gen():
+        for e, first in _epochs(epochs, start_epoch, skip):
+            groups = sampler.epoch(e)
+            for s in range(first, n_steps):
+                idx = groups[s * groups_per_batch: (s + 1) * groups_per_batch]  # (B, N)
+                yield images[idx], labels[idx[:, 0]], flip_seed(seed, e * n_steps + s)
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        _spec(images, (None,)), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((2,), tf.int64)))
+
+    def fn(x, y, s):
+        x = to_float(x)
+        if augment:
+            shape = tf.shape(x)
+            x = tf.reshape(augment_batch(tf.reshape(x, (-1, h, w, c)), s), shape)
+        return x, y
+
+    return _finish(ds, fn)
+
+
+def episode_dataset(images, sampler: EpisodeSampler, count: int, *, start: int = 0) -> tf.data.Dataset:
+    """Episodes as dicts: ``support`` (N*K, h, w, c), ``support_labels``, ``query``, ``query_labels``
+    (episode-local labels 0..N-1) and ``classes`` (the original identities)."""
+    images = _check(images)
+
+    def gen():
+        for ep in sampler.episodes(count, start):
+            yield {"support": images[ep.support], "support_labels": ep.support_labels.astype(np.int32),
+                   "query": images[ep.query], "query_labels": ep.query_labels.astype(np.int32),
+                   "classes": ep.classes.astype(np.int32)}
+
+    vec = tf.TensorSpec((None,), tf.int32)
+    ds = tf.data.Dataset.from_generator(gen, output_signature={
+        "support": _spec(images), "support_labels": vec, "query": _spec(images), "query_labels": vec,
+        "classes": vec})
+    return _finish(ds, lambda d: {**d, "support": to_float(d["support"]), "query": to_float(d["query"])})
+
+
+def inference_dataset(images, batch_size: int = 256) -> tf.data.Dataset:
+    """Images in order, float32 in [0, 1], for embedding (no shuffling, keeps the last partial batch)."""
+    images = _check(images)
+    ds = tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
+    return _finish(ds, to_float)

@@ -1,0 +1,178 @@
+"""Run any method through the protocols. The evaluator gets a *factory* (a fresh method per
+fold) and never knows whether it holds PCA or a GAN: it calls ``fit``, ``embed`` and the
+method's named similarity, nothing else."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..base import FaceMethod
+from ..data.lfw import LFW
+from ..metrics import get_similarity
+from ..metrics import identification as idm
+from ..metrics import verification as vm
+from .protocols import few_shot_split, identification_split, verification_splits
+
+FAR_POINTS = (0.01, 0.001)
+
+
+@dataclass
+class Fitted:
+    method: FaceMethod
+    fit_seconds: float
+
+
+def fit_method(factory: Callable[[], FaceMethod], images: np.ndarray, labels: np.ndarray) -> Fitted:
+    """Fit a fresh method; labels are renumbered 0..c−1 (softmax heads need contiguous ids)."""
+    method = factory()
+    _, contiguous = np.unique(labels, return_inverse=True)
+    t0 = time.perf_counter()
+    method.fit(images, contiguous.astype(np.int64))
+    return Fitted(method, time.perf_counter() - t0)
+
+
+class _Embedder:
+    """Embeds each needed image once per fitted method and times it."""
+
+    def __init__(self, method: FaceMethod, images: np.ndarray):
+        self.method, self.images, self.seconds = method, images, 0.0
+
+    def __call__(self, positions: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """Embed the images at ``positions``; return a lookup: positions → their embeddings."""
+        unique = np.unique(positions)
+        t0 = time.perf_counter()
+        emb = np.asarray(self.method.embed(self.images[unique]))
+        self.seconds += time.perf_counter() - t0
+        if emb.ndim != 2 or len(emb) != len(unique):
+            raise ValueError(f"{self.method.name}.embed returned shape {emb.shape} for {len(unique)} images; "
+                             "expected (n, d)")
+        if not np.all(np.isfinite(emb)):
+            raise ValueError(f"{self.method.name}.embed returned NaN or infinite values")
+        return lambda pos: emb[np.searchsorted(unique, np.asarray(pos))]
+
+
+@dataclass
+class VerificationResult:
+    protocol: str
+    fold_accuracy: list
+    thresholds: list
+    test_scores: np.ndarray  # pooled over folds (each fold scored by its own model)
+    test_same: np.ndarray
+    fit_seconds: float
+    embed_seconds: float
+    config: dict = field(default_factory=dict)
+
+    @property
+    def accuracy_mean(self) -> float:
+        return float(np.mean(self.fold_accuracy))
+
+    @property
+    def accuracy_se(self) -> float:
+        """σ/√k over the k folds (LFW's reporting rule); View 1's single test set uses the
+        binomial standard error √(p(1−p)/n) instead."""
+        acc = np.asarray(self.fold_accuracy)
+        if len(acc) > 1:
+            return float(acc.std(ddof=1) / np.sqrt(len(acc)))
+        p = acc[0]
+        return float(np.sqrt(p * (1 - p) / len(self.test_same)))
+
+    def summary(self) -> dict:
+        return {
+            "accuracy_mean": self.accuracy_mean,
+            "accuracy_se": self.accuracy_se,
+            "fold_accuracy": [float(a) for a in self.fold_accuracy],
+            "thresholds": [float(t) for t in self.thresholds],
+            "auc": vm.auc(self.test_scores, self.test_same),
+            "eer": vm.eer(self.test_scores, self.test_same),
+            "tar_at_far": {str(f): vm.tar_at_far(self.test_scores, self.test_same, f) for f in FAR_POINTS},
+            "fit_seconds": self.fit_seconds,
+            "embed_seconds": self.embed_seconds,
+            "config": self.config,
+        }
+
+
+def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol: str = "view2",
+                          *, progress: bool = True, folds: list[int] | None = None) -> VerificationResult:
+    """LFW verification: fit per split on its training people, threshold on its training pairs
+    (accuracy-maximising), accuracy on its test pairs. ``folds`` limits View 2 to some folds
+    (0-based) for quick looks; reported numbers use all ten."""
+    splits = verification_splits(lfw, protocol)
+    if folds is not None:
+        splits = [splits[k] for k in folds]
+    images = lfw.load_images(factory().preprocess)
+    labels = lfw.labels
+    accs, thresholds, scores, same = [], [], [], []
+    fit_s = embed_s = 0.0
+    config = {}
+    for split in tqdm(splits, desc=f"{protocol} folds", disable=not progress or len(splits) == 1, leave=False):
+        fitted = fit_method(factory, images[split.train_images], labels[split.train_images])
+        fit_s += fitted.fit_seconds
+        config = fitted.method.config
+        sim = get_similarity(fitted.method.similarity)
+        embedder = _Embedder(fitted.method, images)
+        tp, xp = split.threshold_pairs, split.test_pairs
+        E = embedder(np.concatenate([tp.index_a, tp.index_b, xp.index_a, xp.index_b]))
+        pair_scores = lambda ps: sim.paired(E(ps.index_a), E(ps.index_b))
+        t, _ = vm.best_threshold(pair_scores(tp), tp.same)
+        s = pair_scores(xp)
+        accs.append(vm.accuracy_at(s, xp.same, t))
+        thresholds.append(t)
+        scores.append(s)
+        same.append(xp.same)
+        embed_s += embedder.seconds
+    return VerificationResult(protocol, accs, thresholds, np.concatenate(scores), np.concatenate(same),
+                              fit_s, embed_s, config)
+
+
+def _class_means(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.unique(labels)
+    return np.stack([emb[labels == i].mean(0) for i in ids]), ids
+
+
+def evaluate_identification(factory: Callable[[], FaceMethod], lfw: LFW, *, seed: int = 0, min_images: int = 4,
+                            n_gallery: int = 2, shots=(1, 2, 5, 10), repeats: int = 5, max_rank: int = 20,
+                            far_points=(0.01, 0.1)) -> dict:
+    """Closed-set CMC (rank-1/5), open-set DIR@FAR and few-shot accuracy vs N, all on View 1's
+    test people with one model fitted on View 1's training people.
+
+    Gallery identities are scored by the similarity between the probe and each identity's mean
+    enrolment embedding (nearest class mean), the same rule for every method.
+    """
+    split = identification_split(lfw, min_images=min_images, n_gallery=n_gallery, seed=seed)
+    few = few_shot_split(lfw, shots=shots, repeats=repeats, seed=seed)
+    images, labels = lfw.load_images(factory().preprocess), lfw.labels
+    fitted = fit_method(factory, images[split.train_images], labels[split.train_images])
+    sim = get_similarity(fitted.method.similarity)
+    few_positions = np.concatenate([np.concatenate([e, p]) for ep in few.episodes for _, e, p in ep])
+    E = _Embedder(fitted.method, images)(
+        np.concatenate([split.gallery, split.known_probes, split.unknown_probes, few_positions]))
+
+    means, ids = _class_means(E(split.gallery), labels[split.gallery])
+    known_scores = sim.pairwise(E(split.known_probes), means)
+    curve = idm.cmc(known_scores, labels[split.known_probes], ids, max_rank=min(max_rank, len(ids)))
+    unknown_scores = sim.pairwise(E(split.unknown_probes), means)
+    dir_far = {str(f): idm.dir_at_far(known_scores, labels[split.known_probes], ids, unknown_scores, f)[0]
+               for f in far_points}
+
+    few_acc = {}
+    for n in few.shots:
+        accs = []
+        for ep in few.episodes:
+            enrol = np.concatenate([e[:n] for _, e, _ in ep])
+            probes = np.concatenate([p for _, _, p in ep])
+            m, ids_ep = _class_means(E(enrol), labels[enrol])
+            pred = ids_ep[np.argmax(sim.pairwise(E(probes), m), 1)]
+            accs.append(np.mean(pred == labels[probes]))
+        few_acc[str(n)] = float(np.mean(accs))
+    return {
+        "closed_set": {"identities": int(len(ids)), "probes": int(len(split.known_probes)),
+                       "n_gallery": n_gallery, "rank1": float(curve[0]), "rank5": float(curve[min(4, len(curve) - 1)]),
+                       "cmc": [float(c) for c in curve]},
+        "open_set": {"unknown_probes": int(len(split.unknown_probes)), "dir_at_far": dir_far},
+        "few_shot": {"identities": len(few.episodes[0]), "repeats": len(few.episodes), "accuracy": few_acc},
+        "fit_seconds": fitted.fit_seconds,
+    }

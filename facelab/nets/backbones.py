@@ -1,0 +1,116 @@
+"""Embedding networks: image → L2-normalised vector.
+
+Two families, both built with ``build_backbone(name, input_shape, embedding_dim)``:
+
+- ``"small"``: four conv–BN–ReLU blocks with max pooling and a dense layer, sized to train in
+  seconds on a laptop CPU at 64×64×1 (a DeepID-sized network, Sun et al. 2014, Fig. 2).
+- ``"resnet"``: a pre-activation-free ResNet-18-style stack of basic residual blocks (He et al.
+  2016, Fig. 2 left, Table 1) for GPU work at 112×112 and more; depth and width configurable.
+
+Every backbone ends in ``Dense(embedding_dim, name="features")`` → ``L2Normalize(name="embedding")``;
+heads that need the un-normalised features (the DeepID softmax) take
+``model.get_layer("features").output``. ``norm="fused"`` swaps Keras' BatchNormalization for
+:class:`~facelab.nets.layers.FusedBatchNormalization` (same variables and results, faster on CPU).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers
+
+from .layers import FusedBatchNormalization, L2Normalize
+
+NORMS = ("batch", "fused", "none")
+
+
+def _norm(kind: str, name: str):
+    if kind == "batch":
+        return layers.BatchNormalization(name=name)
+    if kind == "fused":
+        return FusedBatchNormalization(name=name)
+    if kind == "none":
+        return layers.Identity(name=name)
+    raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
+
+
+def _check_shape(input_shape) -> tuple[int, int, int]:
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    return shape
+
+
+def _head(x, embedding_dim: int, nonnegative: bool, inputs, name: str) -> keras.Model:
+    x = layers.Dense(embedding_dim, name="features")(x)
+    if nonnegative:  # for chi-square comparisons (DeepFace, Taigman et al. 2014, Sec. 4.2)
+        x = layers.ReLU(name="features_relu")(x)
+    out = L2Normalize(name="embedding")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+def small_cnn(input_shape=(64, 64, 1), embedding_dim: int = 128, *, width: int = 16, norm: str = "batch",
+              dropout: float = 0.0, nonnegative: bool = False) -> keras.Model:
+    """conv(w)→pool→conv(2w)→pool→conv(4w)→pool→conv(4w)→global average → dense → L2.
+
+    3×3 convolutions, each followed by BatchNorm and ReLU; ~0.1 M parameters at the default width 16.
+    """
+    shape = _check_shape(input_shape)
+    inputs = keras.Input(shape, name="image")
+    x = inputs
+    for i, filters in enumerate((width, 2 * width, 4 * width, 4 * width)):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=norm == "none", name=f"conv{i + 1}")(x)
+        x = _norm(norm, f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        if i < 3:
+            x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    return _head(x, embedding_dim, nonnegative, inputs, "small_cnn")
+
+
+def _basic_block(x, filters: int, stride: int, norm: str, name: str):
+    shortcut = x
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
+    y = _norm(norm, f"{name}_bn1")(y)
+    y = layers.ReLU(name=f"{name}_relu1")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
+    y = _norm(norm, f"{name}_bn2")(y)
+    if stride != 1 or x.shape[-1] != filters:  # projection shortcut, He et al. option (B)
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
+        shortcut = _norm(norm, f"{name}_proj_bn")(shortcut)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+def resnet(input_shape=(112, 112, 3), embedding_dim: int = 128, *, widths: Sequence[int] = (64, 128, 256, 512),
+           blocks: Sequence[int] = (2, 2, 2, 2), norm: str = "batch", dropout: float = 0.0,
+           nonnegative: bool = False) -> keras.Model:
+    """ResNet-18 layout by default (basic blocks 2-2-2-2, widths 64–512); a 3×3 stem without max
+    pooling keeps resolution for small face crops."""
+    shape = _check_shape(input_shape)
+    if len(widths) != len(blocks):
+        raise ValueError(f"widths {tuple(widths)} and blocks {tuple(blocks)} must have the same length")
+    inputs = keras.Input(shape, name="image")
+    x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = _norm(norm, "stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for s, (filters, n) in enumerate(zip(widths, blocks)):
+        for b in range(n):
+            x = _basic_block(x, filters, 2 if (b == 0 and s > 0) else 1, norm, f"stage{s + 1}_block{b + 1}")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    return _head(x, embedding_dim, nonnegative, inputs, "resnet")
+
+
+BACKBONES = {"small": small_cnn, "resnet": resnet}
+
+
+def build_backbone(name: str = "small", input_shape=(64, 64, 1), embedding_dim: int = 128, **kwargs) -> keras.Model:
+    """A backbone by name (``"small"`` or ``"resnet"``); extra keyword arguments go to its builder."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    if not isinstance(embedding_dim, int) or embedding_dim < 1:
+        raise ValueError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
+    return BACKBONES[name](input_shape, embedding_dim, **kwargs)

@@ -1,0 +1,176 @@
+"""The shared evaluation protocol: no test identity is ever trained on, thresholds come from the
+training folds only, and the numbers match an independent brute-force computation."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from facelab.base import FaceMethod
+from facelab.classical.pixels import PixelMethod
+from facelab.data import PreprocessConfig
+from facelab.evaluation import (evaluate_identification, evaluate_verification, few_shot_split,
+                                identification_split, verification_splits)
+
+SMALL = PreprocessConfig(size=24, crop=(112, 112))
+
+
+class Spy(PixelMethod):
+    """Pixels, but remembers which images it was fitted on."""
+
+    fitted_on: list = []
+
+    def fit(self, images, labels):
+        Spy.fitted_on.append((images.shape[0], labels.copy()))
+        return super().fit(images, labels)
+
+
+def test_view2_splits_never_train_on_test_people(lfw):
+    splits = verification_splits(lfw, "view2")
+    assert len(splits) == 10
+    folds = lfw.people_folds("view2")
+    for k, split in enumerate(splits):
+        trained = set(np.asarray(lfw.people)[np.unique(lfw.labels[split.train_images])])
+        assert trained == set().union(*(set(f) for j, f in enumerate(folds) if j != k))
+        assert len(split.test_pairs) == 600 and np.all(split.test_pairs.fold == k)
+        assert len(split.threshold_pairs) == 5400 and not np.any(split.threshold_pairs.fold == k)
+        test_ids = np.unique(lfw.labels[np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b])])
+        assert not set(test_ids) & set(lfw.labels[split.train_images])
+
+
+def test_view2_accuracy_matches_brute_force_reference(lfw):
+    result = evaluate_verification(lambda: PixelMethod(SMALL), lfw, "view2", progress=False)
+    images = lfw.load_images(SMALL).reshape(len(lfw), -1).astype(np.float64)
+    pairs = lfw.pairs("view2")
+    folds = lfw.people_folds("view2")
+    for k in range(10):
+        train_people = [p for j, f in enumerate(folds) if j != k for p in f]
+        mean = images[lfw.people_indices(train_people)].mean(0)
+        x = images - mean
+        cos = np.einsum("ij,ij->i", x[pairs.index_a], x[pairs.index_b]) / (
+            np.linalg.norm(x[pairs.index_a], axis=1) * np.linalg.norm(x[pairs.index_b], axis=1))
+        train, test = pairs.fold != k, pairs.fold == k
+        # brute force: try every training score as the threshold
+        cands = np.sort(cos[train])
+        accs = [np.mean((cos[train] >= t) == pairs.same[train]) for t in cands]
+        best = cands[int(np.argmax(accs))]
+        assert max(accs) == pytest.approx(np.mean((cos[train] >= result.thresholds[k]) == pairs.same[train]), abs=1e-12)
+        # the chosen thresholds may differ inside the same gap; test accuracy follows from the rule
+        assert result.fold_accuracy[k] == pytest.approx(np.mean((cos[test] >= result.thresholds[k]) == pairs.same[test]))
+        assert abs(np.mean((cos[test] >= best) == pairs.same[test]) - result.fold_accuracy[k]) <= 2 / 600
+    s = result.summary()
+    assert s["accuracy_se"] == pytest.approx(np.std(s["fold_accuracy"], ddof=1) / np.sqrt(10))
+    assert 0.5 < s["accuracy_mean"] < 0.75  # raw pixels on LFW: well above chance, far from solved
+
+
+def test_view1_fits_on_dev_train_people_only(lfw):
+    Spy.fitted_on = []
+    result = evaluate_verification(lambda: Spy(SMALL), lfw, "view1", progress=False)
+    assert len(Spy.fitted_on) == 1 and Spy.fitted_on[0][0] == 9525
+    assert len(result.test_same) == 1000 and len(result.fold_accuracy) == 1
+    # labels reach the method renumbered 0..c-1
+    labels = Spy.fitted_on[0][1]
+    assert labels.min() == 0 and labels.max() == 4037
+
+
+def test_identification_splits_are_disjoint_and_seeded(lfw):
+    s = identification_split(lfw, seed=0)
+    sets = [set(s.gallery), set(s.known_probes), set(s.unknown_probes), set(s.train_images)]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not sets[i] & sets[j]
+    enrolled = set(lfw.labels[s.gallery])
+    assert set(lfw.labels[s.known_probes]) <= enrolled
+    assert not set(lfw.labels[s.unknown_probes]) & enrolled
+    assert np.array_equal(identification_split(lfw, seed=0).gallery, s.gallery)
+    assert not np.array_equal(identification_split(lfw, seed=1).gallery, s.gallery)
+    few = few_shot_split(lfw, shots=(1, 5), repeats=2, seed=0)
+    for lab, enrol, probes in few.episodes[0]:
+        assert len(enrol) == 5 and len(probes) >= 1 and not set(enrol) & set(probes)
+        assert set(lfw.labels[enrol]) == {lab} == set(lfw.labels[probes])
+
+
+def test_identification_numbers_are_sane_and_rise_with_shots(lfw):
+    r = evaluate_identification(lambda: PixelMethod(SMALL), lfw, seed=0)
+    cs = r["closed_set"]
+    assert cs["identities"] == 180 and 0 < cs["rank1"] <= cs["rank5"] <= 1
+    assert np.all(np.diff(cs["cmc"]) >= 0)
+    acc = r["few_shot"]["accuracy"]
+    assert acc["1"] < acc["10"]
+
+
+class Broken(FaceMethod):
+    name = "broken"
+
+    def embed(self, images):
+        return np.full((len(images), 3), np.nan)
+
+
+def test_evaluator_rejects_nan_embeddings(lfw):
+    with pytest.raises(ValueError, match="broken.embed returned NaN"):
+        evaluate_verification(lambda: Broken(SMALL), lfw, "view1", progress=False)
+
+
+def _compare(out, *extra, cache_dir=None):
+    env = dict(os.environ, **({"FACELAB_CACHE": str(cache_dir)} if cache_dir else {}))
+    return subprocess.run([sys.executable, "-m", "facelab", "compare", "--methods", "pixels", "--protocol", "view2",
+                           "--out", str(out), "--no-progress", *extra], capture_output=True, text=True, env=env)
+
+
+def test_compare_pixels_is_reproducible_and_writes_every_file(tmp_path, cache_dir):
+    runs = [_compare(tmp_path / f"run{i}", cache_dir=cache_dir) for i in (1, 2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    results = [json.loads((tmp_path / f"run{i}" / "results.json").read_text()) for i in (1, 2)]
+    timing = ("fit_seconds", "embed_seconds", "wall_seconds")
+    strip = lambda d: {k: v for k, v in d.items() if k not in timing}
+    a, b = (strip(r["methods"]["pixels"]) for r in results)
+    a["identification"].pop("fit_seconds"), b["identification"].pop("fit_seconds")
+    assert a == b  # every number, to the last digit
+    m = results[0]["methods"]["pixels"]
+    for key in ("accuracy_mean", "accuracy_se", "fold_accuracy", "auc", "eer", "tar_at_far", "fit_seconds",
+                "embed_seconds", "config"):
+        assert key in m
+    assert set(m["tar_at_far"]) == {"0.01", "0.001"} and len(m["fold_accuracy"]) == 10
+    assert results[0]["protocol"] == "view2" and results[0]["data_variant"] == "lfw-deepfunneled"
+    assert results[0]["versions"]["numpy"] and results[0]["seed"] == 0
+    for f in ("results.md", "roc.png", "cmc.png", "few_shot.png"):
+        assert (tmp_path / "run1" / f).stat().st_size > 0
+    assert "| pixels |" in (tmp_path / "run1" / "results.md").read_text()
+
+
+def test_cli_errors_are_clear(tmp_path):
+    r = _compare(tmp_path, "--methods", "nope")
+    assert r.returncode == 2 and "unknown method 'nope'" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "facelab", "data", "locate", "--data-dir", str(tmp_path / "void")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "void does not exist" in r.stderr
+    for cmd in (["--help"], ["compare", "--help"], ["data", "--help"], ["methods"]):
+        r = subprocess.run([sys.executable, "-m", "facelab", *cmd], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout
+
+
+def test_cli_data_commands_on_the_real_copy():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "facelab", "data", *a, "--no-progress"],
+                                    capture_output=True, text=True)
+    r = run("counts")
+    assert r.returncode == 0, r.stderr
+    counts = json.loads(r.stdout[r.stdout.index("{"):])
+    assert counts["images"] == 13233 and counts["view2_pairs"] == 6000 and counts["view2_folds"] == 10
+    r = run("verify")
+    assert r.returncode == 0 and "0 missing, 0 mismatched" in r.stdout
+
+
+def test_lecture_figures_command(tmp_path, cache_dir):
+    env = dict(os.environ, FACELAB_CACHE=str(cache_dir))
+    r = subprocess.run([sys.executable, "-m", "facelab", "figures", "--units", "01_tasks_and_evaluation",
+                        "--out", str(tmp_path)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lfw_samples.png", "view2_pairs.png"]
+    r = subprocess.run([sys.executable, "-m", "facelab", "figures", "--units", "99_nope", "--out", str(tmp_path)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "unknown lecture unit" in r.stderr

@@ -1,0 +1,72 @@
+"""Preprocessing is deterministic; the cache is atomic and rebuilt when corrupted or stale."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelab.data import PreprocessConfig, load_or_build, preprocess_image, read_image
+from facelab.data.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def paths(lfw):
+    return [r.path for r in lfw.layout.images[:40]]
+
+
+def test_centre_crop_resize_matches_a_plain_opencv_pipeline(paths):
+    import cv2
+
+    cfg = PreprocessConfig(size=(50, 40), crop=(120, 100), grayscale=True)
+    bgr = read_image(paths[0])
+    out, found = preprocess_image(bgr, cfg)
+    expected = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[65:185, 75:175], (40, 50), interpolation=cv2.INTER_AREA)
+    assert found and out.shape == (50, 40, 1) and out.dtype == np.uint8
+    assert np.array_equal(out[..., 0], expected)
+    colour, _ = preprocess_image(bgr, PreprocessConfig(size=32, grayscale=False, equalize=True))
+    assert colour.shape == (32, 32, 3)
+
+
+def test_detection_crops_faces_and_falls_back_on_non_faces(paths):
+    cfg = PreprocessConfig(size=48, detect=True)
+    out, found = preprocess_image(read_image(paths[0]), cfg)
+    assert found and out.shape == (48, 48, 1)
+    flat = np.full((250, 250, 3), 127, np.uint8)  # a blank wall has no face
+    out, found = preprocess_image(flat, cfg)
+    assert not found and out.shape == (48, 48, 1)
+    with pytest.raises(DataError, match="wall.png: no face found"):
+        preprocess_image(flat, PreprocessConfig(size=48, detect=True, on_no_face="error"), source="wall.png")
+
+
+def test_cache_roundtrip_corruption_and_staleness(paths, tmp_path):
+    cfg = PreprocessConfig(size=32)
+    first = load_or_build(paths, cfg, cache_dir=tmp_path, progress=False)
+    assert first.rebuilt and first.reason == "no cache yet"
+    again = load_or_build(paths, cfg, cache_dir=tmp_path, progress=False)
+    assert not again.rebuilt and np.array_equal(again.images, first.images)
+    # a truncated file (a crash mid-write without atomic replace would leave this) is rebuilt
+    data = first.path.read_bytes()
+    first.path.write_bytes(data[: len(data) // 2])
+    fixed = load_or_build(paths, cfg, cache_dir=tmp_path, progress=False)
+    assert fixed.rebuilt and fixed.reason.startswith("corrupted cache")
+    assert np.array_equal(fixed.images, first.images)
+    # another image list under the same config is stale
+    stale = load_or_build(paths[:-1] + [paths[0]], cfg, cache_dir=tmp_path, progress=False)
+    assert stale.rebuilt and stale.reason.startswith("stale cache")
+    # no temporary files are left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.path.name]
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        PreprocessConfig(size=(0, 10))
+    with pytest.raises(ValueError, match="on_no_face"):
+        PreprocessConfig(on_no_face="skip")
+    assert PreprocessConfig(size=64).key() == PreprocessConfig(size=(64, 64)).key()
+    assert PreprocessConfig(size=64).key() != PreprocessConfig(size=64, equalize=True).key()
+
+
+def test_unreadable_image_is_named(tmp_path):
+    bad = tmp_path / "Nobody_0001.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(DataError, match="Nobody_0001.jpg"):
+        read_image(bad)
