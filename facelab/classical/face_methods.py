@@ -17,6 +17,7 @@ import numpy as np
 
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
+from ..metrics.distances import weighted_chi2_similarity
 from .fisher import FisherLDA
 from .lbp import LBPDescriptor
 from .metric_learning import JointBayesian
@@ -115,33 +116,73 @@ class FisherfacesMethod(_FittedShape):
 
 
 class LBPMethod(_FittedShape):
-    """Ahonen et al. (2006): per-cell LBP histograms, concatenated; nothing to train.
+    """Ahonen et al. (2006): per-cell LBP histograms, concatenated, compared by (weighted) chi-square.
 
     scales, mapping, grid, norm, sqrt: see :class:`facelab.classical.lbp.LBPDescriptor`.
     similarity: ``neg_chi2`` (the paper), or e.g. ``cosine`` / ``neg_hellinger``.
+    region_weights: None (plain χ²); ``"learned"`` — Ahonen's weighted χ² (eq. 4) with one weight
+    per cell learned from training identities: w_j = (μ_diff − μ_same) / (σ²_same + σ²_diff) of
+    the cell's χ² distance over ``n_pairs`` seeded same/different pairs (Fisher's criterion per
+    cell, clipped at 0, mean 1); or an explicit array of grid_y × grid_x weights.
     """
 
     name = "lbp"
     similarity = "neg_chi2"
 
     def __init__(self, preprocess=None, seed=0, quick=False, scales=((8, 2),), mapping: str = "nri_uniform",
-                 grid=(7, 7), norm: str = "l1", sqrt: bool = False, similarity: str = "neg_chi2"):
-        super().__init__(preprocess or PreprocessConfig(size=(80, 80), crop=(110, 110)), seed, quick)
+                 grid=(10, 10), norm: str = "l1", sqrt: bool = False, similarity: str = "neg_chi2",
+                 region_weights=None, n_pairs: int = 3000):
+        super().__init__(preprocess or PreprocessConfig(size=(80, 80), crop=(80, 80)), seed, quick)
         self.descriptor = LBPDescriptor(scales=scales, mapping=mapping, grid=grid, norm=norm, sqrt=sqrt)
         self.similarity = similarity
+        self.region_weights, self.n_pairs = region_weights, n_pairs
 
     def fit(self, images, labels=None):
         images = _greyscale(images, "training images")
         self.shape_ = images.shape[1:]
+        n_cells = self.descriptor.grid[0] * self.descriptor.grid[1]
+        if self.region_weights is None:
+            return self
+        if isinstance(self.region_weights, str):
+            if self.region_weights != "learned":
+                raise ValueError(f"region_weights must be None, 'learned' or an array; got {self.region_weights!r}")
+            labels = check_labels(labels, len(images), min_classes=2)
+            self.cell_weights_ = self._learn_weights(images, labels, n_cells)
+        else:
+            w = np.asarray(self.region_weights, dtype=np.float64).ravel()
+            if w.shape != (n_cells,):
+                raise ValueError(f"region_weights must hold {n_cells} values (grid {self.descriptor.grid}); got {w.size}")
+            self.cell_weights_ = w
+        per_feature = self.cell_weights_[self.descriptor.region_index()]
+        self.similarity = weighted_chi2_similarity(per_feature)
         return self
+
+    def _learn_weights(self, images, labels, n_cells):
+        from .pairs import sample_pairs
+
+        a, b, same = sample_pairs(labels, self.n_pairs // (10 if self.quick else 1), seed=self.seed)
+        need, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
+        feats = self.descriptor(images[need]).astype(np.float64)
+        fa, fb = feats[inv[: len(a)]], feats[inv[len(a):]]
+        s = fa + fb
+        terms = np.where(s > 0, (fa - fb) ** 2 / np.where(s > 0, s, 1.0), 0.0)
+        per_cell = np.zeros((len(a), n_cells))
+        np.add.at(per_cell.T, self.descriptor.region_index(), terms.T)  # (pairs, cells) χ² per cell
+        ds, dd = per_cell[same], per_cell[~same]
+        w = np.maximum(dd.mean(0) - ds.mean(0), 0) / (ds.var(0) + dd.var(0) + 1e-12)
+        return w / max(w.mean(), 1e-12)
 
     def embed(self, images):
         return self.descriptor(self._check_embed_input(images))
 
     def params(self):
         d = self.descriptor
+        rw = self.region_weights
         return {"scales": [list(s) for s in d.scales], "mapping": d.mapping, "grid": list(d.grid),
-                "margin": d.margin_px, "norm": d.norm, "sqrt": d.sqrt, "similarity": self.similarity}
+                "margin": d.margin_px, "norm": d.norm, "sqrt": d.sqrt, "similarity": getattr(
+                    self.similarity, "name", self.similarity),
+                "region_weights": rw if rw is None or isinstance(rw, str) else np.asarray(rw).tolist(),
+                **({"n_pairs": self.n_pairs} if isinstance(rw, str) else {})}
 
 
 class LearnedMetricMethod(FaceMethod):
@@ -153,11 +194,12 @@ class LearnedMetricMethod(FaceMethod):
     """
 
     def __init__(self, base: FaceMethod, pca_dim: int = 200, metric: str = "jb", lda_dim: int = 150,
-                 name: str | None = None, seed=0, quick=False):
+                 pca_max_samples: int = 4000, name: str | None = None, seed=0, quick=False):
         if metric not in ("jb", "lda"):
             raise ValueError(f"metric must be 'jb' or 'lda'; got {metric!r}")
         super().__init__(base.preprocess, seed, quick)
         self.base, self.pca_dim, self.metric, self.lda_dim = base, pca_dim, metric, lda_dim
+        self.pca_max_samples = pca_max_samples
         self.name = name or f"{base.name}+{metric}"
         self.kind = base.kind
         self.similarity = "cosine"
@@ -165,9 +207,14 @@ class LearnedMetricMethod(FaceMethod):
     def fit(self, images, labels):
         labels = check_labels(labels, len(images), min_classes=2)
         feats = self.base.fit(images, labels).embed(images).astype(np.float64)
-        k = min(self.pca_dim, len(feats) - 1, feats.shape[1])
-        self.pca_ = PCA(k, whiten=True, random_state=self.seed).fit(feats)
-        z = self.pca_.transform(feats)
+        # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
+        rng = np.random.default_rng(self.seed)
+        sub = feats if len(feats) <= self.pca_max_samples else \
+            feats[np.sort(rng.choice(len(feats), self.pca_max_samples, replace=False))]
+        k = min(self.pca_dim, len(sub) - 1, feats.shape[1])
+        self.pca_ = PCA(k, whiten=True, svd_solver="randomized", n_iter=4, random_state=self.seed,
+                        dtype=np.float32).fit(sub)
+        z = self.pca_.transform(feats).astype(np.float64)
         if self.metric == "jb":
             self.model_ = JointBayesian().fit(z, labels)
             self.similarity = self.model_.similarity
@@ -179,11 +226,12 @@ class LearnedMetricMethod(FaceMethod):
     def embed(self, images):
         if not hasattr(self, "pca_"):
             raise RuntimeError(f"{self.name}: call fit(images, labels) before embed(images)")
-        z = self.pca_.transform(self.base.embed(images).astype(np.float64))
+        z = self.pca_.transform(self.base.embed(images)).astype(np.float64)
         return (z if self.metric == "jb" else self.model_.transform(z)).astype(np.float32)
 
     def params(self):
-        return {"base": self.base.config, "pca_dim": self.pca_dim, "metric": self.metric,
+        return {"base": self.base.config, "pca_dim": self.pca_dim, "pca_max_samples": self.pca_max_samples,
+                "metric": self.metric,
                 **({"lda_dim": self.lda_dim} if self.metric == "lda" else {})}
 
 

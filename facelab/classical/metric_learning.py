@@ -37,7 +37,7 @@ class JointBayesian:
     Fitted: ``mean_`` (d,), ``S_mu_``, ``S_eps_`` (d, d), ``A_``, ``G_`` (d, d), ``n_iter_``.
     """
 
-    def __init__(self, n_iter: int = 30, tol: float = 1e-5):
+    def __init__(self, n_iter: int = 30, tol: float = 1e-4):
         self.n_iter = n_iter
         self.tol = tol
 
@@ -52,31 +52,33 @@ class JointBayesian:
                              f"to learn within-person variation; got {(counts >= 2).sum()}")
         self.mean_ = X.mean(0)
         X = X - self.mean_
-        d = X.shape[1]
-        order = np.argsort(inv, kind="stable")  # images grouped by person
-        sums = np.zeros((len(counts), d))
+        n, d = X.shape
+        sums = np.zeros((len(counts), d))  # (c, d): Σ_j x_ij per person
         np.add.at(sums, inv, X)
-        means = sums / counts[:, None]
-        # initialisation: between-person covariance of the means, pooled within-person covariance
-        S_mu = np.cov(means, rowvar=False, bias=True).reshape(d, d)
-        multi = counts[inv] >= 2
-        within = X[multi] - means[inv][multi]
-        S_eps = within.T @ within / max(len(within), 1)
+        m = counts.astype(np.float64)[:, None]  # (c, 1) images per person
+        scatter = X.T @ X  # Σ_ij x xᵀ, fixed through EM
+        # initialisation: covariance of the person means; pooled within-person covariance
+        means = sums / m
+        S_mu = _sym(means.T @ means / len(means))
+        S_eps = _sym((scatter - sums.T @ means) / n)
         ridge = 1e-6 * np.trace(S_eps) / d * np.eye(d)  # keeps S_ε invertible on rank-poor data
-        groups = [(m, np.flatnonzero(counts == m)) for m in np.unique(counts)]
-        del order
         for it in range(1, self.n_iter + 1):
-            F = _inv_spd(S_eps + ridge)
-            mu = np.empty_like(sums)
-            eps = np.empty_like(X)
-            for m, people in groups:
-                G_m = -np.linalg.solve(m * S_mu + S_eps + ridge, S_mu @ F)  # (d, d)
-                s = sums[people]  # (c_m, d): Σ_j x_ij per person
-                mu[people] = s @ (S_mu @ (F + m * G_m)).T  # E[μ_i | x_i]
-                rows = np.isin(inv, people)
-                eps[rows] = X[rows] + sums[inv[rows]] @ (S_eps @ G_m).T  # E[ε_ij | x_i]
-            new_mu = _sym(mu.T @ mu / len(mu))
-            new_eps = _sym(eps.T @ eps / len(eps))
+            # E-step in the basis where S_ε = I and S_μ = diag(λ) (simultaneous diagonalisation):
+            # there G_m = −diag(λ / (mλ + 1)), so E[μ_i] = λ/(mλ+1) ∘ s_i and E[ε_ij] = x_ij − λ/(mλ+1) ∘ s_i
+            L = np.linalg.cholesky(S_eps + ridge)
+            Li = scipy.linalg.solve_triangular(L, np.eye(d), lower=True)
+            lam, V = np.linalg.eigh(_sym(Li @ S_mu @ Li.T))
+            lam = np.maximum(lam, 0.0)
+            T = V.T @ Li  # x' = T x;  T S_ε Tᵀ = I, T S_μ Tᵀ = diag(λ)
+            Tinv = L @ V
+            s = sums @ T.T  # (c, d) per-person sums, new basis
+            a = lam[None, :] / (m * lam[None, :] + 1.0)  # (c, d)
+            mu = a * s  # E[μ_i]
+            C_mu = mu.T @ mu / len(mu)
+            # Σ_ij ε εᵀ = Σ x'x'ᵀ − Σ_i (s_i (a∘s_i)ᵀ + (a∘s_i) s_iᵀ) + Σ_i m_i (a∘s_i)(a∘s_i)ᵀ
+            cross = s.T @ mu
+            C_eps = (T @ scatter @ T.T - cross - cross.T + mu.T @ (m * mu)) / n
+            new_mu, new_eps = _sym(Tinv @ C_mu @ Tinv.T), _sym(Tinv @ C_eps @ Tinv.T)
             change = max(np.linalg.norm(new_mu - S_mu) / np.linalg.norm(S_mu),
                          np.linalg.norm(new_eps - S_eps) / np.linalg.norm(S_eps))
             S_mu, S_eps = new_mu, new_eps
