@@ -24,6 +24,11 @@ from .metric_learning import JointBayesian
 from .pca import PCA
 
 
+# chosen on LFW View 1 (crop 64-120, size 24/32, equalisation on/off; see lectures/02_classical.md)
+EIGEN_PREPROCESS = PreprocessConfig(size=(32, 32), crop=(80, 80), equalize=True)
+LBP_PREPROCESS = PreprocessConfig(size=(80, 80), crop=(80, 80))
+
+
 def _flat(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float64)
 
@@ -61,9 +66,9 @@ class EigenfacesMethod(_FittedShape):
     name = "eigenfaces"
     similarity = "cosine"
 
-    def __init__(self, preprocess=None, seed=0, quick=False, n_components: int = 200, whiten: bool = True,
+    def __init__(self, preprocess=None, seed=0, quick=False, n_components: int = 100, whiten: bool = True,
                  drop_first: int = 0, similarity: str = "cosine"):
-        super().__init__(preprocess or PreprocessConfig(size=(32, 32), crop=(100, 100)), seed, quick)
+        super().__init__(preprocess or EIGEN_PREPROCESS, seed, quick)
         self.n_components, self.whiten, self.drop_first = n_components, whiten, drop_first
         self.similarity = similarity
 
@@ -97,7 +102,7 @@ class FisherfacesMethod(_FittedShape):
 
     def __init__(self, preprocess=None, seed=0, quick=False, pca_components: int | None = 300,
                  n_components: int | None = 200, reg: float = 0.0, similarity: str = "cosine"):
-        super().__init__(preprocess or PreprocessConfig(size=(32, 32), crop=(100, 100)), seed, quick)
+        super().__init__(preprocess or EIGEN_PREPROCESS, seed, quick)
         self.pca_components, self.n_components, self.reg = pca_components, n_components, reg
         self.similarity = similarity
 
@@ -132,7 +137,7 @@ class LBPMethod(_FittedShape):
     def __init__(self, preprocess=None, seed=0, quick=False, scales=((8, 2),), mapping: str = "nri_uniform",
                  grid=(10, 10), norm: str = "l1", sqrt: bool = False, similarity: str = "neg_chi2",
                  region_weights=None, n_pairs: int = 3000):
-        super().__init__(preprocess or PreprocessConfig(size=(80, 80), crop=(80, 80)), seed, quick)
+        super().__init__(preprocess or LBP_PREPROCESS, seed, quick)
         self.descriptor = LBPDescriptor(scales=scales, mapping=mapping, grid=grid, norm=norm, sqrt=sqrt)
         self.similarity = similarity
         self.region_weights, self.n_pairs = region_weights, n_pairs
@@ -193,13 +198,13 @@ class LearnedMetricMethod(FaceMethod):
     ``"lda"`` (LDA on the whitened features, then cosine — within-class normalisation as in WCCN).
     """
 
-    def __init__(self, base: FaceMethod, pca_dim: int = 200, metric: str = "jb", lda_dim: int = 150,
-                 pca_max_samples: int = 4000, name: str | None = None, seed=0, quick=False):
+    def __init__(self, base: FaceMethod, pca_dim: int = 300, metric: str = "jb", lda_dim: int = 150,
+                 pca_max_samples: int = 4000, jb_iter: int = 3, name: str | None = None, seed=0, quick=False):
         if metric not in ("jb", "lda"):
             raise ValueError(f"metric must be 'jb' or 'lda'; got {metric!r}")
         super().__init__(base.preprocess, seed, quick)
         self.base, self.pca_dim, self.metric, self.lda_dim = base, pca_dim, metric, lda_dim
-        self.pca_max_samples = pca_max_samples
+        self.pca_max_samples, self.jb_iter = pca_max_samples, jb_iter
         self.name = name or f"{base.name}+{metric}"
         self.kind = base.kind
         self.similarity = "cosine"
@@ -216,7 +221,7 @@ class LearnedMetricMethod(FaceMethod):
                         dtype=np.float32).fit(sub)
         z = self.pca_.transform(feats).astype(np.float64)
         if self.metric == "jb":
-            self.model_ = JointBayesian().fit(z, labels)
+            self.model_ = JointBayesian(n_iter=self.jb_iter).fit(z, labels)
             self.similarity = self.model_.similarity
         else:
             self.model_ = FisherLDA(self.lda_dim, pca_components=k).fit(z, labels)
@@ -231,13 +236,17 @@ class LearnedMetricMethod(FaceMethod):
 
     def params(self):
         return {"base": self.base.config, "pca_dim": self.pca_dim, "pca_max_samples": self.pca_max_samples,
-                "metric": self.metric,
+                "metric": self.metric, **({"jb_iter": self.jb_iter} if self.metric == "jb" else {}),
                 **({"lda_dim": self.lda_dim} if self.metric == "lda" else {})}
 
 
 # -- factories for the registry (facelab/methods.py) -------------------------------------------
 def eigenfaces(**kw):
     return EigenfacesMethod(**kw)
+
+
+def lbp_weighted(**kw):
+    return LBPMethod(region_weights="learned", **kw)
 
 
 def fisherfaces(**kw):
@@ -253,7 +262,7 @@ def eigenfaces_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 200):
     return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name="eigenfaces+jb", seed=seed, quick=quick)
 
 
-def lbp_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 200):
+def lbp_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 300):
     base = LBPMethod(preprocess, seed, quick, sqrt=True)
     return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name="lbp+jb", seed=seed, quick=quick)
 
