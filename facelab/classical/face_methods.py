@@ -216,7 +216,7 @@ class LearnedMetricMethod(FaceMethod):
         rng = np.random.default_rng(self.seed)
         sub = feats if len(feats) <= self.pca_max_samples else \
             feats[np.sort(rng.choice(len(feats), self.pca_max_samples, replace=False))]
-        k = min(self.pca_dim, len(sub) - 1, feats.shape[1])
+        k = min(self.pca_dim if not self.quick else min(self.pca_dim, 64), len(sub) - 1, feats.shape[1])
         self.pca_ = PCA(k, whiten=True, svd_solver="randomized", n_iter=4, random_state=self.seed,
                         dtype=np.float32).fit(sub)
         z = self.pca_.transform(feats).astype(np.float64)
