@@ -63,6 +63,20 @@ register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
          "raw pixel vectors, mean-centred on the training set, cosine similarity (the floor)")
 
 # -- classical (facelab.classical) — issue 3 -------------------------------------------------
+register("eigenfaces", "facelab.classical.face_methods:eigenfaces", "classical",
+         "PCA of the training faces (Turk & Pentland 1991), whitened, cosine")
+register("fisherfaces", "facelab.classical.face_methods:fisherfaces", "classical",
+         "PCA then LDA (Belhumeur et al. 1997), cosine")
+register("lbp", "facelab.classical.face_methods:lbp", "classical",
+         "grid of uniform LBP histograms (Ahonen et al. 2006), chi-square")
+register("lbp-weighted", "facelab.classical.face_methods:lbp_weighted", "classical",
+         "LBP histograms, chi-square weighted per cell with weights learned on the training people")
+register("eigenfaces+jb", "facelab.classical.face_methods:eigenfaces_jb", "classical",
+         "eigenface coordinates scored by Joint Bayesian (Chen et al. 2012)")
+register("lbp+jb", "facelab.classical.face_methods:lbp_jb", "classical",
+         "sqrt LBP histograms, PCA whitening, Joint Bayesian (Chen et al. 2012)")
+register("lbp+lda", "facelab.classical.face_methods:lbp_lda", "classical",
+         "sqrt LBP histograms, PCA whitening, LDA, cosine")
 
 # -- end classical --
 

@@ -168,3 +168,41 @@ def get_similarity(similarity) -> Similarity:
         p = float(similarity[len("neg_minkowski"):])
         return Similarity(similarity, lambda a, b: -minkowski(a, b, p), lambda A, B: -pairwise_minkowski(A, B, p))
     raise KeyError(f"unknown similarity {similarity!r}; registered: {', '.join(SIMILARITIES)}")
+
+
+# -- classical (issue 3): Hellinger and weighted chi-square for LBP histograms ------------------
+def hellinger(a, b):
+    """Hellinger distance √(½ Σ (√a − √b)²) of non-negative histograms (0 = equal, 1 = disjoint for
+    L1-normalised ones)."""
+    return np.sqrt(0.5 * ((np.sqrt(np.maximum(_f(a), 0)) - np.sqrt(np.maximum(_f(b), 0))) ** 2).sum(-1))
+
+
+def pairwise_hellinger(A, B):
+    """Through one matrix product: Σ(√a − √b)² = Σa + Σb − 2 √a·√b."""
+    ra, rb = np.sqrt(np.maximum(_f(A), 0)), np.sqrt(np.maximum(_f(B), 0))
+    d = (ra * ra).sum(1)[:, None] + (rb * rb).sum(1)[None, :] - 2.0 * ra @ rb.T
+    return np.sqrt(0.5 * np.maximum(d, 0.0))
+
+
+def weighted_chi_square(a, b, weights):
+    """Σ_j w_j Σ_{i ∈ region j} (a_i − b_i)² / (a_i + b_i) (Ahonen et al. 2006, eq. 4); ``weights``
+    holds one weight per feature (repeat a per-region weight over that region's bins)."""
+    a, b = _f(a), _f(b)
+    s = a + b
+    terms = np.where(s > 0, (a - b) ** 2 / np.where(s > 0, s, 1.0), 0.0)
+    return terms @ _f(weights)
+
+
+def weighted_chi2_similarity(weights, name: str = "neg_weighted_chi2") -> Similarity:
+    """A :class:`Similarity` scoring −weighted χ² with fixed per-feature ``weights`` (d,)."""
+    w = _f(weights)
+    return Similarity(name, lambda a, b: -weighted_chi_square(a, b, w),
+                      lambda A, B: _pairwise_by_rows(lambda x, B_: -weighted_chi_square(
+                          np.broadcast_to(x, B_.shape), B_, w), A, B),
+                      "minus the region-weighted chi-square distance (Ahonen et al. 2006)")
+
+
+if "neg_hellinger" not in SIMILARITIES:
+    register_similarity(Similarity("neg_hellinger", _neg(hellinger), _neg(pairwise_hellinger),
+                                   "minus the Hellinger distance of histograms"))
+# -- end classical --
