@@ -119,7 +119,7 @@ def project_2d(embeddings: np.ndarray, projection: str = "tsne", seed: int = 0) 
 
     e = np.asarray(embeddings, dtype=np.float64)
     if projection == "pca":
-        return PCA(2, random_state=seed).fit_transform(e)
+        return PCA(2, svd_solver="full").fit_transform(e)
     if projection == "tsne":
         perplexity = float(min(30.0, max(2.0, (len(e) - 1) / 3)))
         return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(e)

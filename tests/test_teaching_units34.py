@@ -150,3 +150,23 @@ def test_held_out_sample_never_holds_a_training_person(lfw):
     assert set(ids) == set(top)
     with pytest.raises(ValueError, match="n_people"):
         held_out_sample(lfw, split, n_people=0)
+
+
+@pytest.mark.parametrize("projection", ["pca", "tsne"])
+def test_embedding_scatter_draws_every_image_once_per_method(pk_pixels, projection):
+    e, labels = pk_pixels
+    names = {i: f"person {i}" for i in np.unique(labels)}
+    fig = plots.embedding_scatter({"a": (e, labels), "b": (e[:, ::-1], labels)}, names, projection=projection)
+    for ax in fig.axes[:2]:
+        assert sum(len(c.get_offsets()) for c in ax.collections) == len(e)
+        assert len(ax.collections) == len(names)  # one colour per person
+    if projection == "pca":  # the map is sklearn's PCA of the embeddings (up to the sign of each axis)
+        from sklearn.decomposition import PCA
+
+        ref = PCA(2, svd_solver="full").fit_transform(e)
+        got = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+        order = np.concatenate([np.flatnonzero(labels == i) for i in np.unique(labels)])
+        np.testing.assert_allclose(np.abs(got), np.abs(ref[order]), atol=1e-8)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="projection"):
+        plots.project_2d(e, "umap")
