@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import os
+
+    # TensorFlow's C++ start-up chatter (no CUDA on a laptop, oneDNN notes) is not for students;
+    # set TF_CPP_MIN_LOG_LEVEL yourself to see it. Python-level errors are unaffected.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     from .data.errors import DataError
 

@@ -97,5 +97,15 @@ register("triplet-easy-positive", "facelab.nets.triplet_method:TripletEasyPositi
 # -- end triplet --
 
 # -- generative (facelab.generative) — issues 6 and 7 ----------------------------------------
+register("grouped-vae", "facelab.generative.grouped_vae:GroupedVAEMethod", "generative",
+         "grouped-identity VAE (Tan, Pal & Courville): μ of q(w | x) of one image, cosine similarity")
+register("gan-disentangler", "facelab.generative.gan_disentangler:GanDisentangler", "generative",
+         "adversarial autoencoder + Φ split into identity/pose/style (Browatzki & Wallraven), AdaIN G; f_id, cosine")
+register("gan-disentangler-noid", "facelab.generative.gan_disentangler:GanDisentanglerNoId", "generative",
+         "the GAN disentangler's f_-id = (f_pose, f_style): Table 2's control, should verify poorly")
+register("gan-disentangler-pose", "facelab.generative.gan_disentangler:GanDisentanglerPose", "generative",
+         "the GAN disentangler's f_pose (regressed on OpenCV roll/yaw): Table 2's control")
+register("gan-disentangler-style", "facelab.generative.gan_disentangler:GanDisentanglerStyle", "generative",
+         "the GAN disentangler's f_style (the residual code): Table 2's control")
 
 # -- end generative --

@@ -290,3 +290,31 @@ def mining_curves(histories: dict, stats=MINING_STATS, ncols: int = 3, size: flo
     axes.ravel()[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def loss_curves_figure(curves: dict, title: str = "training curves", skip=("loss",)):
+    """``curves``: stage → {loss name: per-epoch values}; one panel per stage, one line per loss
+    (accuracies, names ending in ``_acc``, on a twin axis)."""
+    stages = list(curves)
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.6 * len(stages), 3.6), squeeze=False)
+    for ax, stage in zip(axes[0], stages):
+        twin = None
+        for name, values in sorted(curves[stage].items()):
+            if name in skip:
+                continue
+            epochs = np.arange(1, len(values) + 1)
+            if name.endswith("_acc"):
+                twin = twin or ax.twinx()
+                twin.plot(epochs, values, ls="--", marker=".", label=name)
+                twin.set_ylim(0, 1.01)
+            else:
+                ax.plot(epochs, values, marker=".", label=name)
+        ax.set_title(f"{title}: {stage}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, loc="upper right")
+        if twin is not None:
+            twin.legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return fig

@@ -162,26 +162,24 @@ def kl_diag_gaussians(mu_q, logvar_q, mu_p, logvar_p) -> np.ndarray:
 
 # -- unit 6: GAN disentangler ----------------------------------------------------------------------
 def swap_attributes(z, attr_idx, perm) -> np.ndarray:
-    """z' with z'[i, S] = z[perm[i], S] and z'[i, ¬S] = z[i, ¬S] (S = ``attr_idx``)."""
+    """z' with z'[i, S] = z[perm[i], S] and z'[i, ¬S] = z[i, ¬S] (S = ``attr_idx``): the GAN
+    disentangler's own code (:func:`facelab.generative.gan_disentangler.swap_attributes`), in float64."""
+    from ..generative.gan_disentangler import swap_attributes as swap
+
     z = np.array(z, dtype=np.float64)
-    attr_idx, perm = np.asarray(attr_idx, dtype=int), np.asarray(perm, dtype=int)
-    out = z.copy()
-    out[:, attr_idx] = z[perm][:, attr_idx]
-    return out
+    return np.asarray(swap(z, np.asarray(attr_idx, dtype=int), np.asarray(perm, dtype=int)), dtype=np.float64)
 
 
 def attribute_cycle_loss(z, attr_idx, perm, encode, decode, norm: str = "l1") -> float:
     """Attribute cycle consistency: swap the attribute sub-vector across the batch, decode,
     re-encode, and compare the re-encoded sub-vector with the swapped-in one:
-    mean over batch and attribute dimensions of |E(G(z'))_S − z'_S| (``l1``) or its square (``l2``)."""
-    attr_idx = np.asarray(attr_idx, dtype=int)
-    if attr_idx.size == 0:
-        return 0.0
-    z_swap = swap_attributes(z, attr_idx, perm)
-    z_cycle = np.asarray(encode(decode(z_swap)), dtype=np.float64)
-    diff = z_cycle[:, attr_idx] - z_swap[:, attr_idx]
-    if norm == "l1":
-        return float(np.mean(np.abs(diff)))
-    if norm == "l2":
-        return float(np.mean(diff ** 2))
-    raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
+    mean over batch and attribute dimensions of |E(G(z'))_S − z'_S| (``l1``) or its square (``l2``).
+    The GAN disentangler's training loss (:func:`facelab.generative.gan_disentangler.attribute_cycle_loss`)."""
+    from ..generative.gan_disentangler import attribute_cycle_loss as cycle_loss
+
+    if norm not in ("l1", "l2"):
+        raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
+    z = np.array(z, dtype=np.float64)
+    as64 = lambda fn: (lambda a: np.asarray(fn(np.asarray(a, dtype=np.float64)), dtype=np.float64))
+    return float(np.asarray(cycle_loss(z, np.asarray(attr_idx, dtype=int), np.asarray(perm, dtype=int),
+                                       as64(encode), as64(decode), norm)))

@@ -1,0 +1,972 @@
+"""GAN disentangler: an adversarial autoencoder whose 99-d code is split into identity, pose and style.
+
+Training scheme of Browatzki & Wallraven (2019), "Robust discrimination and generation of faces using
+compact, disentangled embeddings" (ICCV workshops), generator of Zeno et al., "Learning disentangled
+representation of identity and head pose using GANs" (AdaIN residual blocks).
+
+Stage 1 — adversarial autoencoder (no labels). Encoder ``E`` (ResNet-style) → code ``z``; generator
+``G`` → image; latent discriminator ``D_z`` pushes ``E(x)`` towards the prior N(0, I); DCGAN-style
+image discriminator ``D_x`` judges real images, reconstructions and samples of the prior:
+
+    L_rec  = |x − G(E(x))|₁                                    (Eq. 1)
+    L_enc  = −log D_z(E(x))                                    (Eq. 2, adversarial feature loss)
+    L_adv  = −log D_x(G(E(x)))                                 (Eq. 3, adversarial image loss)
+    L_gen  = −log D_x(G(z)),  z ~ N(0, I)                      (Eq. 4, generative image loss)
+    L_AE   = λ_rec L_rec + λ_enc L_enc + λ_adv L_adv + λ_gen L_gen      (Eq. 5)
+
+optimised with Adam, β₁ = 0 (as the paper). The discriminators minimise the usual cross-entropy;
+non-saturating ``−log D`` losses for E and G.
+
+Stage 2 — disentanglement (labels), ``E`` and ``G`` frozen. ``Φ`` (MLP) maps ``z`` to
+``f = (f_id, f_pose, f_style)``, ``Φ⁻¹`` maps back:
+
+    L_encrec = |z − Φ⁻¹(Φ(z))|₁                                (Eq. 6)
+    L_id     = triplet loss on f_id/|f_id| over in-batch triplets of P×K batches (facelab miners)
+    L_pose   = |f_pose[:2] − t|²  with t the OpenCV head pose (:mod:`facelab.generative.pose`)  (Eq. 11)
+    L_cyc    = Σ_S |Φ(E(G(Φ⁻¹(f'))))_S − f'_S|₁,  f' = f with sub-vector S permuted across the batch  (Eq. 8–9)
+    L_aug    = the permuted labels recognised on the generated faces: the triplet loss on
+               [f_id(x); f_id(x')] with labels [y; y[perm]], the pose loss against t[perm]    (Eq. 10)
+
+``f_style`` has no target of its own: it is what the code needs besides identity and pose.
+
+Stage 3 — joint: all losses of stages 1 and 2, every network trained.
+
+Generator (Zeno): ``G(z)`` takes ``z[:id_dim]`` as its input (a dense layer to a small map, 4×4 for 32 or 64 pixels) and
+sends ``z[id_dim:]`` through an MLP to the (γ, β) of AdaIN in every residual up-sampling block.
+``Φ⁻¹`` is block-structured — ``f_id → z[:id_dim]`` and ``(f_pose, f_style) → z[id_dim:]`` — so the
+decoder of the disentangled code, ``G ∘ Φ⁻¹``, is exactly Zeno's: identity in, everything else
+through AdaIN.
+
+Every stage is a Keras model with its own ``train_step`` trained by
+:func:`facelab.nets.training.train` (checkpoints, resume mid-epoch, NaN guard, TensorBoard), in
+``<run_dir>/stage1|stage2|stage3``. The training steps use ``tf.GradientTape`` (TensorFlow
+backend); the losses are ``keras.ops``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from .. import io
+from ..base import FaceMethod, check_images, check_labels
+from ..data.pipeline import to_float
+from ..data.preprocess import PreprocessConfig
+from ..data.samplers import BatchSampler, PKSampler
+from ..losses.triplet import MinedTripletLoss, TripletMarginLoss
+from ..miners.online import BatchHardMiner, SemiHardMiner
+from ..nets.backbones import _basic_block
+from ..nets.layers import L2Normalize
+from ..nets.training import CHECKPOINT, CheckpointMismatchError, TrainConfig, fingerprint, train
+from .pose import POSE_NAMES, head_pose
+
+PARTS = ("id", "noid", "pose", "style", "z")
+
+
+def _halvings(size: int) -> int:
+    """How often ``size`` halves evenly before it is at most 7 (32 → 3: 32, 16, 8, 4)."""
+    n = 0
+    while size > 7 and size % 2 == 0:
+        size, n = size // 2, n + 1
+    return n
+STAGES = (1, 2, 3)
+MINERS = {"batch-hard": BatchHardMiner, "semi-hard": SemiHardMiner}
+
+
+class DxWinsWarning(UserWarning):
+    """The image discriminator separates real from generated images perfectly: G gets no signal."""
+
+
+# -- the attribute swap and cycle loss (Eq. 8–9), shared with the unit-6 assignment -----------------
+def swap_attributes(z, attr_idx, perm):
+    """``z'[i, S] = z[perm[i], S]``, ``z'[i, ¬S] = z[i, ¬S]`` with ``S = attr_idx`` (Eq. 8's swap).
+
+    Works on NumPy arrays and tensors (``keras.ops``), keeps the dtype; ``attr_idx`` must be concrete.
+    """
+    z = ops.convert_to_tensor(z)
+    mask = np.zeros(int(z.shape[-1]), dtype=bool)
+    mask[np.asarray(attr_idx, dtype=int)] = True
+    return ops.where(mask[None, :], ops.take(z, ops.convert_to_tensor(perm, "int32"), axis=0), z)
+
+
+def cycle_codes(z, attr_idx, perm, encode, decode):
+    """``(z', ẑ)``: the swapped codes and their re-encoding ``encode(decode(z'))`` (Eq. 8)."""
+    swapped = swap_attributes(z, attr_idx, perm)
+    return swapped, ops.convert_to_tensor(encode(decode(swapped)))
+
+
+def attribute_cycle_loss(z, attr_idx, perm, encode, decode, norm: str = "l1"):
+    """Eq. (8–9), Browatzki & Wallraven: mean over the batch and over ``S`` of
+    ``|encode(decode(z'))_S − z'_S|`` (``"l1"``) or its square (``"l2"``); 0.0 for an empty ``S``."""
+    if norm not in ("l1", "l2"):
+        raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
+    idx = np.asarray(attr_idx, dtype=int)
+    if idx.size == 0:
+        return 0.0
+    swapped, cycled = cycle_codes(z, idx, perm, encode, decode)
+    diff = ops.take(cycled, idx, axis=1) - ops.take(ops.cast(swapped, cycled.dtype), idx, axis=1)
+    return ops.mean(ops.abs(diff) if norm == "l1" else ops.square(diff))
+
+
+# -- configuration ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GanConfig:
+    """Architecture and training settings. ``z_dim = id_dim + pose_dim + style_dim`` (99 = 64 + 2 + 33,
+    the paper's code size). ``width`` is the first conv width of E and D_x; ``mlp`` the hidden width
+    of D_z, Φ, Φ⁻¹ and the AdaIN MLP."""
+
+    image_shape: tuple = (64, 64, 1)
+    id_dim: int = 64
+    pose_dim: int = 2
+    style_dim: int = 33
+    width: int = 32
+    mlp: int = 256
+    epochs: tuple = (20, 10, 10)  # stage 1, 2, 3
+    batch_size: int = 64  # stage 1 (stages 2 and 3: p × k)
+    p: int = 16
+    k: int = 4
+    lr: float = 2e-4  # E, G, Φ, Φ⁻¹ (Adam β₁ = 0)
+    d_lr: float = 2e-4  # D_z, D_x (Adam β₁ = 0)
+    lambda_rec: float = 1.0
+    lambda_enc: float = 0.01
+    lambda_adv: float = 0.01
+    lambda_gen: float = 0.01
+    lambda_encrec: float = 1.0
+    lambda_id: float = 1.0
+    lambda_pose: float = 1.0
+    lambda_cyc: float = 0.5
+    lambda_aug: float = 0.5
+    margin: float = 0.2
+    miner: str = "batch-hard"
+    augment: bool = True  # horizontal flips (pose targets negated with them)
+    steps_cap: int | None = None  # at most this many batches per epoch (quick mode)
+
+    def __post_init__(self):
+        shape = tuple(int(s) for s in self.image_shape)
+        object.__setattr__(self, "image_shape", shape)
+        object.__setattr__(self, "epochs", tuple(int(e) for e in self.epochs))
+        h, w, c = shape if len(shape) == 3 else (0, 0, 0)
+        if len(shape) != 3 or h != w or c not in (1, 3) or h < 8 or h >> _halvings(h) > 7:
+            raise ValueError(f"image_shape must be (s, s, 1 or 3) with s = b·2^n, 3 <= b <= 7, s >= 8 (16, 24, 32, "
+                             f"48, 64, 96, 128, ...); got {self.image_shape}")
+        for name in ("id_dim", "pose_dim", "style_dim", "width", "mlp", "batch_size", "p", "k"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.pose_dim < len(POSE_NAMES):
+            raise ValueError(f"pose_dim must be >= {len(POSE_NAMES)} (the OpenCV targets {POSE_NAMES})")
+        if len(self.epochs) != 3 or min(self.epochs) < 1:
+            raise ValueError(f"epochs must be three positive integers (stage 1, 2, 3), got {self.epochs}")
+        if self.miner not in MINERS:
+            raise ValueError(f"miner must be one of {sorted(MINERS)}, got {self.miner!r}")
+        if self.k < 2:
+            raise ValueError(f"k must be >= 2 images per identity for in-batch positives, got {self.k}")
+
+    @property
+    def z_dim(self) -> int:
+        return self.id_dim + self.pose_dim + self.style_dim
+
+    def part_slice(self, part: str) -> np.ndarray:
+        """Indices of a sub-vector of f: ``id``, ``pose``, ``style``, ``noid`` (pose + style)."""
+        a, b = self.id_dim, self.id_dim + self.pose_dim
+        spans = {"id": (0, a), "pose": (a, b), "style": (b, self.z_dim), "noid": (a, self.z_dim),
+                 "z": (0, self.z_dim)}
+        if part not in spans:
+            raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+        return np.arange(*spans[part])
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+# -- layers and networks ----------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="facelab")
+class AdaIN(keras.layers.Layer):
+    """Adaptive instance normalisation (Huang & Belongie 2017), as in Zeno's generator:
+    ``(1 + γ(s)) · (x − μ_hw(x)) / σ_hw(x) + β(s)`` with per-sample γ, β from the style code."""
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, inputs):
+        x, gamma, beta = inputs  # (B, H, W, C), (B, C), (B, C)
+        mean = ops.mean(x, axis=(1, 2), keepdims=True)
+        var = ops.var(x, axis=(1, 2), keepdims=True)
+        x = (x - mean) / ops.sqrt(var + self.epsilon)
+        return x * (1.0 + gamma[:, None, None, :]) + beta[:, None, None, :]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def _n_up(cfg: GanConfig) -> int:
+    return _halvings(cfg.image_shape[0])  # base map (3..7 pixels) → image size
+
+
+def _base(cfg: GanConfig) -> int:
+    return cfg.image_shape[0] >> _n_up(cfg)
+
+
+def _channels(cfg: GanConfig, level: int) -> int:
+    return cfg.width * 2 ** min(level, 3)
+
+
+def build_encoder(cfg: GanConfig) -> keras.Model:
+    """ResNet-style E: 3×3 stem, one strided basic block (He et al. 2016) per halving down to the base map (3–7 pixels),
+    then a linear layer to z (no normalisation: D_z shapes its distribution)."""
+    x_in = keras.Input(cfg.image_shape, name="image")
+    x = layers.Conv2D(cfg.width, 3, padding="same", name="stem_conv")(x_in)
+    x = layers.ReLU(name="stem_relu")(x)
+    for level in range(_n_up(cfg)):
+        x = _basic_block(x, _channels(cfg, level + 1), 2, "fused", f"down{level + 1}")
+    x = layers.Flatten(name="flatten")(x)
+    z = layers.Dense(cfg.z_dim, name="z")(x)
+    return keras.Model(x_in, z, name="encoder")
+
+
+def _adain_block(x, style, filters: int, name: str):
+    h = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
+    h = AdaIN(name=f"{name}_adain1")([h, layers.Dense(filters, name=f"{name}_gamma1")(style),
+                                       layers.Dense(filters, name=f"{name}_beta1")(style)])
+    h = layers.ReLU(name=f"{name}_relu1")(h)
+    h = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(h)
+    h = AdaIN(name=f"{name}_adain2")([h, layers.Dense(filters, name=f"{name}_gamma2")(style),
+                                       layers.Dense(filters, name=f"{name}_beta2")(style)])
+    shortcut = x if x.shape[-1] == filters else layers.Conv2D(filters, 1, name=f"{name}_proj")(x)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, h]))
+
+
+def build_generator(cfg: GanConfig) -> keras.Model:
+    """Zeno's G: ``z[:id_dim]`` → dense → base map (4×4 for 32 or 64 pixels); ``z[id_dim:]`` → MLP → AdaIN (γ, β) of each
+    residual block; nearest-neighbour up-sampling ×2 per block; sigmoid image in [0, 1]."""
+    n = _n_up(cfg)
+    z_in = keras.Input((cfg.id_dim,), name="z_input")
+    z_mod = keras.Input((cfg.z_dim - cfg.id_dim,), name="z_adain")
+    style = layers.Dense(cfg.mlp, activation="relu", name="adain_mlp1")(z_mod)
+    style = layers.Dense(cfg.mlp, activation="relu", name="adain_mlp2")(style)
+    c0, b = _channels(cfg, n), _base(cfg)
+    h = layers.Dense(b * b * c0, name="seed")(z_in)
+    h = layers.ReLU(name="seed_relu")(layers.Reshape((b, b, c0), name="seed_map")(h))
+    for level in range(n, 0, -1):
+        h = layers.UpSampling2D(2, name=f"up{level}")(h)
+        h = _adain_block(h, style, _channels(cfg, level - 1), f"block{level}")
+    image = layers.Conv2D(cfg.image_shape[-1], 3, padding="same", activation="sigmoid", name="image")(h)
+    return keras.Model([z_in, z_mod], image, name="generator")
+
+
+def build_image_discriminator(cfg: GanConfig) -> keras.Model:
+    """DCGAN-style D_x (Radford et al. 2016): strided 4×4 convolutions with LeakyReLU(0.2) down to
+    the base map, a linear logit (no batch norm: real and generated images come in separate batches)."""
+    x_in = keras.Input(cfg.image_shape, name="image")
+    x = x_in
+    for level in range(_n_up(cfg)):
+        x = layers.Conv2D(_channels(cfg, level), 4, strides=2, padding="same", name=f"conv{level + 1}")(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu{level + 1}")(x)
+    logit = layers.Dense(1, name="logit")(layers.Flatten(name="flatten")(x))
+    return keras.Model(x_in, logit, name="image_discriminator")
+
+
+def _mlp(inputs, hidden: int, out: int, name: str, depth: int = 2):
+    x = inputs
+    for i in range(depth):
+        x = layers.Dense(hidden, name=f"{name}_dense{i + 1}")(x)
+        x = layers.LeakyReLU(0.2, name=f"{name}_lrelu{i + 1}")(x)
+    return layers.Dense(out, name=f"{name}_out")(x)
+
+
+def build_latent_discriminator(cfg: GanConfig) -> keras.Model:
+    z = keras.Input((cfg.z_dim,), name="z")
+    return keras.Model(z, _mlp(z, cfg.mlp, 1, "dz"), name="latent_discriminator")
+
+
+def build_phi(cfg: GanConfig) -> keras.Model:
+    """Φ: z → f = (f_id, f_pose, f_style)."""
+    z = keras.Input((cfg.z_dim,), name="z")
+    return keras.Model(z, _mlp(z, cfg.mlp, cfg.z_dim, "phi"), name="phi")
+
+
+def build_phi_inverse(cfg: GanConfig) -> keras.Model:
+    """Φ⁻¹: f → z, block-structured: f_id → z[:id_dim], (f_pose, f_style) → z[id_dim:] (module doc)."""
+    f = keras.Input((cfg.z_dim,), name="f")
+    f_id = layers.Lambda(lambda t: t[:, :cfg.id_dim], output_shape=(cfg.id_dim,), name="f_id")(f)
+    f_rest = layers.Lambda(lambda t: t[:, cfg.id_dim:], output_shape=(cfg.z_dim - cfg.id_dim,), name="f_rest")(f)
+    z_in = _mlp(f_id, cfg.mlp, cfg.id_dim, "inv_id")
+    z_mod = _mlp(f_rest, cfg.mlp, cfg.z_dim - cfg.id_dim, "inv_rest")
+    return keras.Model(f, layers.Concatenate(name="z")([z_in, z_mod]), name="phi_inverse")
+
+
+class Networks:
+    """The six networks of the model; ``decode(z)`` splits z for Zeno's generator."""
+
+    names = ("encoder", "generator", "latent_discriminator", "image_discriminator", "phi", "phi_inverse")
+
+    def __init__(self, cfg: GanConfig):
+        self.cfg = cfg
+        self.encoder = build_encoder(cfg)
+        self.generator = build_generator(cfg)
+        self.latent_discriminator = build_latent_discriminator(cfg)
+        self.image_discriminator = build_image_discriminator(cfg)
+        self.phi = build_phi(cfg)
+        self.phi_inverse = build_phi_inverse(cfg)
+
+    def decode(self, z, training=False):
+        return self.generator([z[:, :self.cfg.id_dim], z[:, self.cfg.id_dim:]], training=training)
+
+    def encode_f(self, x, training=False):
+        return self.phi(self.encoder(x, training=training), training=training)
+
+    def decode_f(self, f, training=False):
+        return self.decode(self.phi_inverse(f, training=training), training=training)
+
+
+# -- losses -------------------------------------------------------------------------------------------
+def _real(logits):
+    """Cross-entropy of "real": −log σ(l) = softplus(−l)."""
+    return ops.mean(ops.softplus(-logits))
+
+
+def _fake(logits):
+    return ops.mean(ops.softplus(logits))
+
+
+def _accuracy(logits, real: bool):
+    return ops.mean(ops.cast(logits > 0 if real else logits < 0, "float32"))
+
+
+def _masked_mse(pred, target, valid):
+    w = ops.cast(valid, pred.dtype)
+    per = ops.sum(ops.square(pred - target), axis=1)
+    return ops.sum(per * w) / ops.maximum(ops.sum(w), 1.0)
+
+
+# -- the trainer model of one stage -------------------------------------------------------------------
+class StageTrainer(keras.Model):
+    """One stage as a Keras model with a custom ``train_step``; :func:`~facelab.nets.training.train`
+    fits it. ``optimizer`` (compile) trains E/G/Φ/Φ⁻¹; the discriminators have their own Adam whose
+    slots are part of :attr:`variables`, so the shared checkpoints hold them and resume is exact."""
+
+    def __init__(self, nets: Networks, stage: int, cfg: GanConfig, seed: int = 0, **kwargs):
+        super().__init__(name=f"gan_stage{stage}", **kwargs)
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage}")
+        self.nets, self.stage, self.cfg = nets, stage, cfg
+        for n in Networks.names:
+            setattr(self, n, getattr(nets, n))  # tracked: their variables are checkpointed
+        self.prior_seed = keras.random.SeedGenerator(seed)
+        miner = MINERS[cfg.miner]()
+        self.triplet = MinedTripletLoss(miner, TripletMarginLoss(cfg.margin, "L2"))
+        self.l2norm = L2Normalize()
+        self.adversarial = stage in (1, 3)
+        self.disentangle = stage in (2, 3)
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names()}
+
+    # which networks each optimiser moves
+    def main_variables(self) -> list:
+        nets = {1: ("encoder", "generator"), 2: ("phi", "phi_inverse"),
+                3: ("encoder", "generator", "phi", "phi_inverse")}[self.stage]
+        return [v for n in nets for v in getattr(self, n).trainable_variables]
+
+    def compile(self, **kwargs):
+        opt = keras.optimizers.Adam(self.cfg.lr, beta_1=0.0, beta_2=0.999)
+        super().compile(optimizer=opt, **kwargs)
+        opt.build(self.main_variables())
+        self.d_optimizers = {}
+        if self.adversarial:
+            for n in ("latent_discriminator", "image_discriminator"):
+                o = keras.optimizers.Adam(self.cfg.d_lr, beta_1=0.0, beta_2=0.999)
+                o.build(getattr(self, n).trainable_variables)
+                self.d_optimizers[n] = o
+
+    @property
+    def variables(self):
+        own = list(super().variables)
+        seen = {id(v) for v in own}
+        extra = [v for o in getattr(self, "d_optimizers", {}).values() for v in o.variables if id(v) not in seen]
+        return own + extra
+
+    def loss_names(self) -> list[str]:
+        names = ["loss"]
+        if self.adversarial:
+            names += ["rec", "enc_adv", "rec_adv", "gen_adv", "dz_loss", "dx_loss", "dx_real_acc", "dx_fake_acc"]
+        if self.disentangle:
+            names += ["encrec", "id", "pose", "cyc_id", "cyc_pose", "cyc_style", "aug_id", "aug_pose"]
+        return names
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def _disentangle_losses(self, z, y, t, valid, training: bool):
+        """Eq. 6, 8–11 on the codes z = E(x) of one P×K batch; returns (weighted total, logs).
+
+        The three swaps (identity, pose, style) are decoded and re-encoded as one batch of 3B."""
+        cfg, nets = self.cfg, self.nets
+        train_ae = self.stage == 3
+        f = nets.phi(z, training=training)
+        encrec = ops.mean(ops.abs(z - nets.phi_inverse(f, training=training)))  # Eq. 6
+        n_t = len(POSE_NAMES)
+        f_id = self.l2norm(f[:, :cfg.id_dim])
+        id_loss = self.triplet(y, f_id)
+        pose_loss = _masked_mse(f[:, cfg.id_dim:cfg.id_dim + n_t], t, valid)  # Eq. 11
+        # swap with the next identity group of the P×K batch: every face gets another person's attributes
+        b = ops.shape(f)[0]
+        perm = (ops.arange(b, dtype="int32") + cfg.k) % b
+        parts = ("id", "pose", "style")
+        swapped = [swap_attributes(f, cfg.part_slice(p), perm) for p in parts]
+        cycled = nets.encode_f(nets.decode_f(ops.concatenate(swapped), training=train_ae), training=train_ae)
+        logs, cyc = {}, 0.0
+        for i, part in enumerate(parts):
+            idx = cfg.part_slice(part)
+            c = ops.mean(ops.abs(ops.take(cycled[i * b:(i + 1) * b], idx, axis=1) - ops.take(swapped[i], idx, axis=1)))
+            logs[f"cyc_{part}"] = c  # Eq. 8
+            cyc = cyc + c  # Eq. 9
+        # Eq. 10: the swapped-in labels must be recognised on the generated faces
+        f_id_gen = self.l2norm(cycled[:b, :cfg.id_dim])
+        aug_id = self.triplet(ops.concatenate([y, ops.take(y, perm)]), ops.concatenate([f_id, f_id_gen]))
+        pose_gen = cycled[b:2 * b, cfg.id_dim:cfg.id_dim + n_t]
+        aug_pose = _masked_mse(pose_gen, ops.take(t, perm, axis=0), ops.take(valid, perm))
+        total = (cfg.lambda_encrec * encrec + cfg.lambda_id * id_loss + cfg.lambda_pose * pose_loss
+                 + cfg.lambda_cyc * cyc + cfg.lambda_aug * (aug_id + aug_pose))
+        logs.update(encrec=encrec, id=id_loss, pose=pose_loss, aug_id=aug_id, aug_pose=aug_pose)
+        return total, logs
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        cfg, nets = self.cfg, self.nets
+        x, y, t, valid = data
+        batch = ops.shape(x)[0]
+        dz, dx = nets.latent_discriminator, nets.image_discriminator
+        logs = {}
+        # one tape; each objective is differentiated only w.r.t. its own networks, so the
+        # discriminators' inputs need no stop_gradient
+        with tf.GradientTape(persistent=True) as tape:
+            main = 0.0
+            z = nets.encoder(x, training=self.stage != 2)
+            if self.stage == 2:
+                z = ops.stop_gradient(z)
+            if self.adversarial:
+                z_prior = keras.random.normal((batch, cfg.z_dim), seed=self.prior_seed)
+                fakes = nets.decode(ops.concatenate([z, z_prior]), training=True)  # [G(E(x)); G(z)]
+                x_rec = fakes[:batch]
+                dz_logits = dz(ops.concatenate([z, z_prior]), training=True)
+                dx_logits = dx(ops.concatenate([x, fakes]), training=True)
+                enc_logits, prior_logits = dz_logits[:batch], dz_logits[batch:]
+                real_logits, rec_logits, gen_logits = (dx_logits[:batch], dx_logits[batch:2 * batch],
+                                                       dx_logits[2 * batch:])
+                rec = ops.mean(ops.abs(x - x_rec))  # Eq. 1
+                enc_adv = _real(enc_logits)  # Eq. 2
+                rec_adv = _real(rec_logits)  # Eq. 3
+                gen_adv = _real(gen_logits)  # Eq. 4
+                main = (cfg.lambda_rec * rec + cfg.lambda_enc * enc_adv + cfg.lambda_adv * rec_adv
+                        + cfg.lambda_gen * gen_adv)  # Eq. 5
+                dz_loss = _real(prior_logits) + _fake(enc_logits)
+                fake_logits = dx_logits[batch:]
+                dx_loss = _real(real_logits) + _fake(fake_logits)
+                logs.update(rec=rec, enc_adv=enc_adv, rec_adv=rec_adv, gen_adv=gen_adv, dz_loss=dz_loss,
+                            dx_loss=dx_loss, dx_real_acc=_accuracy(real_logits, True),
+                            dx_fake_acc=_accuracy(fake_logits, False))
+            if self.disentangle:
+                d_total, d_logs = self._disentangle_losses(z, y, t, valid, training=True)
+                main = main + d_total
+                logs.update(d_logs)
+        pairs = [(main, self.optimizer, self.main_variables())]
+        if self.adversarial:
+            pairs += [(dz_loss, self.d_optimizers["latent_discriminator"], dz.trainable_variables),
+                      (dx_loss, self.d_optimizers["image_discriminator"], dx.trainable_variables)]
+        for loss, opt, variables in pairs:
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        del tape
+        # "loss" (watched by the NaN guard) = every objective of the step, discriminators included
+        logs["loss"] = main + (logs["dz_loss"] + logs["dx_loss"] if self.adversarial else 0.0)
+        for name, value in logs.items():
+            self.trackers[name].update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class DxWinsMonitor(keras.callbacks.Callback):
+    """Warns (:class:`DxWinsWarning`) when, over an epoch, D_x classifies at least ``accuracy`` of
+    both real and generated images correctly and G's adversarial loss exceeds ``loss`` (−log D_x(G)
+    large: D_x wins outright and the generator's gradient vanishes)."""
+
+    def __init__(self, accuracy: float = 0.99, loss: float = 4.0):
+        super().__init__()
+        self.accuracy, self.loss = accuracy, loss
+        self.fired: list[int] = []
+
+    def check(self, epoch: int, logs: dict) -> bool:
+        if not logs or "dx_real_acc" not in logs:
+            return False
+        wins = (logs["dx_real_acc"] >= self.accuracy and logs["dx_fake_acc"] >= self.accuracy
+                and min(logs["rec_adv"], logs["gen_adv"]) >= self.loss)
+        if wins:
+            self.fired.append(epoch)
+            warnings.warn(f"epoch {epoch + 1}: the image discriminator D_x wins outright (real accuracy "
+                          f"{logs['dx_real_acc']:.3f}, generated {logs['dx_fake_acc']:.3f}, G's adversarial loss "
+                          f"{min(logs['rec_adv'], logs['gen_adv']):.2f}): the generator gets no useful gradient. "
+                          "Lower d_lr, or raise lr or lambda_adv / lambda_gen.", DxWinsWarning,
+                          stacklevel=2)
+        return wins
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.check(epoch, {k: float(v) for k, v in (logs or {}).items()})
+
+
+# -- data ---------------------------------------------------------------------------------------------
+def stage_dataset(images, labels, targets, sampler, *, epochs: int, start_epoch: int, skip: int,
+                  max_steps: int | None, augment: bool, seed: int):
+    """``(x float32 in [0, 1], y int32, pose float32 (B, 2), valid bool)`` batches of ``sampler``'s epochs
+    ``start_epoch..epochs-1`` (first ``skip`` batches of the first left out, for resuming).
+    ``targets(idx) -> (pose (B, 2), valid (B,))``. Flips are drawn per batch from ``(seed, epoch,
+    batch)``, so resumed runs see the same ones; a flipped image's pose target is negated (exact,
+    see :mod:`facelab.generative.pose`)."""
+    import tensorflow as tf
+
+    n_steps = len(sampler) if max_steps is None else min(len(sampler), max_steps)
+
+    def gen():
+        for e in range(start_epoch, epochs):
+            batches = sampler.epoch(e)
+            for b in range(skip if e == start_epoch else 0, n_steps):
+                idx = np.asarray(batches[b])
+                pose, valid = targets(idx)
+                x, pose = images[idx], np.asarray(pose, np.float32).copy()
+                if augment:
+                    flip = np.random.default_rng([seed & 0xFFFFFFFF, e, b]).random(len(idx)) < 0.5
+                    x = x.copy()
+                    x[flip] = x[flip, :, ::-1]
+                    pose[flip] = -pose[flip]
+                yield x, labels[idx], pose, np.asarray(valid, bool)
+
+    h, w, c = images.shape[1:]
+    ds = tf.data.Dataset.from_generator(gen, output_signature=(
+        tf.TensorSpec((None, h, w, c), tf.uint8), tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec((None, len(POSE_NAMES)), tf.float32), tf.TensorSpec((None,), tf.bool)))
+    return ds.map(lambda x, y, t, v: (to_float(x), y, t, v)).prefetch(tf.data.AUTOTUNE)
+
+
+# -- the method -----------------------------------------------------------------------------------------
+_POSE_MEMO: dict[bytes, tuple[np.ndarray, bool]] = {}
+
+
+class PoseTargets:
+    """OpenCV pose targets (:func:`~facelab.generative.pose.head_pose`) of an image array, computed
+    lazily for the images a batch needs and memoised per image content, so quick runs pay only for
+    the images they see and the evaluator's folds share the work."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+        self.pose = np.zeros((len(images), len(POSE_NAMES)), np.float64)
+        self.found = np.zeros(len(images), bool)
+        self.done = np.zeros(len(images), bool)
+
+    def get(self, idx) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.asarray(idx, dtype=np.int64)
+        todo = np.unique(idx[~self.done[idx]])
+        if len(todo):
+            keys = [hashlib.blake2b(self.images[i].tobytes(), digest_size=16).digest() for i in todo]
+            new = [i for i, k in zip(todo, keys) if k not in _POSE_MEMO]
+            if new:
+                pose, found = head_pose(self.images[new])
+                for i, p, f in zip(new, pose, found):
+                    _POSE_MEMO[hashlib.blake2b(self.images[i].tobytes(), digest_size=16).digest()] = (p, bool(f))
+            for i, k in zip(todo, keys):
+                self.pose[i], self.found[i] = _POSE_MEMO[k]
+            self.done[todo] = True
+        return self.pose[idx], self.found[idx]
+
+
+def _describe_differences(saved: dict, now: dict) -> list[str]:
+    keys = sorted(set(saved) | set(now))
+    return [f"{k}: checkpoint {saved.get(k, '<missing>')!r}, now {now.get(k, '<missing>')!r}"
+            for k in keys if saved.get(k) != now.get(k)]
+
+
+class GanDisentangler(FaceMethod):
+    """Browatzki & Wallraven's disentangler with Zeno's generator as a facelab method (module doc).
+
+    ``embed`` returns the L2-normalised sub-vector ``part`` of f = Φ(E(x)): ``"id"`` (the registered
+    ``gan-disentangler``), ``"noid"`` (f_pose ⊕ f_style), ``"pose"``, ``"style"`` — the paper's
+    Table 2 — or ``"z"`` (the stage-1 code). Keyword arguments go to :class:`GanConfig` (``epochs``
+    per stage, dimensions, λ's, ...). ``quick=True`` caps every epoch at ``quick_steps`` batches and
+    every stage at ``quick_epochs`` epochs. ``run_dir`` keeps checkpoints, TensorBoard logs and
+    ``curves.json`` per stage (None: a temporary folder, no resumption). ``shared``: a dict through
+    which methods that differ only in ``part`` reuse one fitted model (Table 2 in one training).
+    """
+
+    name = "gan-disentangler"
+    kind = "generative"
+    similarity = "cosine"
+    part = "id"
+    quick_epochs = 2
+    quick_steps = 4
+    pose_subset = 512  # images whose OpenCV pose sets the targets' scale
+
+    def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
+                 part: str | None = None, run_dir: str | None = None, progress: bool = False,
+                 tensorboard: bool | None = None, checkpoint_every: int = 50, shared: dict | None = None, **config):
+        super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
+        self.part = part or type(self).part
+        if self.part not in PARTS:
+            raise ValueError(f"part must be one of {PARTS}, got {self.part!r}")
+        unknown = set(config) - {f for f in GanConfig.__dataclass_fields__ if f not in ("image_shape", "steps_cap")}
+        if unknown:
+            raise TypeError(f"unknown argument(s) {sorted(unknown)} for {type(self).__name__}")
+        if quick:
+            config["epochs"] = tuple(min(int(e), self.quick_epochs) for e in config.get("epochs", GanConfig.epochs))
+            config["steps_cap"] = self.quick_steps
+        self.gan_config = GanConfig(image_shape=self.preprocess.shape, **config)
+        self.run_dir, self.progress, self.checkpoint_every = run_dir, progress, checkpoint_every
+        self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
+        self.shared = shared
+
+    def params(self) -> dict:
+        return {"part": self.part, **self.gan_config.to_dict()}
+
+    # -- training ------------------------------------------------------------------------------
+    def fit(self, images, labels) -> "GanDisentangler":
+        images, labels = self._check(images, labels)
+        key = None
+        if self.shared is not None:
+            key = fingerprint(labels, images, {k: v for k, v in self.params().items() if k != "part"}, self.seed)
+            if key in self.shared:
+                self.__dict__.update({k: v for k, v in self.shared[key].items()})
+                return self
+            if self.run_dir:  # one run folder per training set (the evaluator's splits)
+                self.run_dir = str(Path(self.run_dir) / f"data-{key}")
+        self.train_autoencoder(images)
+        self.train_disentanglement(images, labels)
+        self.train_joint(images, labels)
+        if key is not None:
+            self.shared[key] = {k: v for k, v in self.__dict__.items() if k.endswith("_")}
+        return self
+
+    def _check(self, images, labels=None):
+        images = check_images(images, self.gan_config.image_shape, "images")
+        if images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 as produced by the data layer; got {images.dtype}")
+        if labels is None:
+            return images, None
+        labels = check_labels(labels, len(images), min_classes=2)
+        return images, np.unique(labels, return_inverse=True)[1].astype(np.int32)
+
+    def _stage_images_check(self, images, stage: int):
+        got = tuple(np.shape(images)[1:])
+        if not hasattr(self, "nets_"):
+            if stage > 1:
+                raise RuntimeError(f"stage {stage} needs the stage-1 autoencoder: call train_autoencoder() first")
+            return
+        if got != self.input_shape_:
+            raise ValueError(f"stage {stage} got images of shape {got}, but stage 1 was trained on {self.input_shape_} "
+                             "images: use the same preprocessing for every stage")
+
+    def train_autoencoder(self, images) -> "GanDisentangler":
+        """Stage 1 (Eq. 1–5) on unlabelled images."""
+        self._stage_images_check(images, 1)
+        images, _ = self._check(images)
+        keras.utils.set_random_seed(self.seed)
+        self.nets_ = Networks(self.gan_config)
+        self.input_shape_ = tuple(images.shape[1:])
+        self.curves_ = {}
+        sampler = BatchSampler(len(images), min(self.gan_config.batch_size, len(images)), seed=self.seed)
+        no_pose = lambda idx: (np.zeros((len(idx), len(POSE_NAMES))), np.zeros(len(idx), bool))
+        self._run_stage(1, images, np.zeros(len(images), np.int32), no_pose, sampler)
+        return self
+
+    def train_disentanglement(self, images, labels) -> "GanDisentangler":
+        """Stage 2 (Eq. 6, 8–11): Φ and Φ⁻¹ alone, E and G frozen."""
+        return self._supervised(2, images, labels)
+
+    def train_joint(self, images, labels) -> "GanDisentangler":
+        """Stage 3: every loss, every network."""
+        return self._supervised(3, images, labels)
+
+    def _supervised(self, stage, images, labels):
+        self._stage_images_check(images, stage)
+        images, labels = self._check(images, labels)
+        targets = PoseTargets(images)
+        if stage == 2 or not hasattr(self, "pose_scale_"):
+            # target scale from a seeded subset (the OpenCV cascade costs ~15 ms per image)
+            subset = np.random.default_rng(self.seed).permutation(len(images))[:self.pose_subset]
+            pose, found = targets.get(subset)
+            scale = pose[found].std(axis=0) if found.sum() > 1 else np.ones(len(POSE_NAMES))
+            self.pose_scale_ = np.where(scale > 0, scale, 1.0)
+            self.pose_mean_ = pose[found].mean(axis=0) if found.any() else np.zeros(len(POSE_NAMES))
+            self.pose_found_fraction_ = float(found.mean())
+        cfg = self.gan_config
+        sampler = PKSampler(labels, min(cfg.p, int((np.bincount(labels) >= 2).sum())), cfg.k, short="replace",
+                            seed=self.seed + stage)
+
+        def normalised(idx):
+            pose, found = targets.get(idx)
+            return pose / self.pose_scale_, found
+
+        self._run_stage(stage, images, labels, normalised, sampler)
+        return self
+
+    def _run_stage(self, stage, images, labels, targets, sampler):
+        cfg = self.gan_config
+        run_root = Path(self.run_dir) if self.run_dir else None
+        stage_dir = None if run_root is None else run_root / f"stage{stage}"
+        data_fp = fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
+        # everything but the epoch budgets: a finished run may be extended by asking for more epochs
+        record = {"stage": stage, "seed": self.seed, "data": data_fp,
+                  **{k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
+        record["image_shape"] = list(self.input_shape_)
+        if stage_dir is not None:
+            self._check_run_record(stage_dir, record)
+        steps = len(sampler) if cfg.steps_cap is None else min(len(sampler), cfg.steps_cap)
+        model = StageTrainer(self.nets_, stage, cfg, seed=self.seed + stage)
+        model.compile()
+        tconf = TrainConfig(epochs=cfg.epochs[stage - 1], learning_rate=cfg.lr, checkpoint_every=self.checkpoint_every,
+                            run_dir=None if stage_dir is None else str(stage_dir), tensorboard=self.tensorboard,
+                            progress=self.progress, extra={"method": self.name, "stage": stage, "config": record})
+        monitor = DxWinsMonitor()
+        make = lambda e, s: stage_dataset(images, labels, targets, sampler,
+                                          epochs=tconf.epochs, start_epoch=e, skip=s, max_steps=steps,
+                                          augment=cfg.augment, seed=self.seed + 1000 * stage)
+        result = train(model, make, steps, tconf, data_fingerprint=data_fp,
+                       callbacks=[monitor] if model.adversarial else [], desc=f"{self.name} stage {stage}")
+        self.curves_[f"stage{stage}"] = self._merge_curves(stage_dir, result)
+        self.dx_wins_epochs_ = {**getattr(self, "dx_wins_epochs_", {}), f"stage{stage}": monitor.fired}
+        setattr(self, f"training_stage{stage}_", result)
+        self.stage_models_ = {**getattr(self, "stage_models_", {}), stage: model}
+
+    @staticmethod
+    def _check_run_record(stage_dir: Path, record: dict):
+        """A checkpoint left by another configuration gets an error naming what differs."""
+        path = stage_dir / "config.json"
+        if (stage_dir / CHECKPOINT).exists() and path.exists():
+            saved = json.loads(path.read_text())
+            diffs = _describe_differences(saved, json.loads(json.dumps(record)))
+            if diffs:
+                raise CheckpointMismatchError(f"{stage_dir / CHECKPOINT} was written by another configuration; "
+                                              "differences: " + "; ".join(diffs)
+                                              + ". Use another run_dir or delete it to start afresh.")
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        io.write_json(path, record)
+
+    @staticmethod
+    def _merge_curves(stage_dir, result) -> dict:
+        """Per-epoch curves of every loss, kept across resumed runs in ``curves.json``."""
+        curves = {}
+        if stage_dir is not None and (stage_dir / "curves.json").exists():
+            curves = json.loads((stage_dir / "curves.json").read_text())
+        done = result.resumed_from[0] if result.resumed_from else 0
+        for k, values in result.history.items():
+            curves[k] = curves.get(k, [])[:done] + [float(v) for v in values]
+        if stage_dir is not None:
+            io.write_json(stage_dir / "curves.json", curves)
+        return curves
+
+    # -- inference -----------------------------------------------------------------------------
+    def _require_fit(self):
+        if not hasattr(self, "nets_"):
+            raise RuntimeError(f"{self.name}: call fit() before embed() or generation")
+
+    def _batches(self, fn, array, batch_size=256):
+        return np.concatenate([np.asarray(ops.convert_to_numpy(fn(array[i:i + batch_size])))
+                               for i in range(0, len(array), batch_size)])
+
+    def codes(self, images) -> dict:
+        """``{"z": (n, z_dim), "f": (n, z_dim)}`` of uint8 images."""
+        self._require_fit()
+        images = check_images(images, self.input_shape_)
+        x = images.astype(np.float32) / 255.0
+        z = self._batches(lambda b: self.nets_.encoder(b, training=False), x)
+        f = self._batches(lambda b: self.nets_.phi(b, training=False), z)
+        return {"z": z, "f": f}
+
+    def embed(self, images, part: str | None = None) -> np.ndarray:
+        part = part or self.part
+        c = self.codes(images)
+        v = c["z"] if part == "z" else c["f"][:, self.gan_config.part_slice(part)]
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    def predict_pose(self, images) -> np.ndarray:
+        """f_pose's first two dimensions in the OpenCV targets' units (roll degrees, yaw proxy)."""
+        f = self.codes(images)["f"]
+        a = self.gan_config.id_dim
+        return f[:, a:a + len(POSE_NAMES)] * self.pose_scale_
+
+    def _to_uint8(self, x) -> np.ndarray:
+        return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
+
+    def decode_f(self, f) -> np.ndarray:
+        self._require_fit()
+        f = np.asarray(f, np.float32)
+        return self._to_uint8(self._batches(lambda b: self.nets_.decode_f(b), f))
+
+    def reconstruct(self, images, route: str = "z") -> np.ndarray:
+        """G(E(x)) (``route="z"``) or G(Φ⁻¹(Φ(E(x)))) (``"f"``), uint8."""
+        c = self.codes(images)
+        if route == "f":
+            return self.decode_f(c["f"])
+        if route == "z":
+            return self._to_uint8(self._batches(lambda b: self.nets_.decode(b), c["z"]))
+        raise ValueError(f"route must be 'z' or 'f', got {route!r}")
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """Images of n codes drawn from the prior N(0, I), uint8."""
+        self._require_fit()
+        z = np.random.default_rng(seed).normal(size=(n, self.gan_config.z_dim)).astype(np.float32)
+        return self._to_uint8(self._batches(lambda b: self.nets_.decode(b), z))
+
+    def transfer(self, sources, targets) -> np.ndarray:
+        """Identity transfer grid ``(n_sources, n_targets, h, w, c)``: the source's f_id with the
+        target's f_pose and f_style, decoded by G ∘ Φ⁻¹."""
+        fs, ft = self.codes(sources)["f"], self.codes(targets)["f"]
+        a = self.gan_config.id_dim
+        grid = np.concatenate([np.repeat(fs[:, None, :a], len(ft), 1),
+                               np.repeat(ft[None, :, a:], len(fs), 0)], axis=2)
+        out = self.decode_f(grid.reshape(-1, grid.shape[-1]))
+        return out.reshape(len(fs), len(ft), *out.shape[1:])
+
+
+def _variant(part: str, cls_name: str):
+    return type(cls_name, (GanDisentangler,), {
+        "name": f"gan-disentangler-{part}", "part": part,
+        "__doc__": f"GAN disentangler embedding with the ``{part}`` sub-vector (Table 2 of Browatzki & Wallraven)."})
+
+
+GanDisentanglerNoId = _variant("noid", "GanDisentanglerNoId")
+GanDisentanglerPose = _variant("pose", "GanDisentanglerPose")
+GanDisentanglerStyle = _variant("style", "GanDisentanglerStyle")
+
+
+# -- measurements (package functions the notebook, the lecture and the tests call) ---------------------
+def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "pose", "style"), folds=None,
+                         progress: bool = False, **method_kwargs) -> tuple[dict, "GanDisentangler"]:
+    """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
+    :func:`facelab.evaluation.evaluate_verification`; one model is trained per split and shared by the
+    parts (with ``run_dir``, each split trains in ``run_dir/data-<fingerprint>``, so a killed run resumes
+    split by split). Returns ``({part: summary}, the fitted model of the last split)``."""
+    from ..evaluation.runner import evaluate_verification
+
+    shared: dict = {}
+    made: list = []
+
+    def factory(part):
+        def make():
+            m = GanDisentangler(part=part, shared=shared, **method_kwargs)
+            made.append(m)
+            return m
+        return make
+
+    out = {part: evaluate_verification(factory(part), lfw, protocol, progress=progress, folds=folds).summary()
+           for part in parts}
+    fitted = [m for m in made if hasattr(m, "nets_")]
+    return out, fitted[-1]
+
+
+def reconstruction_rmse(model: GanDisentangler, images) -> dict:
+    """Root-mean-square pixel error on the 0–255 scale (the paper's Table 1) of ``G(E(x))``
+    (``autoencoder``) and ``G(Φ⁻¹(Φ(E(x))))`` (``disentangled``); ``mean_image`` is the error of the
+    held-out images' own mean image, a floor any useful model should beat."""
+    x = np.asarray(images, np.float64)
+    rmse = lambda r: float(np.sqrt(np.mean((x - np.asarray(r, np.float64)) ** 2)))
+    return {"autoencoder": rmse(model.reconstruct(images, "z")), "disentangled": rmse(model.reconstruct(images, "f")),
+            "mean_image": rmse(np.broadcast_to(x.mean(axis=0), x.shape)), "images": int(len(x))}
+
+
+def pose_error(model: GanDisentangler, images) -> dict:
+    """Mean absolute error of f_pose (in target units) against the OpenCV targets on the images whose
+    eyes OpenCV finds, next to the error of always predicting the training mean, and the correlation."""
+    target, found = head_pose(np.asarray(images))
+    pred = model.predict_pose(np.asarray(images))
+    out = {"images": int(len(found)), "with_target": int(found.sum())}
+    for j, name in enumerate(POSE_NAMES):
+        t, p = target[found, j], pred[found, j]
+        out[name] = {"mae": float(np.mean(np.abs(p - t))) if len(t) else float("nan"),
+                     "mae_predict_mean": float(np.mean(np.abs(model.pose_mean_[j] - t))) if len(t) else float("nan"),
+                     "pearson_r": float(np.corrcoef(p, t)[0, 1]) if len(t) > 2 and p.std() > 0 and t.std() > 0
+                     else float("nan")}
+    return out
+
+
+def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int = 6, n_targets: int = 6,
+                      seed: int = 0) -> dict:
+    """Identity transfer, measured. ``n_sources`` people and ``n_targets`` other people, each with at
+    least two images, are drawn (seeded); the first image of each is the source/target face, the
+    others form that person's gallery entry (mean f_id). Every generated face (source f_id, target
+    f_pose and f_style) is re-encoded; reported: how often its f_id is nearest to the source person's
+    gallery entry (and to the target's), against chance 1/people, and the mean distance of its f_pose
+    to the target's against the source's own distance to the target (roll degrees, yaw proxy).
+    ``grid`` (n_sources, n_targets, h, w, c) holds the generated faces for plotting."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    people = np.flatnonzero(np.bincount(labels) >= 2)
+    if len(people) < n_sources + n_targets:
+        raise ValueError(f"identity_transfer needs {n_sources + n_targets} people with >= 2 images; "
+                         f"the images hold {len(people)}")
+    chosen = np.random.default_rng(seed).choice(people, n_sources + n_targets, replace=False)
+    first = np.array([np.flatnonzero(labels == p)[0] for p in chosen])
+    gallery = np.stack([model.embed(images[np.flatnonzero(labels == p)[1:]], "id").mean(0) for p in chosen])
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    src, tgt = first[:n_sources], first[n_sources:]
+    grid = model.transfer(images[src], images[tgt])  # (S, T, h, w, c)
+    generated = grid.reshape(-1, *grid.shape[2:])
+    nearest = np.argmax(model.embed(generated, "id") @ gallery.T, axis=1).reshape(n_sources, n_targets)
+    src_people = np.arange(n_sources)[:, None]
+    tgt_people = n_sources + np.arange(n_targets)[None, :]
+    pose_gen = model.predict_pose(generated).reshape(n_sources, n_targets, -1)
+    pose_src, pose_tgt = model.predict_pose(images[src]), model.predict_pose(images[tgt])
+    gen_to_tgt = np.abs(pose_gen - pose_tgt[None]).mean(axis=(0, 1))
+    src_to_tgt = np.abs(pose_src[:, None] - pose_tgt[None]).mean(axis=(0, 1))
+    return {"people": int(len(chosen)), "chance": 1.0 / len(chosen),
+            "nearest_is_source": float(np.mean(nearest == src_people)),
+            "nearest_is_target": float(np.mean(nearest == tgt_people)),
+            "pose_distance_to_target": {n: float(v) for n, v in zip(POSE_NAMES, gen_to_tgt)},
+            "pose_distance_source_to_target": {n: float(v) for n, v in zip(POSE_NAMES, src_to_tgt)},
+            "grid": grid, "sources": images[src], "targets": images[tgt]}
+
+
+QUICK_SETTINGS = dict(quick=True, preprocess=PreprocessConfig(size=24, crop=(112, 112)), id_dim=12, pose_dim=2,
+                      style_dim=10, width=8, mlp=32, p=8, k=4, batch_size=32, epochs=(2, 1, 1))
+
+
+def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
+    """Every measurement of the issue in one call: verification per sub-vector, reconstruction RMSE,
+    pose error and identity transfer on the images of the last split's test pairs (people never
+    trained on). ``settings`` go to :class:`GanDisentangler`."""
+    import time
+
+    from ..evaluation.protocols import verification_splits
+
+    t0 = time.perf_counter()
+    table, model = verification_by_part(lfw, protocol=protocol, seed=seed, **settings)
+    split = verification_splits(lfw, protocol)[-1]
+    images = lfw.load_images(model.preprocess)
+    held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
+    transfer = identity_transfer(model, images[held], lfw.labels[held], seed=seed)
+    return {"protocol": protocol, "config": model.config,
+            "verification": {p: {k: s[k] for k in ("accuracy_mean", "accuracy_se", "auc")} for p, s in table.items()},
+            "reconstruction_rmse": reconstruction_rmse(model, images[held]),
+            "pose_error": pose_error(model, images[held[:300]]),
+            "identity_transfer": {k: v for k, v in transfer.items() if k not in ("grid", "sources", "targets")},
+            "pose_targets_found_fraction": model.pose_found_fraction_,
+            "dx_wins_epochs": model.dx_wins_epochs_, "seconds": time.perf_counter() - t0}
+
+
+if __name__ == "__main__":  # python -m facelab.generative.gan_disentangler [--quick] [--protocol view2]
+    import argparse
+
+    from ..data.lfw import LFW
+
+    ap = argparse.ArgumentParser(description="GAN disentangler measurements on LFW (JSON on stdout)")
+    ap.add_argument("--quick", action="store_true", help="tiny CPU budget (the test suite's settings)")
+    ap.add_argument("--protocol", default="view1", choices=("view1", "view2"))
+    ap.add_argument("--run-dir", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    settings = dict(QUICK_SETTINGS) if args.quick else {}
+    print(json.dumps(measure(LFW(progress=False), protocol=args.protocol, seed=args.seed, run_dir=args.run_dir,
+                             **settings), indent=1, default=float))

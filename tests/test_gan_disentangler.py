@@ -1,0 +1,244 @@
+"""GAN disentangler (issue 7) on real LFW: OpenCV pose targets, the swap/cycle loss, AdaIN, one tiny
+quick model trained through the evaluator (View 1, 24×24) whose measurements, resume and error
+messages are checked."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from facelab import methods
+from facelab.data.preprocess import PreprocessConfig
+from facelab.generative import gan_disentangler as gd
+from facelab.generative.pose import head_pose
+from facelab.nets.training import CheckpointMismatchError
+
+SIZE = PreprocessConfig(size=24, crop=(112, 112))  # the evaluator tests' preprocessing: one cached array
+TINY = dict(gd.QUICK_SETTINGS, seed=0)  # 24×24, tiny networks, 2+1+1 epochs of 4 batches
+
+
+@pytest.fixture(scope="module")
+def faces64(lfw):
+    from deep_helpers import lfw_subset
+
+    return lfw_subset(lfw, people=12, per_person=3, size=64, min_images=3)
+
+
+# -- pose targets ----------------------------------------------------------------------------------
+def test_flip_negates_pose_exactly_on_real_faces(faces64):
+    x, _ = faces64
+    pose, found = head_pose(x)
+    flipped, found_flipped = head_pose(x[:, :, ::-1])
+    assert found.mean() > 0.5, f"eyes found in only {found.mean():.0%} of real LFW crops"
+    assert np.array_equal(found, found_flipped)
+    assert np.array_equal(flipped, -pose)  # bit for bit, both roll and yaw
+    assert np.abs(pose[found]).max() > 0  # not trivially zero
+
+
+def test_roll_follows_an_opencv_rotation_and_yaw_a_shift(faces64):
+    """Rotating the face by +8° (cv2, counter-clockwise on screen) lowers the eye-line roll by ~8°;
+    moving the face to the right raises the yaw proxy."""
+    x, _ = faces64
+    h, w = x.shape[1:3]
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), 8.0, 1.0)
+    rotated = np.stack([cv2.warpAffine(im, rot, (w, h), borderMode=cv2.BORDER_REPLICATE)[..., None] for im in x])
+    shifted = np.stack([cv2.warpAffine(im, np.float32([[1, 0, 4], [0, 1, 0]]), (w, h),
+                                       borderMode=cv2.BORDER_REPLICATE)[..., None] for im in x])
+    pose, found = head_pose(x)
+    pose_r, found_r = head_pose(rotated)
+    pose_s, found_s = head_pose(shifted)
+    both = found & found_r
+    assert both.sum() >= 10
+    assert np.median(pose_r[both, 0] - pose[both, 0]) == pytest.approx(-8.0, abs=3.0)
+    both = found & found_s
+    assert np.median(pose_s[both, 1] - pose[both, 1]) > 0.05
+
+
+# -- the swap, the cycle loss, AdaIN ---------------------------------------------------------------
+def test_swap_and_cycle_loss_against_numpy_loops():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(5, 6)).astype(np.float32)
+    perm, S = rng.permutation(5), np.array([1, 4])
+    expected = z.copy()
+    for i in range(5):
+        for j in S:
+            expected[i, j] = z[perm[i], j]
+    got = np.asarray(gd.swap_attributes(z, S, perm))
+    assert got.dtype == np.float32 and np.array_equal(got, expected)
+    A = rng.normal(size=(6, 9)).astype(np.float32)
+    encode = lambda img: np.asarray(img) @ np.linalg.pinv(A)
+    decode = lambda code: np.tanh(np.asarray(code) @ A)
+    cyc = encode(decode(expected))
+    for norm, err in (("l1", np.abs), ("l2", np.square)):
+        loss = float(gd.attribute_cycle_loss(z, S, perm, encode, decode, norm))
+        assert loss == pytest.approx(err(cyc[:, S] - expected[:, S]).mean(), rel=1e-5)
+    assert gd.attribute_cycle_loss(z, [], perm, encode, decode) == 0.0
+    with pytest.raises(ValueError, match="norm must be"):
+        gd.attribute_cycle_loss(z, S, perm, encode, decode, "l3")
+
+
+def test_adain_against_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.normal(2.0, 3.0, (2, 5, 4, 3)).astype(np.float32)
+    gamma, beta = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=(2, 3)).astype(np.float32)
+    got = np.asarray(gd.AdaIN(epsilon=1e-5)([x, gamma, beta]))
+    mu, var = x.mean(axis=(1, 2), keepdims=True), x.var(axis=(1, 2), keepdims=True)
+    want = (x - mu) / np.sqrt(var + 1e-5) * (1 + gamma[:, None, None]) + beta[:, None, None]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_config_checks_and_generator_shapes():
+    for size in (24, 32):
+        cfg = gd.GanConfig(image_shape=(size, size, 1), id_dim=4, style_dim=3, width=4, mlp=8)
+        g = gd.build_generator(cfg)
+        assert tuple(g.output.shape[1:]) == (size, size, 1)
+        assert tuple(gd.build_encoder(cfg).output.shape[1:]) == (cfg.z_dim,)
+    with pytest.raises(ValueError, match="image_shape must be"):
+        gd.GanConfig(image_shape=(44, 44, 1))
+    with pytest.raises(ValueError, match="image_shape must be"):
+        gd.GanConfig(image_shape=(32, 24, 1))
+    with pytest.raises(ValueError, match="pose_dim"):
+        gd.GanConfig(pose_dim=1)
+    with pytest.raises(ValueError, match="part must be one of"):
+        gd.GanDisentangler(part="hair")
+    with pytest.raises(TypeError, match="unknown argument"):
+        gd.GanDisentangler(z_size=10)
+    for name, part in (("gan-disentangler", "id"), ("gan-disentangler-noid", "noid"),
+                       ("gan-disentangler-pose", "pose"), ("gan-disentangler-style", "style")):
+        m = methods.create(name, quick=True)
+        assert methods.spec(name).kind == m.kind == "generative" and m.part == part and m.config["part"] == part
+
+
+def test_dx_wins_warning():
+    monitor = gd.DxWinsMonitor()
+    balanced = {"dx_real_acc": 0.7, "dx_fake_acc": 0.8, "rec_adv": 0.9, "gen_adv": 1.1}
+    assert not monitor.check(0, balanced)
+    with pytest.warns(gd.DxWinsWarning, match="wins outright"):
+        assert monitor.check(1, {"dx_real_acc": 1.0, "dx_fake_acc": 1.0, "rec_adv": 6.0, "gen_adv": 7.5})
+    assert monitor.fired == [1]
+
+
+def test_stages_must_run_in_order(faces64):
+    x, y = faces64
+    with pytest.raises(RuntimeError, match="train_autoencoder"):
+        gd.GanDisentangler(PreprocessConfig(size=64), quick=True).train_disentanglement(x, y)
+
+
+# -- one tiny model, trained once through the evaluator --------------------------------------------
+@pytest.fixture(scope="module")
+def trained(lfw, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("gan") / "run"
+    table, model = gd.verification_by_part(lfw, protocol="view1", run_dir=str(run_dir), **TINY)
+    from facelab.evaluation.protocols import verification_splits
+
+    split = verification_splits(lfw, "view1")[0]
+    images = lfw.load_images(SIZE)
+    (run_dir,) = list(run_dir.glob("data-*"))  # one training split → one run folder
+    return {"table": table, "model": model, "run_dir": run_dir, "train": split.train_images,
+            "images": images, "labels": lfw.labels, "test": split.test_pairs}
+
+
+@pytest.mark.slow
+def test_every_loss_has_a_finite_curve(trained):
+    m = trained["model"]
+    names = {1: gd.StageTrainer.loss_names(m.stage_models_[1]), 2: m.stage_models_[2].loss_names(),
+             3: m.stage_models_[3].loss_names()}
+    assert {"rec", "enc_adv", "rec_adv", "gen_adv", "dz_loss", "dx_loss"} <= set(names[1])
+    assert {"encrec", "id", "pose", "cyc_id", "cyc_pose", "cyc_style", "aug_id", "aug_pose"} <= set(names[2])
+    for stage, epochs in zip((1, 2, 3), TINY["epochs"]):
+        curves = m.curves_[f"stage{stage}"]
+        assert set(names[stage]) <= set(curves)
+        for k in names[stage]:
+            assert len(curves[k]) == epochs and np.all(np.isfinite(curves[k])), (stage, k, curves[k])
+        saved = json.loads((trained["run_dir"] / f"stage{stage}" / "curves.json").read_text())
+        assert saved == curves
+        assert list((trained["run_dir"] / f"stage{stage}" / "logs").rglob("events.out.tfevents.*"))
+
+
+@pytest.mark.slow
+def test_verification_per_sub_vector(trained):
+    table = trained["table"]
+    assert set(table) == {"id", "noid", "pose", "style"}
+    for part, summary in table.items():
+        assert summary["config"]["part"] == part
+        assert len(summary["fold_accuracy"]) == 1 and 0.3 <= summary["accuracy_mean"] <= 1.0
+        assert 0.0 <= summary["auc"] <= 1.0
+    dims = {"id": 12, "noid": 12, "pose": 2, "style": 10}
+    some = trained["images"][trained["test"].index_a[:20]]
+    for part, d in dims.items():
+        e = trained["model"].embed(some, part)
+        assert e.shape == (20, d) and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_reconstruction_samples_and_pose_error(trained):
+    m = trained["model"]
+    held_out = trained["images"][np.unique(trained["test"].index_a)[:64]]
+    r = gd.reconstruction_rmse(m, held_out)
+    rec = m.reconstruct(held_out).astype(np.float64)
+    assert r["autoencoder"] == pytest.approx(np.sqrt(((rec - held_out) ** 2).mean()), rel=1e-9)
+    assert 0 < r["autoencoder"] < 255 and 0 < r["disentangled"] < 255 and r["images"] == 64
+    samples = m.sample(8, seed=3)
+    assert samples.shape == (8, 24, 24, 1) and samples.dtype == np.uint8
+    assert samples.reshape(8, -1).astype(float).std(axis=0).mean() > 0  # not one image eight times
+    assert np.array_equal(samples, m.sample(8, seed=3))
+    err = gd.pose_error(m, held_out)
+    assert err["with_target"] > 0
+    for name in ("roll_deg", "yaw_proxy"):
+        assert np.isfinite(err[name]["mae"]) and np.isfinite(err[name]["mae_predict_mean"])
+
+
+@pytest.mark.slow
+def test_identity_transfer_is_measured_on_the_decoded_codes(trained):
+    m = trained["model"]
+    idx = trained["test"].index_a
+    images, labels = trained["images"][np.concatenate([idx, trained["test"].index_b])], \
+        trained["labels"][np.concatenate([idx, trained["test"].index_b])]
+    out = gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=0)
+    grid = out["grid"]
+    assert grid.shape == (3, 4, 24, 24, 1)
+    f_src, f_tgt = m.codes(out["sources"])["f"], m.codes(out["targets"])["f"]
+    mixed = np.concatenate([f_src[1, :12], f_tgt[2, 12:]])[None]
+    assert np.array_equal(m.decode_f(mixed)[0], grid[1, 2])  # source 1's identity, target 2's pose and style
+    assert 0 <= out["nearest_is_source"] <= 1 and out["nearest_is_source"] + out["nearest_is_target"] <= 1
+    assert out["chance"] == pytest.approx(1 / 7)
+    assert all(np.isfinite(v) for v in out["pose_distance_to_target"].values())
+
+
+@pytest.mark.slow
+def test_resume_from_finished_run_restores_everything(trained):
+    m = trained["model"]
+    x = trained["images"][trained["train"]]
+    y = np.unique(trained["labels"][trained["train"]], return_inverse=True)[1]
+    again = gd.GanDisentangler(run_dir=str(trained["run_dir"]), **TINY).fit(x, y)
+    for stage in (1, 2, 3):
+        assert getattr(again, f"training_stage{stage}_").resumed_from == (TINY["epochs"][stage - 1], 0)
+        old, new = m.stage_models_[stage].variables, again.stage_models_[stage].variables
+        assert len(old) == len(new)
+        for a, b in zip(old, new):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())  # networks and optimiser slots
+    d_slots = again.stage_models_[1].d_optimizers["image_discriminator"].variables
+    assert any(np.abs(v.numpy()).sum() > 0 for v in d_slots[2:])  # D_x's Adam moments came back
+    probe = trained["images"][trained["test"].index_a[:16]]
+    for part in ("id", "style"):
+        np.testing.assert_array_equal(again.embed(probe, part), m.embed(probe, part))
+    assert again.curves_ == m.curves_
+
+
+@pytest.mark.slow
+def test_clear_errors_for_other_configurations_and_image_sizes(trained, faces64, lfw):
+    x = trained["images"][trained["train"]]
+    y = trained["labels"][trained["train"]]
+    with pytest.raises(CheckpointMismatchError, match=r"id_dim: checkpoint 12, now 14"):
+        gd.GanDisentangler(run_dir=str(trained["run_dir"]), **{**TINY, "id_dim": 14}).fit(x, y)
+    from deep_helpers import lfw_subset
+
+    x32, y32 = lfw_subset(lfw, people=8, per_person=4, size=32, min_images=4)
+    with pytest.raises(CheckpointMismatchError, match=r"image_shape: checkpoint \[24, 24, 1\], now \[32, 32, 1\]"):
+        gd.GanDisentangler(run_dir=str(trained["run_dir"]), **{**TINY, "preprocess": PreprocessConfig(size=32)}).fit(
+            x32, y32)
+    with pytest.raises(ValueError, match=r"stage 2 got images of shape \(32, 32, 1\).*stage 1 was trained on "
+                                         r"\(24, 24, 1\)"):
+        trained["model"].train_disentanglement(x32, y32)
