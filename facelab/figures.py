@@ -58,6 +58,97 @@ def view2_pairs(ctx: Context):
     return {"view2_pairs.png": plots.image_grid(grid, ncols=8, titles=titles, size=1.5)}
 
 
+# -- unit 3: Siamese networks and DeepID ---------------------------------------------------------
+def _view1_training_people(lfw) -> np.ndarray:
+    from .evaluation.protocols import verification_splits
+
+    return verification_splits(lfw, "view1")[0].train_images
+
+
+@figure("03_siamese_deepid")
+def siamese_pairs(ctx: Context):
+    """Balanced training pairs as the Siamese methods draw them (PairSampler, label 1 = SAME)."""
+    from .data.samplers import PairSampler
+
+    train = _view1_training_people(ctx.lfw)
+    a, b, same = PairSampler(ctx.lfw.labels[train], 64, seed=ctx.seed).epoch(0)
+    images = ctx.lfw.load_images(PreprocessConfig(size=96, crop=(150, 150), grayscale=False))
+    return {"siamese_pairs.png": plots.pair_grid(images, train[a], train[b], same, n_per_kind=4, seed=ctx.seed)}
+
+
+@figure("03_siamese_deepid")
+def contrastive_loss_curves(ctx: Context):
+    """The DeepID2 contrastive loss of one pair against the distance of its embeddings,
+    evaluated by facelab's own loss (``contrastive_per_pair``), for both labels."""
+    from .losses.contrastive import contrastive_per_pair
+
+    margin = 1.0
+    d = np.linspace(0.0, 2.0, 201, dtype=np.float32)  # unit-norm embeddings: 0 <= d <= 2
+    fa, fb = np.zeros((len(d), 1), np.float32), d[:, None]
+    curves = {f"same = {s} ({'same person' if s else 'different people'})":
+              np.asarray(contrastive_per_pair(fa, fb, np.full(len(d), s, np.float32), margin)) for s in (1, 0)}
+    return {"contrastive_loss.png": plots.curves_figure(
+        d, curves, "distance ‖f(x₁) − f(x₂)‖", "loss of the pair", f"Contrastive loss (DeepID2 form), margin m = {margin:g}",
+        vlines={"m": margin})}
+
+
+# -- unit 4: triplet mining -----------------------------------------------------------------
+@figure("04_triplet_mining")
+def triplet_hinge(ctx: Context):
+    """FaceNet's hinge against d(a,n) − d(a,p), with the three regions of negatives shaded."""
+    from .losses.triplet import margin_loss
+
+    margin = 0.2
+    gap = np.linspace(-0.6, 0.6, 241, dtype=np.float32)
+    loss = np.asarray(margin_loss(np.zeros_like(gap), gap, margin))  # d_ap = 0, d_an = gap
+    soft = np.asarray(margin_loss(np.zeros_like(gap), gap, margin, soft=True))
+    spans = {"hard": (gap[0], 0.0, "tab:red"), "semi-hard": (0.0, margin, "tab:orange"),
+             "easy": (margin, gap[-1], "tab:green")}
+    return {"triplet_hinge.png": plots.curves_figure(
+        gap, {f"hinge, margin {margin:g}": loss, "soft margin log(1+e^(−gap))": soft},
+        "d(a,n) − d(a,p)", "loss of the triplet", "Triplet loss and the regions of negatives", spans=spans)}
+
+
+def _pk_batch_and_nets(ctx: Context, strategies=("batch-hard", "semi-hard"), p: int = 8, k: int = 4):
+    """A real P×K batch of View 1 training people, embedded by an untrained backbone and by
+    triplet networks trained briefly on View 1's training people (quick budget, or 3 epochs)."""
+    import keras
+
+    from .data.samplers import PKSampler
+    from .nets.backbones import build_backbone
+    from .nets.triplet_method import TripletMethod
+
+    train = _view1_training_people(ctx.lfw)
+    nets = {s: TripletMethod(strategy=s, seed=ctx.seed, quick=ctx.quick, epochs=3) for s in strategies}
+    first = nets[strategies[0]]
+    images = ctx.lfw.load_images(first.preprocess)
+    labels = ctx.lfw.labels[train]
+    batch = train[PKSampler(labels, p, k, seed=ctx.seed + 1).epoch(0)[0]]
+    keras.utils.set_random_seed(ctx.seed)
+    untrained = build_backbone(first.backbone, images.shape[1:], first.embedding_dim)
+    embedded = {"untrained network": np.asarray(untrained(images[batch].astype(np.float32) / 255.0, training=False))}
+    for s, net in nets.items():
+        net.fit(images[train], labels)
+        embedded[f"{s}, {net.train_epochs} epochs"] = net.embed(images[batch])
+    return batch, ctx.lfw.labels[batch], embedded, nets
+
+
+@figure("04_triplet_mining")
+def negative_regions(ctx: Context):
+    """Where the negatives of a real P×K batch lie before and after a little training with
+    batch-hard and semi-hard mining; one anchor's positive and negatives of each region; and
+    the mining statistics of a fixed probe batch over that training."""
+    batch, labels, embedded, nets = _pk_batch_and_nets(ctx)
+    margin = nets["semi-hard"].margin
+    hist = plots.negative_regions_figure({t: (e, labels) for t, e in embedded.items()}, margin)
+    faces = ctx.lfw.load_images(PreprocessConfig(size=96, crop=(150, 150), grayscale=False))[batch]
+    semi = [e for t, e in embedded.items() if t.startswith("semi-hard")][0]
+    examples = plots.pick_region_examples(semi, labels, margin)
+    stats = plots.mining_curves({s: net.stats_callback_.history for s, net in nets.items()})
+    return {"negative_regions.png": hist, "region_examples.png": plots.region_examples_figure(faces, examples),
+            "mining_stats.png": stats}
+
+
 def make_figures(out_dir: str | Path, units: list[str] | None = None, *, data_dir=None, seed: int = 0,
                  quick: bool = False, log=print) -> list[Path]:
     """Regenerate the figures of ``units`` (default: all) into ``out_dir``."""

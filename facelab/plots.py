@@ -78,6 +78,220 @@ def image_grid(images: np.ndarray, ncols: int = 8, titles=None, cmap="gray", siz
     return fig
 
 
+# -- units 3 and 4: Siamese/DeepID and triplet mining ----------------------------------------
+def pair_grid(images: np.ndarray, index_a, index_b, same, n_per_kind: int = 4, size: float = 1.4, seed: int = 0):
+    """``n_per_kind`` same-person and as many different-person pairs side by side (label 1 = SAME)."""
+    same = np.asarray(same).astype(bool)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for kind in (True, False):
+        rows = np.flatnonzero(same == kind)
+        picks += list(rng.choice(rows, size=min(n_per_kind, len(rows)), replace=False))
+    grid = [images[i] for k in picks for i in (index_a[k], index_b[k])]
+    titles = [f"same = {int(same[k])}" if j == 0 else "" for k in picks for j in (0, 1)]
+    return image_grid(np.stack(grid), ncols=4, titles=titles, size=size)
+
+
+def curves_figure(x, curves: dict, xlabel: str, ylabel: str, title: str = "", vlines: dict | None = None,
+                  spans: dict | None = None, figsize=(6, 4)):
+    """Line plot of ``curves`` (label → y over ``x``); ``vlines``: label → x; ``spans``: label → (x0, x1, colour)."""
+    fig, ax = plt.subplots(figsize=figsize)
+    for label, (x0, x1, colour) in (spans or {}).items():
+        ax.axvspan(x0, x1, color=colour, alpha=0.15, label=label)
+    for label, y in curves.items():
+        ax.plot(x, y, label=label, lw=2)
+    for label, xv in (vlines or {}).items():
+        ax.axvline(xv, color="k", ls="--", lw=1)
+        ax.annotate(label, (xv, ax.get_ylim()[1]), xytext=(3, -12), textcoords="offset points", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def project_2d(embeddings: np.ndarray, projection: str = "tsne", seed: int = 0) -> np.ndarray:
+    """(n, d) → (n, 2) by PCA or t-SNE (scikit-learn), for drawing only."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    e = np.asarray(embeddings, dtype=np.float64)
+    if projection == "pca":
+        return PCA(2, svd_solver="full").fit_transform(e)
+    if projection == "tsne":
+        perplexity = float(min(30.0, max(2.0, (len(e) - 1) / 3)))
+        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(e)
+    raise ValueError(f"projection must be 'pca' or 'tsne', got {projection!r}")
+
+
+def embedding_scatter(panels: dict, names: dict | None = None, projection: str = "tsne", seed: int = 0,
+                      ncols: int = 3, size: float = 3.6):
+    """One 2-D map per method of the same images: ``panels`` title → (embeddings (n, d), labels (n,)).
+    Points coloured by identity (``names``: label → legend text, shown once)."""
+    n = len(panels)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    handles = None
+    for ax, (title, (emb, labels)) in zip(axes.ravel(), panels.items()):
+        xy = project_2d(emb, projection, seed)
+        labels = np.asarray(labels)
+        ids = np.unique(labels)
+        cmap = plt.get_cmap("tab10" if len(ids) <= 10 else "tab20")
+        for j, ident in enumerate(ids):
+            m = labels == ident
+            ax.scatter(xy[m, 0], xy[m, 1], s=14, color=cmap(j % cmap.N),
+                       label=(names or {}).get(ident, str(ident)))
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        handles = ax.get_legend_handles_labels()
+    if handles is not None:
+        fig.legend(*handles, loc="lower center", ncol=min(5, len(handles[0])), fontsize=7, frameon=False)
+    fig.suptitle(f"held-out people, {projection.upper()} of each method's embedding", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def training_curves(histories: dict, keys=None, ncols: int = 4, size: float = 3.2):
+    """Per method (``histories``: name → Keras history dict of per-epoch lists), its loss terms
+    (every key ending in ``loss`` unless ``keys`` says otherwise) over the epochs."""
+    n = len(histories)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 0.8), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax, (name, hist) in zip(axes.ravel(), histories.items()):
+        for key in keys or [k for k in hist if k.endswith("loss")]:
+            values = np.asarray(hist.get(key, []), dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=key)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+REGIONS = (("hard", "tab:red"), ("semi-hard", "tab:orange"), ("easy", "tab:green"))
+
+
+def triplet_gaps(embeddings, labels) -> dict:
+    """Every genuine triplet (a, p, n) of a batch — ``label[a] == label[p]``, ``a != p``,
+    ``label[n] != label[a]`` — with its Euclidean ``d_ap``, ``d_an`` and ``gap = d_an − d_ap``.
+    Brute force in NumPy (a batch of a few dozen faces has a few thousand triplets).
+
+    Regions for margin m (Schroff et al. 2015, §3.2): hard ``gap <= 0``, semi-hard ``0 < gap < m``,
+    easy ``gap >= m`` — the same boundaries as :func:`facelab.miners.stats.triplet_statistics`."""
+    e = np.asarray(embeddings, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if e.ndim != 2 or len(e) != len(labels):
+        raise ValueError(f"embeddings must be (batch, dim) with one label each; got {e.shape} and {labels.shape}")
+    d = np.sqrt(np.maximum(((e[:, None, :] - e[None, :, :]) ** 2).sum(-1), 0.0))
+    same = labels[:, None] == labels[None, :]
+    a, p = np.nonzero(same & ~np.eye(len(e), dtype=bool))
+    if len(a) == 0:
+        raise ValueError("triplet_gaps: no two embeddings share a label, so there is no triplet; "
+                         "sample the batch P×K (facelab.data.samplers.PKSampler)")
+    n_per_a = [np.flatnonzero(~same[i]) for i in range(len(e))]
+    aa = np.concatenate([np.full(len(n_per_a[i]), i) for i in a])
+    pp = np.concatenate([np.full(len(n_per_a[i]), j) for i, j in zip(a, p)])
+    nn = np.concatenate([n_per_a[i] for i in a])
+    d_ap, d_an = d[aa, pp], d[aa, nn]
+    return {"anchor": aa, "positive": pp, "negative": nn, "d_ap": d_ap, "d_an": d_an, "gap": d_an - d_ap}
+
+
+def region_of(gap: np.ndarray, margin: float) -> np.ndarray:
+    """0 = hard (gap <= 0), 1 = semi-hard (0 < gap < margin), 2 = easy (gap >= margin)."""
+    gap = np.asarray(gap)
+    return np.where(gap <= 0, 0, np.where(gap < margin, 1, 2))
+
+
+def negative_regions_figure(panels: dict, margin: float = 0.2, bins: int = 60, size=(4.2, 3.4)):
+    """Histogram of ``d(a,n) − d(a,p)`` over every triplet of a real batch, one panel per
+    ``title → (embeddings, labels)``, with the hard / semi-hard / easy regions shaded and their
+    fractions in the legend."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(size[0] * n, size[1]), squeeze=False)
+    for ax, (title, (emb, labels)) in zip(axes[0], panels.items()):
+        gap = triplet_gaps(emb, labels)["gap"]
+        region = region_of(gap, margin)
+        lo, hi = min(gap.min(), -margin), max(gap.max(), 2 * margin)
+        edges = np.linspace(lo, hi, bins + 1)
+        for r, (name, colour) in enumerate(REGIONS):
+            ax.hist(gap[region == r], bins=edges, color=colour, alpha=0.8,
+                    label=f"{name} {100 * np.mean(region == r):.1f} %")
+        for x in (0.0, margin):
+            ax.axvline(x, color="k", ls="--", lw=1)
+        ax.set_xlabel("d(a,n) − d(a,p)")
+        ax.set_ylabel("triplets")
+        ax.set_title(f"{title}\n{len(gap)} triplets, margin {margin:g}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def pick_region_examples(embeddings, labels, margin: float = 0.2) -> dict:
+    """An anchor–positive pair of the batch with negatives in as many regions as possible, and
+    for each region the negative at the median gap: ``{"anchor", "positive", "d_ap",
+    "negatives": {region: (index, d_an)}}``."""
+    t = triplet_gaps(embeddings, labels)
+    region = region_of(t["gap"], margin)
+    pair_key = t["anchor"] * len(np.asarray(labels)) + t["positive"]
+    keys = np.unique(pair_key)
+    coverage = np.array([len(np.unique(region[pair_key == k])) for k in keys])
+    best = keys[np.argmax(coverage)]  # first pair (in batch order) covering the most regions
+    rows = np.flatnonzero(pair_key == best)
+    out = {"anchor": int(t["anchor"][rows[0]]), "positive": int(t["positive"][rows[0]]),
+           "d_ap": float(t["d_ap"][rows[0]]), "negatives": {}}
+    for r, (name, _) in enumerate(REGIONS):
+        in_r = rows[region[rows] == r]
+        if len(in_r):
+            mid = in_r[np.argsort(t["gap"][in_r], kind="stable")[len(in_r) // 2]]
+            out["negatives"][name] = (int(t["negative"][mid]), float(t["d_an"][mid]))
+    return out
+
+
+def region_examples_figure(images: np.ndarray, examples: dict, size: float = 1.8):
+    """Anchor, positive and one negative per region (from :func:`pick_region_examples`), with distances."""
+    tiles = [images[examples["anchor"]], images[examples["positive"]]]
+    titles = ["anchor", f"positive\nd = {examples['d_ap']:.2f}"]
+    for name, (idx, d_an) in examples["negatives"].items():
+        tiles.append(images[idx])
+        titles.append(f"{name} negative\nd = {d_an:.2f}")
+    return image_grid(np.stack(tiles), ncols=len(tiles), titles=titles, size=size)
+
+
+MINING_STATS = (("frac_hard", "fraction hard"), ("frac_semihard", "fraction semi-hard"),
+                ("frac_easy", "fraction easy"), ("mean_pos_dist", "mean d(a,p)"),
+                ("mean_neg_dist", "mean d(a,n)"), ("spread", "embedding spread"))
+
+
+def mining_curves(histories: dict, stats=MINING_STATS, ncols: int = 3, size: float = 3.2):
+    """Mining statistics over training, one panel per statistic, one line per strategy.
+    ``histories``: name → list of :func:`facelab.miners.stats.triplet_statistics` dicts with a
+    ``step`` (what ``TripletStatsCallback.history`` holds)."""
+    ncols = min(ncols, len(stats))
+    nrows = int(np.ceil(len(stats) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 0.8), squeeze=False)
+    for ax in axes.ravel()[len(stats):]:
+        ax.axis("off")
+    for ax, (key, label) in zip(axes.ravel(), stats):
+        for name, hist in histories.items():
+            ax.plot([row["step"] for row in hist], [row[key] for row in hist], marker="o", ms=3, label=name)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("training step")
+        ax.grid(True, alpha=0.3)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def loss_curves_figure(curves: dict, title: str = "training curves", skip=("loss",)):
     """``curves``: stage → {loss name: per-epoch values}; one panel per stage, one line per loss
     (accuracies, names ending in ``_acc``, on a twin axis)."""
