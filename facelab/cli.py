@@ -31,7 +31,8 @@ def cmd_methods(args) -> int:
     width = max(map(len, names))
     for name in names:
         s = methods.spec(name)
-        print(f"{name:{width}s}  {s.kind:10s} {s.summary}")
+        print(f"{name:{width}s}  {s.kind:10s} {'*' if s.default else ' '} {s.summary}")
+    print("\n* = run by `facelab compare` when no --methods is given")
     return 0
 
 
@@ -102,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate methods on LFW (View 2: 10 folds, unrestricted, no outside data; "
                        "View 1: dev split) plus closed/open-set and few-shot identification on View 1's test people.")
     p.add_argument("--methods", default=None,
-                   help="comma-separated method names, or 'all' (default: the classical methods); see `facelab methods`")
+                   help="comma-separated method names, a kind (classical, deep, generative) or 'all' "
+                   "(default: the fast classical methods pixels, eigenfaces, fisherfaces, lbp); see `facelab methods`")
     p.add_argument("--protocol", choices=["view2", "view1"], default="view2")
     _add_data_dir(p)
     p.add_argument("--out", default="results", help="output folder (default: ./results)")

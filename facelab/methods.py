@@ -18,6 +18,7 @@ class MethodSpec:
     target: str  # "package.module:factory"
     kind: str  # "classical" | "deep" | "generative"
     summary: str
+    default: bool = False  # part of `facelab compare` with no --methods (minutes on a 2-core CPU)
 
     def factory(self) -> Callable[..., FaceMethod]:
         module, _, attr = self.target.partition(":")
@@ -27,8 +28,8 @@ class MethodSpec:
 _REGISTRY: dict[str, MethodSpec] = {}
 
 
-def register(name: str, target: str, kind: str, summary: str) -> None:
-    _REGISTRY[name] = MethodSpec(name, target, kind, summary)
+def register(name: str, target: str, kind: str, summary: str, default: bool = False) -> None:
+    _REGISTRY[name] = MethodSpec(name, target, kind, summary, default)
 
 
 def available(kind: str | None = None) -> list[str]:
@@ -46,12 +47,18 @@ def create(name: str, **kwargs) -> FaceMethod:
     return spec(name).factory()(**kwargs)
 
 
+KINDS = ("classical", "deep", "generative")
+
+
 def resolve_names(text: str | None) -> list[str]:
-    """``None`` → the classical methods; ``"all"`` → every method; else a comma list."""
+    """``None`` → the default set (the fast classical methods); ``"all"`` → every method; a kind
+    (``"classical"``, ``"deep"``, ``"generative"``) → every method of that kind; else a comma list."""
     if text is None or text == "":
-        return available("classical")
+        return [n for n, s in _REGISTRY.items() if s.default]
     if text == "all":
         return available()
+    if text in KINDS:
+        return available(text)
     names = [n.strip() for n in text.split(",") if n.strip()]
     for n in names:
         spec(n)
@@ -60,15 +67,15 @@ def resolve_names(text: str | None) -> list[str]:
 
 # -- the built-in methods -------------------------------------------------------------------
 register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
-         "raw pixel vectors, mean-centred on the training set, cosine similarity (the floor)")
+         "raw pixel vectors, mean-centred on the training set, cosine similarity (the floor)", default=True)
 
 # -- classical (facelab.classical) — issue 3 -------------------------------------------------
 register("eigenfaces", "facelab.classical.face_methods:eigenfaces", "classical",
-         "PCA of the training faces (Turk & Pentland 1991), whitened, cosine")
+         "PCA of the training faces (Turk & Pentland 1991), whitened, cosine", default=True)
 register("fisherfaces", "facelab.classical.face_methods:fisherfaces", "classical",
-         "PCA then LDA (Belhumeur et al. 1997), cosine")
+         "PCA then LDA (Belhumeur et al. 1997), cosine", default=True)
 register("lbp", "facelab.classical.face_methods:lbp", "classical",
-         "grid of uniform LBP histograms (Ahonen et al. 2006), chi-square")
+         "grid of uniform LBP histograms (Ahonen et al. 2006), chi-square", default=True)
 register("lbp-weighted", "facelab.classical.face_methods:lbp_weighted", "classical",
          "LBP histograms, chi-square weighted per cell with weights learned on the training people")
 register("eigenfaces+jb", "facelab.classical.face_methods:eigenfaces_jb", "classical",

@@ -174,3 +174,15 @@ def test_lecture_figures_command(tmp_path, cache_dir):
     r = subprocess.run([sys.executable, "-m", "facelab", "figures", "--units", "99_nope", "--out", str(tmp_path)],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "unknown lecture unit" in r.stderr
+
+
+def test_method_sets_resolve_by_kind_and_default():
+    from facelab import methods
+
+    default = methods.resolve_names(None)
+    assert "pixels" in default and all(methods.spec(n).kind == "classical" for n in default)
+    assert set(default) < set(methods.resolve_names("classical"))
+    assert set(methods.resolve_names("deep")) | set(methods.resolve_names("classical")) \
+        | set(methods.resolve_names("generative")) == set(methods.resolve_names("all"))
+    with pytest.raises(KeyError, match="unknown method 'x'"):
+        methods.resolve_names("pixels,x")
