@@ -75,6 +75,7 @@ SCIPY = {
     "hist_intersection": lambda A, B: np.array([[np.minimum(a, b).sum() for b in B] for a in A]),
     "jaccard": lambda A, B: np.array([[np.minimum(a, b).sum() / np.maximum(a, b).sum() for b in B] for a in A]),
     "neg_hamming": lambda A, B: -cdist(A != 0, B != 0, "hamming") * A.shape[1],
+    "neg_hellinger": lambda A, B: -cdist(np.sqrt(A), np.sqrt(B), "euclidean") / np.sqrt(2),
 }
 
 
@@ -91,6 +92,15 @@ def test_similarities_against_scipy(name):
     expected = SCIPY[name](A, B)
     np.testing.assert_allclose(sim.pairwise(A, B), expected, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(sim.paired(A[:5], B), np.diag(expected[:5]), rtol=1e-10, atol=1e-10)
+
+
+def test_float32_embeddings_stay_float32_and_agree():
+    rng = np.random.default_rng(1)
+    A, B = rng.random((40, 300)).astype(np.float32), rng.random((9, 300)).astype(np.float32)
+    sim = get_similarity("neg_chi2")
+    fast = sim.pairwise(A, B)
+    assert fast.dtype == np.float32
+    np.testing.assert_allclose(fast, SCIPY["neg_chi2"](A.astype(float), B.astype(float)), rtol=1e-5)
 
 
 def test_unknown_similarity_is_named():

@@ -54,53 +54,72 @@ def pairwise_euclidean(A, B):
     return np.sqrt(pairwise_sq_euclidean(A, B))
 
 
+def _float(x):
+    """Keep float32/float64 as they are (embeddings are float32: halve the memory traffic)."""
+    x = np.asarray(x)
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+
+
 def minkowski(a, b, p: float = 3.0):
     if p < 1:
         raise ValueError(f"Minkowski p must be ≥ 1 to be a metric, got {p}")
-    return (np.abs(_f(a) - _f(b)) ** p).sum(-1) ** (1.0 / p)
+    return (np.abs(_float(a) - _float(b)) ** p).sum(-1) ** (1.0 / p)
 
 
 def pairwise_minkowski(A, B, p: float = 3.0):
-    return _pairwise_by_rows(lambda a, B_: minkowski(np.broadcast_to(a, B_.shape), B_, p), A, B)
+    return _pairwise_blocked(lambda a, b: minkowski(a, b, p), A, B)
 
 
 def manhattan(a, b):
-    return np.abs(_f(a) - _f(b)).sum(-1)
+    return np.abs(_float(a) - _float(b)).sum(-1)
 
 
 def pairwise_manhattan(A, B):
-    return _pairwise_by_rows(lambda a, B_: np.abs(B_ - a).sum(-1), A, B)
+    return _pairwise_blocked(manhattan, A, B)
 
 
-def chi_square(a, b):
-    """χ²(a, b) = Σ (a−b)² / (a+b), terms with a+b = 0 omitted (Ahonen et al. 2006, eq. 3)."""
-    a, b = _f(a), _f(b)
-    s = a + b
-    return np.where(s > 0, (a - b) ** 2 / np.where(s > 0, s, 1.0), 0.0).sum(-1)
+def chi_square(a, b, weights=None):
+    """χ²(a, b) = Σ (a−b)² / (a+b), terms with a+b = 0 omitted (Ahonen et al. 2006, eq. 3);
+    with ``weights`` (one per feature) the weighted form Σ w (a−b)²/(a+b) (their eq. 4)."""
+    a, b = np.broadcast_arrays(_float(a), _float(b))
+    total = a + b
+    terms = a - b
+    np.multiply(terms, terms, out=terms)
+    zero = total == 0
+    np.divide(terms, total, out=terms, where=~zero)
+    terms[zero] = 0.0
+    return terms.sum(-1) if weights is None else terms @ _float(weights).astype(terms.dtype)
 
 
 def pairwise_chi_square(A, B):
-    return _pairwise_by_rows(lambda a, B_: chi_square(np.broadcast_to(a, B_.shape), B_), A, B)
+    """Non-negative inputs (histograms) go through scikit-learn's compiled
+    ``additive_chi2_kernel`` (= −χ²), about 3× faster than NumPy blocks; others through blocks."""
+    A, B = _float(A), _float(B)
+    if A.size and B.size and A.min() >= 0 and B.min() >= 0:
+        from sklearn.metrics.pairwise import additive_chi2_kernel
+
+        return -additive_chi2_kernel(A, B.astype(A.dtype))
+    return _pairwise_blocked(chi_square, A, B)
 
 
 def hist_intersection(a, b):
     """Σ min(a, b) (Swain & Ballard 1991): a similarity, higher = more alike."""
-    return np.minimum(_f(a), _f(b)).sum(-1)
+    return np.minimum(_float(a), _float(b)).sum(-1)
 
 
 def pairwise_hist_intersection(A, B):
-    return _pairwise_by_rows(lambda a, B_: np.minimum(B_, a).sum(-1), A, B)
+    return _pairwise_blocked(hist_intersection, A, B)
 
 
 def jaccard(a, b):
     """Weighted Jaccard Σ min / Σ max for non-negative vectors (binary sets as 0/1 vectors)."""
-    a, b = _f(a), _f(b)
+    a, b = _float(a), _float(b)
     den = np.maximum(a, b).sum(-1)
     return np.where(den > 0, np.minimum(a, b).sum(-1) / np.where(den > 0, den, 1.0), 1.0)
 
 
 def pairwise_jaccard(A, B):
-    return _pairwise_by_rows(lambda a, B_: jaccard(np.broadcast_to(a, B_.shape), B_), A, B)
+    return _pairwise_blocked(jaccard, A, B)
 
 
 def hamming(a, b):
@@ -121,12 +140,14 @@ def pairwise_cosine(A, B):
     return _unit(A) @ _unit(B).T
 
 
-def _pairwise_by_rows(row_fn, A, B, block: int = 256):
-    """Pairwise for distances with no matrix-product form: one row of A against all of B."""
-    A, B = _f(A), _f(B)
-    out = np.empty((len(A), len(B)))
-    for i in range(len(A)):
-        out[i] = row_fn(A[i], B)
+def _pairwise_blocked(paired_fn, A, B, max_elements: int = 1 << 22):
+    """All-vs-all for distances without a matrix-product form: ``paired_fn`` on broadcast
+    blocks ``(rows, 1, d)`` × ``(1, m, d)``, with rows chosen to bound the temporaries' size."""
+    A, B = _float(A), _float(B)
+    out = np.empty((len(A), len(B)), dtype=np.result_type(A, B))
+    rows = max(1, max_elements // max(1, B.size))
+    for i in range(0, len(A), rows):
+        out[i: i + rows] = paired_fn(A[i: i + rows, None, :], B[None, :, :])
     return out
 
 
@@ -187,18 +208,14 @@ def pairwise_hellinger(A, B):
 def weighted_chi_square(a, b, weights):
     """Σ_j w_j Σ_{i ∈ region j} (a_i − b_i)² / (a_i + b_i) (Ahonen et al. 2006, eq. 4); ``weights``
     holds one weight per feature (repeat a per-region weight over that region's bins)."""
-    a, b = _f(a), _f(b)
-    s = a + b
-    terms = np.where(s > 0, (a - b) ** 2 / np.where(s > 0, s, 1.0), 0.0)
-    return terms @ _f(weights)
+    return chi_square(a, b, weights)
 
 
 def weighted_chi2_similarity(weights, name: str = "neg_weighted_chi2") -> Similarity:
     """A :class:`Similarity` scoring −weighted χ² with fixed per-feature ``weights`` (d,)."""
     w = _f(weights)
     return Similarity(name, lambda a, b: -weighted_chi_square(a, b, w),
-                      lambda A, B: _pairwise_by_rows(lambda x, B_: -weighted_chi_square(
-                          np.broadcast_to(x, B_.shape), B_, w), A, B),
+                      lambda A, B: -_pairwise_blocked(lambda x, y: weighted_chi_square(x, y, w), A, B),
                       "minus the region-weighted chi-square distance (Ahonen et al. 2006)")
 
 
