@@ -86,6 +86,17 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .evaluation.report import markdown_table, update_readme
+
+    if args.readme:
+        update_readme(args.readme, args.results, args.command)
+        print(f"updated the results block of {args.readme} from {args.results}")
+    else:
+        print(markdown_table(json.loads(Path(args.results).read_text())))
+    return 0
+
+
 def cmd_figures(args) -> int:
     from .figures import make_figures
 
@@ -132,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("report", help="print a results.json as a table, or fill the README's results block with it")
+    p.add_argument("results", help="a results.json written by `facelab compare`")
+    p.add_argument("--readme", default=None, help="README to update between <!-- results:begin/end --> markers")
+    p.add_argument("--command", default="facelab compare", help="the command that produced the results (quoted in the README)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("figures", help="regenerate the lecture figures from the real data")
     p.add_argument("--units", default=None, help="comma-separated lecture units (default: all)")

@@ -186,3 +186,22 @@ def test_method_sets_resolve_by_kind_and_default():
         | set(methods.resolve_names("generative")) == set(methods.resolve_names("all"))
     with pytest.raises(KeyError, match="unknown method 'x'"):
         methods.resolve_names("pixels,x")
+
+
+def test_report_fills_the_readme_block_from_a_results_file(tmp_path):
+    from facelab.evaluation.report import update_readme
+
+    results = {"protocol": "view1", "data_variant": "lfw-deepfunneled", "seed": 0, "quick": False, "device": "cpu",
+               "methods": {"m": {"accuracy_mean": 0.7, "accuracy_se": 0.01, "fold_accuracy": [0.7], "auc": 0.8,
+                                 "eer": 0.3, "tar_at_far": {"0.01": 0.1, "0.001": 0.05}, "fit_seconds": 1.0,
+                                 "embed_seconds": 2.0}}}
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- results:begin -->\nold\n<!-- results:end -->\nafter\n")
+    update_readme(readme, tmp_path / "results.json", "facelab compare --protocol view1")
+    text = readme.read_text()
+    assert "\nold\n" not in text and "| m | 70.00 ± 1.00 |" in text and text.endswith("after\n")
+    assert "`facelab compare --protocol view1`" in text
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="no <!-- results:begin -->"):
+        update_readme(readme, tmp_path / "results.json", "x")

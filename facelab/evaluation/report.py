@@ -94,3 +94,24 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
 
     plt.close("all")
     return written
+
+
+RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def update_readme(readme: str | Path, results_json: str | Path, command: str) -> Path:
+    """Replace the block between the results markers of ``readme`` with the table of
+    ``results_json`` and the command that produced it — README numbers are never typed in."""
+    import json
+
+    readme, results_json = Path(readme), Path(results_json)
+    text = readme.read_text(encoding="utf-8")
+    if RESULTS_BEGIN not in text or RESULTS_END not in text:
+        raise ValueError(f"{readme} has no {RESULTS_BEGIN} … {RESULTS_END} block to fill")
+    results = json.loads(results_json.read_text(encoding="utf-8"))
+    table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
+    block = (f"{RESULTS_BEGIN}\nProduced by `{command}` on {results['device']}; "
+             f"filled in by `facelab report {results_json.name} --readme {readme.name}`.\n{table}{RESULTS_END}")
+    head, rest = text.split(RESULTS_BEGIN, 1)
+    _, tail = rest.split(RESULTS_END, 1)
+    return io.write_text(readme, head + block + tail)
