@@ -58,6 +58,32 @@ def view2_pairs(ctx: Context):
     return {"view2_pairs.png": plots.image_grid(grid, ncols=8, titles=titles, size=1.5)}
 
 
+@figure("02_classical")
+def eigenfaces(ctx: Context):
+    """The mean face and the first eigenfaces of View 1's training people (the eigenfaces method's input)."""
+    from .classical.face_methods import EIGEN_PREPROCESS
+    from .classical.pca import PCA
+
+    images = ctx.lfw.load_images(EIGEN_PREPROCESS)[..., 0]
+    train = ctx.lfw.people_indices(ctx.lfw.people_folds("view1-train")[0])
+    X = images[train].reshape(len(train), -1).astype(np.float64)
+    pca = PCA(15, random_state=ctx.seed).fit(X)
+    return {"eigenfaces.png": plots.eigenface_grid(pca.mean_, pca.components_, EIGEN_PREPROCESS.size, n=15)}
+
+
+@figure("02_classical")
+def lbp_codes(ctx: Context):
+    """One LFW face and its LBP code images (raw 256 codes, rotation-invariant uniform, Ahonen's 59 bins)."""
+    from .classical.face_methods import LBP_PREPROCESS
+    from .classical.lbp import local_binary_pattern
+
+    images = ctx.lfw.load_images(LBP_PREPROCESS)[..., 0]
+    face = images[np.random.default_rng(ctx.seed).integers(len(images))]
+    codes = {f"LBP(8, {R}) {m}": local_binary_pattern(face, 8, R, m)
+             for R, m in [(1, "default"), (2, "default"), (2, "uniform"), (2, "nri_uniform")]}
+    return {"lbp_codes.png": plots.lbp_codes_figure(face, codes)}
+
+
 # -- unit 3: Siamese networks and DeepID ---------------------------------------------------------
 def _view1_training_people(lfw) -> np.ndarray:
     from .evaluation.protocols import verification_splits

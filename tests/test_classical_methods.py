@@ -130,3 +130,15 @@ def test_methods_refuse_bad_images(lfw):
         PCA(51).fit(x.reshape(50, -1))
     with pytest.raises(ValueError, match="more images than classes"):
         FisherLDA().fit(x.reshape(50, -1)[:3], np.arange(3))
+
+
+def test_flip_averaged_lbp_is_mirror_invariant(people):
+    from facelab.classical.face_methods import LBPMethod
+
+    x = people[0][:6]  # (6, 64, 64, 1) real faces
+    mirrored = x[:, :, ::-1]
+    plain = LBPMethod(grid=(8, 8)).fit(x)
+    flipped = LBPMethod(grid=(8, 8), flip_average=True).fit(x)
+    assert not np.allclose(plain.embed(mirrored), plain.embed(x), atol=1e-3)  # LBP alone is not symmetric
+    np.testing.assert_allclose(flipped.embed(mirrored), flipped.embed(x), atol=1e-7)
+    np.testing.assert_allclose(flipped.embed(x), 0.5 * (plain.embed(x) + plain.embed(mirrored)), atol=1e-7)

@@ -129,6 +129,9 @@ class LBPMethod(_FittedShape):
     per cell learned from training identities: w_j = (μ_diff − μ_same) / (σ²_same + σ²_diff) of
     the cell's χ² distance over ``n_pairs`` seeded same/different pairs (Fisher's criterion per
     cell, clipped at 0, mean 1); or an explicit array of grid_y × grid_x weights.
+    flip_average: describe a face by the mean of its histograms and its mirror image's, so the
+    descriptor is left–right symmetric (a face turned left matches the same face turned right
+    more closely); chosen on View 1 (plain χ²: 0.690 → 0.721 test accuracy).
     """
 
     name = "lbp"
@@ -136,8 +139,9 @@ class LBPMethod(_FittedShape):
 
     def __init__(self, preprocess=None, seed=0, quick=False, scales=((8, 2),), mapping: str = "nri_uniform",
                  grid=(10, 10), norm: str = "l1", sqrt: bool = False, similarity: str = "neg_chi2",
-                 region_weights=None, n_pairs: int = 3000):
+                 region_weights=None, n_pairs: int = 3000, flip_average: bool = False):
         super().__init__(preprocess or LBP_PREPROCESS, seed, quick)
+        self.flip_average = flip_average
         self.descriptor = LBPDescriptor(scales=scales, mapping=mapping, grid=grid, norm=norm, sqrt=sqrt)
         self.similarity = similarity
         self.region_weights, self.n_pairs = region_weights, n_pairs
@@ -178,7 +182,10 @@ class LBPMethod(_FittedShape):
         return w / max(w.mean(), 1e-12)
 
     def embed(self, images):
-        return self.descriptor(self._check_embed_input(images))
+        x = self._check_embed_input(images)  # (n, h, w, 1)
+        if self.flip_average:
+            return 0.5 * (self.descriptor(x) + self.descriptor(x[:, :, ::-1]))
+        return self.descriptor(x)
 
     def params(self):
         d = self.descriptor
@@ -186,6 +193,7 @@ class LBPMethod(_FittedShape):
         return {"scales": [list(s) for s in d.scales], "mapping": d.mapping, "grid": list(d.grid),
                 "margin": d.margin_px, "norm": d.norm, "sqrt": d.sqrt, "similarity": getattr(
                     self.similarity, "name", self.similarity),
+                "flip_average": self.flip_average,
                 "region_weights": rw if rw is None or isinstance(rw, str) else np.asarray(rw).tolist(),
                 **({"n_pairs": self.n_pairs} if isinstance(rw, str) else {})}
 
@@ -254,6 +262,7 @@ def fisherfaces(**kw):
 
 
 def lbp(**kw):
+    kw.setdefault("flip_average", True)
     return LBPMethod(**kw)
 
 
@@ -262,8 +271,8 @@ def eigenfaces_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 200):
     return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name="eigenfaces+jb", seed=seed, quick=quick)
 
 
-def lbp_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 300):
-    base = LBPMethod(preprocess, seed, quick, sqrt=True)
+def lbp_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 300, flip_average: bool = True):
+    base = LBPMethod(preprocess, seed, quick, sqrt=True, flip_average=flip_average)
     return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name="lbp+jb", seed=seed, quick=quick)
 
 
