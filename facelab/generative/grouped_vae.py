@@ -28,7 +28,6 @@ with Keras 3). Training uses a custom ``train_step`` with ``tf.GradientTape`` (T
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import keras
@@ -37,6 +36,7 @@ from keras import ops
 
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
+from ..nets.training import save_model  # noqa: F401  (atomic .keras save, shared with the deep methods)
 
 PACKAGE = "facelab"
 
@@ -336,22 +336,6 @@ def to_unit(images) -> np.ndarray:
     if images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 (0..255) as the data layer gives them; got {images.dtype}")
     return images.astype(np.float32) / 255.0
-
-
-def save_model(model: keras.Model, path) -> Path:
-    """``model.save`` to a temporary ``.keras`` file next to ``path``, then an atomic rename."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"model path must end in .keras, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def train_on_groups(model: GroupedVAE, images: np.ndarray, sampler, *, epochs: int, batch_groups: int = 16,
