@@ -111,7 +111,7 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str) ->
     results = json.loads(results_json.read_text(encoding="utf-8"))
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
     block = (f"{RESULTS_BEGIN}\nProduced by `{command}` on {results['device']}; "
-             f"filled in by `facelab report {results_json.name} --readme {readme.name}`.\n{table}{RESULTS_END}")
+             f"filled in by `facelab report {results_json.parent.name}/{results_json.name} --readme {readme.name}`.\n{table}{RESULTS_END}")
     head, rest = text.split(RESULTS_BEGIN, 1)
     _, tail = rest.split(RESULTS_END, 1)
     return io.write_text(readme, head + block + tail)
