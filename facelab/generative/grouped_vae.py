@@ -28,7 +28,6 @@ with Keras 3). Training uses a custom ``train_step`` with ``tf.GradientTape`` (T
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import keras
 import numpy as np

@@ -23,7 +23,7 @@ from .. import io
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
 from .backbones import build_backbone
-from .training import TrainConfig, TrainResult, fingerprint, load_model, precision_scope, resolve_precision, \
+from .training import TrainConfig, fingerprint, load_model, precision_scope, resolve_precision, \
     save_model, train
 
 
