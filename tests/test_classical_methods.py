@@ -95,7 +95,7 @@ def test_joint_bayesian_em_matches_the_per_person_reference(people):
     np.testing.assert_allclose(jb.S_eps_, S_eps, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["eigenfaces", "fisherfaces", "lbp", "lbp-weighted", "lbp+jb", "eigenfaces+jb"])
+@pytest.mark.parametrize("name", ["eigenfaces", "fisherfaces", "lbp", "lbp-chi2", "lbp-weighted", "lbp+jb", "eigenfaces+jb"])
 def test_registered_methods_fit_embed_and_score(lfw, name):
     method = registry.create(name, seed=0, quick=True)
     x = lfw.load_images(method.preprocess)
@@ -142,3 +142,15 @@ def test_flip_averaged_lbp_is_mirror_invariant(people):
     assert not np.allclose(plain.embed(mirrored), plain.embed(x), atol=1e-3)  # LBP alone is not symmetric
     np.testing.assert_allclose(flipped.embed(mirrored), flipped.embed(x), atol=1e-7)
     np.testing.assert_allclose(flipped.embed(x), 0.5 * (plain.embed(x) + plain.embed(mirrored)), atol=1e-7)
+
+
+def test_lbp_whitens_without_labels_and_chi2_variant_is_ahonen(people):
+    from facelab.classical.face_methods import LBP_PREPROCESS, LBPMethod
+
+    x = people[0][:300]
+    lbp = registry.create("lbp", pca_dim=40).fit(x)  # no labels: the whitening is unsupervised
+    z = lbp.pca_.transform(lbp.base.embed(x).astype(np.float64))
+    np.testing.assert_allclose(np.cov(z.T, bias=False).diagonal(), 1.0, rtol=0.05)  # whitened training faces
+    chi2 = registry.create("lbp-chi2")
+    assert chi2.name == "lbp-chi2" and chi2.similarity == "neg_chi2" and chi2.preprocess == LBP_PREPROCESS
+    np.testing.assert_array_equal(chi2.fit(x).embed(x[:5]), LBPMethod(flip_average=True).fit(x).embed(x[:5]))

@@ -4,7 +4,9 @@ Registered names (see ``facelab/methods.py``):
 
 * ``eigenfaces``      — PCA of the training faces, whitened, compared by cosine.
 * ``fisherfaces``     — PCA then LDA (Belhumeur et al. 1997), compared by cosine.
-* ``lbp``             — Ahonen et al. (2006) grid of uniform-LBP histograms, compared by chi-square.
+* ``lbp-chi2``        — Ahonen et al. (2006) grid of uniform-LBP histograms, compared by chi-square.
+* ``lbp``             — the same histograms (square-rooted), whitened by a PCA of the training
+  faces (no identity labels), cosine: what whitening does for eigenfaces, done for LBP.
 * ``eigenfaces+jb``   — eigenface coordinates scored by Joint Bayesian (Chen et al. 2012).
 * ``lbp+jb``          — √LBP histograms → PCA whitening → Joint Bayesian.
 * ``lbp+lda``         — √LBP histograms → PCA whitening → LDA → cosine (the WCCN-style baseline).
@@ -17,6 +19,7 @@ import numpy as np
 
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
+from ..memo import MEMO
 from ..metrics.distances import weighted_chi2_similarity
 from .fisher import FisherLDA
 from .lbp import LBPDescriptor
@@ -183,6 +186,10 @@ class LBPMethod(_FittedShape):
 
     def embed(self, images):
         x = self._check_embed_input(images)  # (n, h, w, 1)
+        # nothing fitted enters the histograms: the folds of one comparison share them (facelab.memo)
+        return MEMO((self.descriptor, self.flip_average), x, self._describe)
+
+    def _describe(self, x):
         if self.flip_average:
             return 0.5 * (self.descriptor(x) + self.descriptor(x[:, :, ::-1]))
         return self.descriptor(x)
@@ -198,18 +205,23 @@ class LBPMethod(_FittedShape):
                 **({"n_pairs": self.n_pairs} if isinstance(rw, str) else {})}
 
 
+METRICS = ("jb", "lda", "none")
+
+
 class LearnedMetricMethod(FaceMethod):
     """Any method's embeddings → PCA whitening → a metric learned on the training identities.
 
     base: an unfitted :class:`FaceMethod` (its preprocess is used). pca_dim: whitened dimensions.
-    metric: ``"jb"`` (Joint Bayesian, Chen et al. 2012; ``.similarity`` is the learned score) or
-    ``"lda"`` (LDA on the whitened features, then cosine — within-class normalisation as in WCCN).
+    metric: ``"jb"`` (Joint Bayesian, Chen et al. 2012; ``.similarity`` is the learned score),
+    ``"lda"`` (LDA on the whitened features, then cosine — within-class normalisation as in WCCN)
+    or ``"none"`` (whitened PCA and cosine only: no identity labels are used, the unsupervised
+    counterpart of whitened eigenfaces).
     """
 
     def __init__(self, base: FaceMethod, pca_dim: int = 300, metric: str = "jb", lda_dim: int = 150,
                  pca_max_samples: int = 4000, jb_iter: int = 3, name: str | None = None, seed=0, quick=False):
-        if metric not in ("jb", "lda"):
-            raise ValueError(f"metric must be 'jb' or 'lda'; got {metric!r}")
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
         super().__init__(base.preprocess, seed, quick)
         self.base, self.pca_dim, self.metric, self.lda_dim = base, pca_dim, metric, lda_dim
         self.pca_max_samples, self.jb_iter = pca_max_samples, jb_iter
@@ -217,8 +229,9 @@ class LearnedMetricMethod(FaceMethod):
         self.kind = base.kind
         self.similarity = "cosine"
 
-    def fit(self, images, labels):
-        labels = check_labels(labels, len(images), min_classes=2)
+    def fit(self, images, labels=None):
+        if self.metric != "none" or labels is not None:
+            labels = check_labels(labels, len(images), min_classes=1 if self.metric == "none" else 2)
         feats = self.base.fit(images, labels).embed(images).astype(np.float64)
         # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
         rng = np.random.default_rng(self.seed)
@@ -231,6 +244,9 @@ class LearnedMetricMethod(FaceMethod):
         if self.metric == "jb":
             self.model_ = JointBayesian(n_iter=self.jb_iter).fit(z, labels)
             self.similarity = self.model_.similarity
+        elif self.metric == "none":
+            self.model_ = None
+            self.similarity = "cosine"
         else:
             self.model_ = FisherLDA(self.lda_dim, pca_components=k).fit(z, labels)
             self.similarity = "cosine"
@@ -240,7 +256,7 @@ class LearnedMetricMethod(FaceMethod):
         if not hasattr(self, "pca_"):
             raise RuntimeError(f"{self.name}: call fit(images, labels) before embed(images)")
         z = self.pca_.transform(self.base.embed(images)).astype(np.float64)
-        return (z if self.metric == "jb" else self.model_.transform(z)).astype(np.float32)
+        return (z if self.metric != "lda" else self.model_.transform(z)).astype(np.float32)
 
     def params(self):
         return {"base": self.base.config, "pca_dim": self.pca_dim, "pca_max_samples": self.pca_max_samples,
@@ -261,9 +277,17 @@ def fisherfaces(**kw):
     return FisherfacesMethod(**kw)
 
 
-def lbp(**kw):
+def lbp_chi2(**kw):
     kw.setdefault("flip_average", True)
-    return LBPMethod(**kw)
+    method = LBPMethod(**kw)
+    method.name = "lbp-chi2"
+    return method
+
+
+def lbp(preprocess=None, seed=0, quick=False, pca_dim: int = 200, flip_average: bool = True):
+    """√LBP histograms → whitened PCA (no labels) → cosine; pca_dim chosen on View 1 (lectures/02)."""
+    base = LBPMethod(preprocess, seed, quick, sqrt=True, flip_average=flip_average)
+    return LearnedMetricMethod(base, pca_dim=pca_dim, metric="none", name="lbp", seed=seed, quick=quick)
 
 
 def eigenfaces_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 200):

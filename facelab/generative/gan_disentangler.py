@@ -44,7 +44,6 @@ backend); the losses are ``keras.ops``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -59,6 +58,7 @@ from ..base import FaceMethod, check_images, check_labels
 from ..data.pipeline import to_float
 from ..data.preprocess import PreprocessConfig
 from ..data.samplers import BatchSampler, PKSampler
+from ..memo import MEMO
 from ..losses.triplet import MinedTripletLoss, TripletMarginLoss
 from ..miners.online import BatchHardMiner, SemiHardMiner
 from ..nets.backbones import _basic_block
@@ -555,13 +555,15 @@ def stage_dataset(images, labels, targets, sampler, *, epochs: int, start_epoch:
 
 
 # -- the method -----------------------------------------------------------------------------------------
-_POSE_MEMO: dict[bytes, tuple[np.ndarray, bool]] = {}
+def _pose_rows(images: np.ndarray) -> np.ndarray:
+    pose, found = head_pose(images)
+    return np.column_stack([pose, found]).astype(np.float64)
 
 
 class PoseTargets:
     """OpenCV pose targets (:func:`~facelab.generative.pose.head_pose`) of an image array, computed
-    lazily for the images a batch needs and memoised per image content, so quick runs pay only for
-    the images they see and the evaluator's folds share the work."""
+    lazily for the images a batch needs and memoised per image content (:mod:`facelab.memo`), so
+    quick runs pay only for the images they see and the evaluator's folds share the work."""
 
     def __init__(self, images: np.ndarray):
         self.images = images
@@ -573,14 +575,8 @@ class PoseTargets:
         idx = np.asarray(idx, dtype=np.int64)
         todo = np.unique(idx[~self.done[idx]])
         if len(todo):
-            keys = [hashlib.blake2b(self.images[i].tobytes(), digest_size=16).digest() for i in todo]
-            new = [i for i, k in zip(todo, keys) if k not in _POSE_MEMO]
-            if new:
-                pose, found = head_pose(self.images[new])
-                for i, p, f in zip(new, pose, found):
-                    _POSE_MEMO[hashlib.blake2b(self.images[i].tobytes(), digest_size=16).digest()] = (p, bool(f))
-            for i, k in zip(todo, keys):
-                self.pose[i], self.found[i] = _POSE_MEMO[k]
+            rows = MEMO("head_pose", self.images[todo], _pose_rows)
+            self.pose[todo], self.found[todo] = rows[:, :-1], rows[:, -1] > 0.5
             self.done[todo] = True
         return self.pose[idx], self.found[idx]
 
