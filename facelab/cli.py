@@ -14,13 +14,37 @@ def _add_data_dir(p):
                    help="LFW data root (default: $FACELAB_DATA, else ./data)")
 
 
+def _parse_params(items) -> dict:
+    """``["pca_dim=100", "backbone=resnet"]`` → ``{"pca_dim": 100, "backbone": "resnet"}`` (JSON values, else strings)."""
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _parse_folds(text):
+    if text is None:
+        return None
+    try:
+        return [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise ValueError(f"--folds expects comma-separated fold numbers 1-10, got {text!r}") from None
+
+
 def cmd_compare(args) -> int:
     from . import methods
     from .evaluation.compare import compare
 
     names = methods.resolve_names(args.methods)
     compare(names, protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
-            seed=args.seed, identification=not args.no_identification, progress=not args.no_progress)
+            seed=args.seed, identification=not args.no_identification, progress=not args.no_progress,
+            params=_parse_params(args.param), folds=_parse_folds(args.folds))
     return 0
 
 
@@ -71,15 +95,7 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     from .nets.train_cli import train_method
 
-    params = {}
-    for item in args.param or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--param expects key=value, got {item!r}")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+    params = _parse_params(args.param)
     record = train_method(args.method, args.out, data_dir=args.data_dir, people=args.people, quick=args.quick,
                           seed=args.seed, epochs=args.epochs, params=params, progress=not args.no_progress)
     print(json.dumps(record, indent=2, default=str))
@@ -122,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small training budgets (CI, laptops)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-identification", action="store_true", help="skip CMC / open-set / few-shot")
+    p.add_argument("--folds", default=None, metavar="K,K,...",
+                   help="View 2 folds to run, 1-based (default: all ten; fewer only for quick looks)")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="extra argument for every method's constructor, JSON value (e.g. --param pca_dim=100); "
+                        "for choosing settings on View 1")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_compare)
 

@@ -44,7 +44,13 @@ def spec(name: str) -> MethodSpec:
 
 def create(name: str, **kwargs) -> FaceMethod:
     """A fresh, unfitted method (the evaluator calls this once per fold)."""
-    return spec(name).factory()(**kwargs)
+    factory = spec(name).factory()
+    try:
+        return factory(**kwargs)
+    except TypeError as err:
+        if "unexpected keyword argument" not in str(err):
+            raise
+        raise ValueError(f"method {name!r} does not take one of the arguments {sorted(kwargs)}: {err}") from None
 
 
 KINDS = ("classical", "deep", "generative")

@@ -205,3 +205,19 @@ def test_report_fills_the_readme_block_from_a_results_file(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="no <!-- results:begin -->"):
         update_readme(readme, tmp_path / "results.json", "x")
+
+
+def test_compare_params_and_fold_subsets_are_applied_and_recorded(tmp_path, cache_dir):
+    r = _compare(tmp_path / "sub", "--methods", "lbp-chi2", "--folds", "3,1", "--param", "grid=[4, 4]",
+                 "--no-identification", cache_dir=cache_dir)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "sub" / "results.json").read_text())
+    m = res["methods"]["lbp-chi2"]
+    assert res["folds"] == [1, 3] and res["params"] == {"grid": [4, 4]}
+    assert len(m["fold_accuracy"]) == 2 and m["config"]["grid"] == [4, 4]
+    table = (tmp_path / "sub" / "results.md").read_text()
+    assert "Folds 1, 3 of 10 only" in table and "grid=[4, 4]" in table
+    r = _compare(tmp_path / "bad", "--methods", "lbp-chi2", "--param", "gird=4", cache_dir=cache_dir)
+    assert r.returncode == 2 and "'lbp-chi2' does not take one of the arguments" in r.stderr and "gird" in r.stderr
+    r = _compare(tmp_path / "bad", "--folds", "0,11", cache_dir=cache_dir)
+    assert r.returncode == 2 and "folds must be numbers from 1 to 10" in r.stderr

@@ -12,17 +12,29 @@ from .runner import evaluate_identification, evaluate_verification
 
 def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, out_dir="results",
             quick: bool = False, seed: int = 0, identification: bool = True, progress: bool = True,
-            cache_dir=None, log=print) -> dict:
-    """Evaluate each named method on the same LFW splits and write the results folder."""
+            cache_dir=None, log=print, params: dict | None = None, folds: list[int] | None = None) -> dict:
+    """Evaluate each named method on the same LFW splits and write the results folder.
+
+    params: extra constructor arguments given to every method (settings chosen on View 1).
+    folds: View 2 folds to run (1-based; None = all ten). A subset is for quick looks — notebooks
+    in quick mode, deep methods on a CPU — and is written into the results and the table."""
+    params = dict(params or {})
+    if folds is not None:
+        if protocol != "view2":
+            raise ValueError("folds: only View 2 has folds; drop --folds for View 1")
+        folds = sorted({int(k) for k in folds})
+        if not folds or folds[0] < 1 or folds[-1] > 10:
+            raise ValueError(f"folds must be numbers from 1 to 10; got {folds}")
     lfw = LFW(data_dir, cache_dir=cache_dir, progress=progress)
     log(f"data: {lfw.layout.describe()}")
     results = {"protocol": protocol, "data_variant": lfw.variant, "data_root": str(lfw.layout.root),
-               "seed": seed, "quick": quick, "versions": package_versions(), "methods": {}}
+               "seed": seed, "quick": quick, "params": params, "folds": folds or "all", "versions": package_versions(), "methods": {}}
     curves = {}
     for name in method_names:
-        factory = lambda name=name: registry.create(name, seed=seed, quick=quick)
+        factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
         t0 = time.perf_counter()
-        ver = evaluate_verification(factory, lfw, protocol, progress=progress)
+        ver = evaluate_verification(factory, lfw, protocol, progress=progress,
+                                    folds=None if folds is None else [k - 1 for k in folds])
         entry = ver.summary()
         entry["kind"] = registry.spec(name).kind
         if identification:

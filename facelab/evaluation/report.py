@@ -38,13 +38,24 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
+def _subset_lines(results: dict) -> list[str]:
+    lines = []
+    folds = results.get("folds", "all")
+    if folds != "all":
+        lines.append(f"**Folds {', '.join(map(str, folds))} of 10 only** — a quick look, not the LFW protocol's number.")
+    if results.get("params"):
+        lines.append("Method arguments: " + ", ".join(f"{k}={v!r}" for k, v in results["params"].items()) + ".")
+    return lines
+
+
 def markdown_table(results: dict) -> str:
     """One row per method: the numbers a reader compares, with the budget next to them."""
     lines = [
         f"# facelab compare — LFW {results['protocol']} ({results['data_variant']})",
         "",
         f"Seed {results['seed']}, device {results['device']}, quick={results['quick']}. "
-        "Accuracy: mean ± standard error over folds (σ/√10 for View 2; binomial for View 1).",
+        "Accuracy: mean ± standard error over folds (σ/√k for k View 2 folds; binomial for one fold or View 1).",
+        *_subset_lines(results),
         "",
         "| method | accuracy % | AUC | EER % | TAR@FAR=1% | TAR@FAR=0.1% | rank-1 | DIR@FAR=1% | fit s | embed s |",
         "|---|---|---|---|---|---|---|---|---|---|",
