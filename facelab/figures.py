@@ -175,6 +175,61 @@ def negative_regions(ctx: Context):
             "mining_stats.png": stats}
 
 
+# -- unit 5: grouped-identity VAE -------------------------------------------------------------
+#: the lecture's CPU budget (32×32 grey, a few minutes on 2 cores); quick: one epoch
+VAE_LECTURE = dict(size=32, epochs=12)
+
+
+@figure("05_grouped_vae")
+def grouped_vae_figures(ctx: Context):
+    """The paper's figures (Tan, Pal & Courville: Fig. 2c z-interpolation at fixed w, Fig. 3b decoded
+    identity means, new samples of an identity) for four View 1 *test* people the model never saw,
+    from a VAE trained on View 1's training people with the lecture's CPU budget; and its curves."""
+    from .evaluation import few_shot_split
+    from .generative.figures import paper_figures
+    from .generative.grouped_vae import GroupedVAEMethod
+
+    config = PreprocessConfig(size=VAE_LECTURE["size"])
+    method = GroupedVAEMethod(config, seed=ctx.seed, quick=ctx.quick,
+                              epochs=1 if ctx.quick else VAE_LECTURE["epochs"])
+    split = few_shot_split(ctx.lfw, shots=(5,), repeats=1, seed=ctx.seed)
+    images, labels = ctx.lfw.load_images(config), ctx.lfw.labels
+    train = split.train_images
+    if ctx.quick:  # the people with 8+ images only: seconds, for tests
+        train = train[np.bincount(labels)[labels[train]] >= 8]
+    method.fit(images[train], labels[train])
+    people = split.episodes[0][:4]
+    out = paper_figures(method.model_, [images[e] for _, e, _ in people], seed=ctx.seed)
+    budget = f"{method.epochs} epochs, {config.size[0]}×{config.size[1]}, {len(train)} training images"
+    terms = {f"{k} ({budget})" if k == "nll" else k: {k: v} for k, v in method.history_.items()
+             if k in ("nll", "kl_w", "kl_z", "beta")}
+    out["vae_training.png"] = plots.training_curves(terms)
+    return out
+
+
+# -- unit 6: GAN disentangler ----------------------------------------------------------------
+#: the lecture's CPU budget: 32×32 grey, small networks, 6 + 3 + 3 epochs
+GAN_LECTURE = dict(preprocess=PreprocessConfig(size=32), id_dim=32, pose_dim=2, style_dim=30, width=16, mlp=128,
+                   p=16, k=4, batch_size=64, epochs=(6, 3, 3))
+
+
+@figure("06_gan_disentangler")
+def gan_disentangler_figures(ctx: Context):
+    """Identity transfer on View 1 test people (source identity × target pose/style) and the loss
+    curves of every stage, from a disentangler trained on View 1's training people."""
+    from .generative import gan_disentangler as gd
+
+    settings = dict(gd.QUICK_SETTINGS) if ctx.quick else dict(GAN_LECTURE)
+    model = gd.GanDisentangler(seed=ctx.seed, **settings)
+    train = _view1_training_people(ctx.lfw)
+    images, labels = ctx.lfw.load_images(model.preprocess), ctx.lfw.labels
+    model.fit(images[train], labels[train])
+    test = ctx.lfw.people_indices(ctx.lfw.people_folds("view1-test")[0])
+    transfer = gd.identity_transfer(model, images[test], labels[test], n_sources=5, n_targets=5, seed=ctx.seed)
+    return {"identity_transfer.png": plots.transfer_grid_figure(transfer),
+            "gan_training.png": plots.loss_curves_figure(model.curves_, title="GAN disentangler training")}
+
+
 def make_figures(out_dir: str | Path, units: list[str] | None = None, *, data_dir=None, seed: int = 0,
                  quick: bool = False, log=print) -> list[Path]:
     """Regenerate the figures of ``units`` (default: all) into ``out_dir``."""

@@ -89,7 +89,7 @@ register("lbp-weighted", "facelab.classical.face_methods:lbp_weighted", "classic
 register("eigenfaces+jb", "facelab.classical.face_methods:eigenfaces_jb", "classical",
          "eigenface coordinates scored by Joint Bayesian (Chen et al. 2012)")
 register("lbp+jb", "facelab.classical.face_methods:lbp_jb", "classical",
-         "sqrt LBP histograms, PCA whitening, Joint Bayesian (Chen et al. 2012)")
+         "sqrt LBP histograms, PCA whitening, Joint Bayesian (Chen et al. 2012)", default=True)
 register("lbp+lda", "facelab.classical.face_methods:lbp_lda", "classical",
          "sqrt LBP histograms, PCA whitening, LDA, cosine")
 

@@ -159,7 +159,7 @@ def embedding_scatter(panels: dict, names: dict | None = None, projection: str =
 
 def training_curves(histories: dict, keys=None, ncols: int = 4, size: float = 3.2):
     """Per method (``histories``: name → Keras history dict of per-epoch lists), its loss terms
-    (every key ending in ``loss`` unless ``keys`` says otherwise) over the epochs."""
+    (every key ending in ``loss``, else every key, unless ``keys`` says otherwise) over the epochs."""
     n = len(histories)
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
@@ -167,7 +167,7 @@ def training_curves(histories: dict, keys=None, ncols: int = 4, size: float = 3.
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     for ax, (name, hist) in zip(axes.ravel(), histories.items()):
-        for key in keys or [k for k in hist if k.endswith("loss")]:
+        for key in keys or [k for k in hist if k.endswith("loss")] or list(hist):
             values = np.asarray(hist.get(key, []), dtype=float)
             ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=key)
         ax.set_title(name, fontsize=9)
@@ -416,3 +416,15 @@ def lbp_histogram_figure(image: np.ndarray, grid, descriptor: np.ndarray, bins: 
         ax.set_xlabel("LBP bin")
     fig.tight_layout()
     return fig
+
+
+def transfer_grid_figure(transfer: dict, size: float = 1.3):
+    """Identity transfer (GAN disentangler): a blank corner, the target faces along the top, the
+    source faces down the left, and in cell (i, j) the face generated from source i's identity code
+    with target j's pose and style codes. ``transfer``: the dict of
+    :func:`facelab.generative.gan_disentangler.identity_transfer`."""
+    grid, sources, targets = transfer["grid"], transfer["sources"], transfer["targets"]
+    rows = [np.concatenate([np.full_like(sources[:1], 255), targets])]
+    rows += [np.concatenate([sources[i:i + 1], grid[i]]) for i in range(len(grid))]
+    titles = ["source ↓ / target →"] + ["target"] * len(targets) + [""] * (len(grid) * (len(targets) + 1))
+    return image_grid(np.concatenate(rows), ncols=grid.shape[1] + 1, titles=titles, size=size)

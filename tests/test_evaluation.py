@@ -221,3 +221,13 @@ def test_compare_params_and_fold_subsets_are_applied_and_recorded(tmp_path, cach
     assert r.returncode == 2 and "'lbp-chi2' does not take one of the arguments" in r.stderr and "gird" in r.stderr
     r = _compare(tmp_path / "bad", "--folds", "0,11", cache_dir=cache_dir)
     assert r.returncode == 2 and "folds must be numbers from 1 to 10" in r.stderr
+
+
+def test_generative_lecture_figures_are_made_from_trained_models(tmp_path, cache_dir, monkeypatch):
+    from facelab import figures
+
+    monkeypatch.setenv("FACELAB_CACHE", str(cache_dir))
+    written = figures.make_figures(tmp_path, ["05_grouped_vae", "06_gan_disentangler"], quick=True, log=lambda *_: None)
+    assert sorted(p.name for p in written) == ["gan_training.png", "identity_transfer.png", "identity_means.png",
+                                               "identity_samples.png", "vae_training.png", "z_interpolation.png"]
+    assert all(p.stat().st_size > 5000 for p in written)  # real drawings, not empty canvases
