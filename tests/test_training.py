@@ -57,9 +57,29 @@ def test_saved_model_reloads_with_identical_embeddings(fitted, faces, tmp_path):
     assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]  # nothing half-written left
     again = SiameseBinary.load(path)
     assert np.array_equal(again.embed(x), m.embed(x))
+    e = m.embed(x)
+    np.testing.assert_array_equal(again.similarity.paired(e[:6], e[6:12]), m.similarity.paired(e[:6], e[6:12]))
     assert again.config["preprocess"] == m.config["preprocess"]
     with pytest.raises(ValueError, match=r"\(32, 32, 1\)"):
         again.embed(np.zeros((2, 32, 32, 3), np.uint8))  # wrong channel count names the expected shape
+
+
+def test_siamese_binary_scores_pairs_with_its_trained_head(fitted, faces):
+    """Verification thresholds the head the network was trained with: the Similarity's logit equals
+    the Keras training model's output on the same image pairs."""
+    from facelab.metrics import get_similarity
+
+    x, _ = faces
+    m = fitted["siamese-binary"]
+    sim = get_similarity(m.similarity)
+    assert sim.name == "siamese_head_abs"
+    xa, xb = x[:10], x[10:20]
+    logits = np.asarray(m.training_model_([m._float(xa), m._float(xb)], training=False)).ravel()
+    e_a, e_b = m.embed(xa), m.embed(xb)
+    np.testing.assert_allclose(sim.paired(e_a, e_b), logits, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(sim.pairwise(e_a, e_b).diagonal(), sim.paired(e_a, e_b), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="score must be"):
+        methods.create("siamese-binary", score="probability")
 
 
 def test_bad_training_input(faces):

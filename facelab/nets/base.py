@@ -154,8 +154,16 @@ class DeepMethod(FaceMethod):
         if not hasattr(self, "backbone_"):
             raise RuntimeError(f"{self.name}: nothing to save, the method is not fitted")
         path = save_model(self.backbone_, path)
-        io.write_json(Path(f"{path}.json"), {"config": self.config, "input_shape": list(self.input_shape_)})
+        io.write_json(Path(f"{path}.json"), {"config": self.config, "input_shape": list(self.input_shape_),
+                                              **self.extra_state()})
         return path
+
+    def extra_state(self) -> dict:
+        """JSON-able state beyond the embedding network that :meth:`load` must restore (override)."""
+        return {}
+
+    def restore_extra_state(self, state: dict) -> None:
+        """Inverse of :meth:`extra_state` (override)."""
 
     @classmethod
     def load(cls, path) -> "DeepMethod":
@@ -168,4 +176,5 @@ class DeepMethod(FaceMethod):
                      quick=cfg.get("quick", False))
         method.backbone_ = load_model(path)
         method.input_shape_ = tuple(method.backbone_.input_shape[1:])
+        method.restore_extra_state(info)
         return method

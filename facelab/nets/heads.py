@@ -43,6 +43,28 @@ def binary_pair_logit(fa, fb, form: str = "abs", name: str = "same_logit"):
     return layers.Dense(1, dtype="float32", name=name)(d)
 
 
+def pair_logit_similarity(weights, bias: float, form: str = "abs", epsilon: float = 1e-7):
+    """The trained binary head as a facelab :class:`~facelab.metrics.Similarity`: the logit
+    w · d(f1, f2) + b (monotone in P(same)), so verification thresholds the classifier the network
+    was trained with rather than a cosine it never saw. NumPy, float64; ``pairwise`` in blocks."""
+    import numpy as np
+
+    from ..metrics.distances import Similarity, _pairwise_blocked
+
+    if form not in PAIR_FORMS:
+        raise ValueError(f"form must be one of {PAIR_FORMS}, got {form!r}")
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    b = float(bias)
+
+    def paired(a, c):
+        a, c = np.asarray(a, dtype=np.float64), np.asarray(c, dtype=np.float64)
+        d = np.abs(a - c) if form == "abs" else np.square(a - c) / (np.abs(a + c) + epsilon)
+        return d @ w + b
+
+    return Similarity(f"siamese_head_{form}", paired, lambda A, B: _pairwise_blocked(paired, A, B),
+                      "logit of the trained same/different head, w·d(f1, f2) + b")
+
+
 def identity_logits(features, n_classes: int, name: str = "identity_logits"):
     """Softmax classifier over the training identities (DeepID, Sun et al. 2014, Sec. 3), as
     logits in float32 (stable under mixed precision)."""

@@ -8,7 +8,9 @@
 | ``deepid2`` | balanced pairs with identities | identification + λ · verification (Sun et al. 2014, Eq. 1–5) |
 
 All four share the backbone (:mod:`facelab.nets.backbones`), the training loop
-(:mod:`facelab.nets.training`) and score pairs by the cosine of the L2-normalised embeddings.
+(:mod:`facelab.nets.training`) and score pairs by the cosine of the L2-normalised embeddings —
+except ``siamese-binary``, which scores a pair with the logit of the head it was trained with
+(``score="cosine"`` to compare).
 Pair labels: ``same = 1`` means the SAME person.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..data.samplers import BatchSampler, PairSampler
 from ..losses.contrastive import ContrastiveLoss
 from ..miners.hard_pairs import HardPairSampler, MineEachEpoch
 from .base import DeepMethod
-from .heads import binary_pair_logit, identity_logits
+from .heads import binary_pair_logit, identity_logits, pair_logit_similarity
 
 
 @keras.saving.register_keras_serializable(package="facelab")
@@ -110,19 +112,42 @@ class SiameseBinary(_PairMethod):
 
     name = "siamese-binary"
 
-    def __init__(self, *args, form: str = "abs", **kwargs):
+    def __init__(self, *args, form: str = "abs", score: str = "head", **kwargs):
         super().__init__(*args, **kwargs)
-        self.form = form
+        if score not in ("head", "cosine"):
+            raise ValueError(f"score must be 'head' (the trained classifier's logit) or 'cosine'; got {score!r}")
+        self.form, self.score = form, score
         if form == "chi2":  # chi-square needs non-negative features
             self.backbone_kwargs.setdefault("nonnegative", True)
         self.loss = keras.losses.BinaryCrossentropy(from_logits=True)
 
     def method_params(self):
-        return {"form": self.form, **self._pair_params()}
+        return {"form": self.form, "score": self.score, **self._pair_params()}
 
     def build_training_model(self, backbone, n_classes):
         xa, xb = _pair_inputs(backbone)
         return keras.Model([xa, xb], binary_pair_logit(backbone(xa), backbone(xb), self.form), name="siamese_binary")
+
+    def fit(self, images, labels):
+        super().fit(images, labels)
+        kernel, bias = self.training_model_.get_layer("same_logit").get_weights()
+        self._use_head(kernel, bias)
+        return self
+
+    def _use_head(self, kernel, bias):
+        """Score pairs by the trained head (its logit) unless ``score="cosine"``."""
+        self.head_ = {"kernel": np.asarray(kernel, np.float64).ravel().tolist(), "bias": float(np.ravel(bias)[0])}
+        if self.score == "head":
+            self.similarity = pair_logit_similarity(self.head_["kernel"], self.head_["bias"], self.form)
+
+    def extra_state(self):
+        return {"head": getattr(self, "head_", None)}
+
+    def restore_extra_state(self, state):
+        self.form = state.get("config", {}).get("form", self.form)
+        self.score = state.get("config", {}).get("score", self.score)
+        if state.get("head"):
+            self._use_head(state["head"]["kernel"], state["head"]["bias"])
 
 
 class DeepID(DeepMethod):
