@@ -214,3 +214,34 @@ def test_run_with_unfinished_file_fails_cleanly(tmp_path, capsys, lfw):
     assert main(["assignment", "run", "siamese", "--file", str(a.template), "--quick", "--out", str(tmp_path)]) == 1
     assert "not implemented yet" in capsys.readouterr().err
     assert not (tmp_path / "assignment-siamese.json").exists()
+
+
+def test_grader_references_agree_with_facelabs_own_implementations():
+    """The grader's plain-NumPy references are independent oracles; they must also agree with the
+    package's LBP, PCA, contrastive loss and batch-hard loss, so the course has one truth."""
+    from facelab.classical.lbp import local_binary_pattern
+    from facelab.classical.pca import PCA
+    from facelab.losses.contrastive import contrastive_per_pair
+    from facelab.losses.tfa import triplet_hard_loss
+
+    rng = np.random.default_rng(4)
+    for P, R in [(8, 1.0), (8, 2.0), (16, 3.0)]:
+        img = rng.integers(0, 256, (27, 30)).astype(np.uint8)
+        m = int(np.ceil(R))
+        np.testing.assert_array_equal(ref.lbp_codes(img, P, R), local_binary_pattern(img, P, R)[m:-m, m:-m])
+
+    X = rng.normal(0, 1, (30, 12)) * np.linspace(4, 0.5, 12)
+    mean, comps = ref.pca_fit(X, 5)
+    ours = PCA(5).fit(X)
+    np.testing.assert_allclose(ours.mean_, mean, atol=1e-12)
+    np.testing.assert_allclose(np.abs(np.sum(ours.components_ * comps, 1)), 1.0, atol=1e-9)
+
+    a, b = rng.normal(0, 0.5, (8, 4)).astype(np.float32), rng.normal(0, 0.5, (8, 4)).astype(np.float32)
+    same = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+    np.testing.assert_allclose(np.asarray(contrastive_per_pair(a, b, same.astype(np.float32), 1.0)),
+                               ref.contrastive_loss(a, b, same, 1.0), rtol=1e-5, atol=1e-6)
+
+    emb = rng.normal(0, 1, (12, 6)).astype(np.float32)
+    labels = np.repeat(np.arange(4), 3)  # every anchor has positives and negatives: both definitions agree
+    assert float(triplet_hard_loss(labels, emb, margin=0.5)) == pytest.approx(
+        ref.batch_hard_triplet_loss(emb, labels, 0.5), rel=1e-5)
