@@ -3,7 +3,10 @@
 Where facelab already implements the piece (thresholds and AUC in :mod:`facelab.metrics`,
 distances in :mod:`facelab.metrics.distances`), the reference *is* facelab's function, so one
 piece of code serves the course and the grader. The rest is written here, straightforwardly,
-each with the equation it implements.
+each with the equation it implements: an independent oracle that can also produce the typical
+mistakes the grader diagnoses (keyword switches). ``tests/test_assignments.py`` checks every one
+against scikit-image / scikit-learn / brute force *and* against facelab's own implementation
+(``facelab.classical.lbp``, ``facelab.classical.pca``, ``facelab.losses``), so they cannot drift apart.
 """
 from __future__ import annotations
 
