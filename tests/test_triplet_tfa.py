@@ -171,29 +171,3 @@ def test_bad_input_errors():
         triplet_hard_loss([0, 0, 1, 1], emb, distance_metric="cosinus")
     with pytest.raises(ValueError, match="2-D"):
         triplet_hard_loss([0, 0, 1, 1], np.zeros((4, 3, 1), np.float32))
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_hard_loss_reductions_pick_the_batch_hard_miners_triplets(seed):
-    """The tfa-compatible hard loss reduces the distance matrix directly; it must pick exactly the
-    distances of BatchHardMiner's triplets, including anchors without a positive or a negative."""
-    from keras import ops
-
-    from facelab.losses.distances import get_distance
-    from facelab.losses.tfa import batch_hard_distances
-    from facelab.losses.triplet import triplet_distances
-    from facelab.miners.online import BatchHardMiner
-
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 5, 17).astype(np.int32)
-    labels[0] = 99  # an anchor without a positive
-    emb = rng.normal(size=(17, 6)).astype(np.float32)
-    dist = get_distance("L2")(emb)
-    d_ap, d_an = batch_hard_distances(dist, labels)
-    ref_ap, ref_an, _ = triplet_distances(dist, BatchHardMiner().mine(dist, labels))
-    np.testing.assert_array_equal(ops.convert_to_numpy(d_ap), ops.convert_to_numpy(ref_ap))
-    np.testing.assert_array_equal(ops.convert_to_numpy(d_an), ops.convert_to_numpy(ref_an))
-    one_class = np.zeros(5, np.int32)  # no negatives at all: row maximum
-    d5 = get_distance("L2")(emb[:5])
-    _, an = batch_hard_distances(d5, one_class)
-    np.testing.assert_array_equal(ops.convert_to_numpy(an), ops.convert_to_numpy(ops.max(d5, axis=1)))

@@ -27,9 +27,7 @@ from facelab.losses.distances import DistanceLike, get_distance
 from facelab.losses.reducers import MeanReducer
 from facelab.losses.triplet import check_margin, margin_loss, triplet_distances
 from facelab.miners.base import as_embeddings, as_labels, pair_masks
-from facelab.miners.online import SemiHardMiner
-
-_INF = float("inf")
+from facelab.miners.online import BatchHardMiner, SemiHardMiner
 
 
 def _prepare(y_true, y_pred):
@@ -61,20 +59,9 @@ def triplet_hard_loss(y_true, y_pred, margin: float = 1.0, soft: bool = False, d
     margin = check_margin(margin, soft)
     labels, emb, dtype = _prepare(y_true, y_pred)
     dist = get_distance(distance_metric)(emb)
-    d_ap, d_an = batch_hard_distances(dist, labels)
+    triplets = BatchHardMiner().mine(ops.stop_gradient(dist), labels)
+    d_ap, d_an, _ = triplet_distances(dist, triplets)
     return ops.cast(ops.mean(margin_loss(d_ap, d_an, margin, soft)), dtype)
-
-
-def batch_hard_distances(dist, labels):
-    """Per anchor, d(a, hardest positive) and d(a, hardest negative) as masked reductions of the
-    distance matrix — the same triplets as :class:`BatchHardMiner` (tests check it), without
-    materialising indices and gathering: one max and one min over ``(B, B)``. An anchor without a
-    positive gets its row minimum (itself, 0), one without a negative its row maximum (tfa's rule)."""
-    positive, negative = pair_masks(labels)
-    has_pos, has_neg = ops.any(positive, axis=1), ops.any(negative, axis=1)
-    d_ap = ops.where(has_pos, ops.max(ops.where(positive, dist, -_INF), axis=1), ops.min(dist, axis=1))
-    d_an = ops.where(has_neg, ops.min(ops.where(negative, dist, _INF), axis=1), ops.max(dist, axis=1))
-    return d_ap, d_an
 
 
 class TripletSemiHardLoss(keras.losses.Loss):
