@@ -56,8 +56,8 @@ class ImageMemo:
             if len(rows) != len(missing):
                 raise ValueError(f"memoised function returned {len(rows)} rows for {len(missing)} images")
             self.computed += len(missing)
-            for i, row in zip(missing, rows):
-                table[digests[i]] = row.copy()
+            for i, row in zip(missing, rows):  # views into ``rows``: every row is kept, nothing is wasted
+                table[digests[i]] = row
             self._bytes[key] = self._bytes.get(key, 0) + rows.nbytes
         out = np.stack([table[d] for d in digests])
         self._evict(keep=key)

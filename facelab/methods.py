@@ -99,7 +99,7 @@ register("lbp+lda", "facelab.classical.face_methods:lbp_lda", "classical",
 register("siamese-contrastive", "facelab.nets.siamese:SiameseContrastive", "deep",
          "twin CNN, contrastive loss on balanced pairs (DeepID2 verification form), cosine")
 register("siamese-binary", "facelab.nets.siamese:SiameseBinary", "deep",
-         "twin CNN, sigmoid(w·|f1−f2|+b) same-person head with cross-entropy (Koch et al.), cosine")
+         "twin CNN, sigmoid(w·|f1−f2|+b) same-person head with cross-entropy (Koch et al.), scored by the head")
 register("deepid", "facelab.nets.siamese:DeepID", "deep",
          "CNN trained by softmax identification over the training people (DeepID), cosine on features")
 register("deepid2", "facelab.nets.siamese:DeepID2", "deep",

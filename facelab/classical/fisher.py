@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .pca import PCA, check_matrix
+from .pca import PCA, check_matrix, check_matrix_and_labels
 
 
 def scatter_matrices(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,10 +45,7 @@ class FisherLDA:
         self.whiten_pca = whiten_pca
 
     def fit(self, X, y) -> "FisherLDA":
-        X = check_matrix(X, "X", min_samples=2)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},) to match X; got {y.shape}")
+        X, y = check_matrix_and_labels(X, y)
         n, d = X.shape
         c = len(np.unique(y))
         if c < 2:

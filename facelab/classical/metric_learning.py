@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg
 
 from ..metrics.distances import Similarity
-from .pca import check_matrix
+from .pca import check_matrix_and_labels
 
 
 def _sym(m):
@@ -42,10 +42,7 @@ class JointBayesian:
         self.tol = tol
 
     def fit(self, X, y) -> "JointBayesian":
-        X = check_matrix(X, "X", min_samples=2)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},) to match X; got {y.shape}")
+        X, y = check_matrix_and_labels(X, y)
         _, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
         if (counts >= 2).sum() < 2:
             raise ValueError("Joint Bayesian needs at least 2 identities with 2 or more images each "

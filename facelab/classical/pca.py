@@ -43,6 +43,15 @@ def check_matrix(X, what: str = "X", min_samples: int = 1) -> np.ndarray:
     return X
 
 
+def check_matrix_and_labels(X, y, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_matrix` for X plus one label per row of X (supervised fits: LDA, Joint Bayesian)."""
+    X = check_matrix(X, "X", min_samples=min_samples)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},) to match X; got {y.shape}")
+    return X, y
+
+
 def _flip_signs(components: np.ndarray) -> np.ndarray:
     """Deterministic signs: the largest-magnitude entry of every axis is positive (as sklearn ≥ 1.5)."""
     idx = np.argmax(np.abs(components), axis=1)

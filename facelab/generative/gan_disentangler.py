@@ -567,18 +567,10 @@ class PoseTargets:
 
     def __init__(self, images: np.ndarray):
         self.images = images
-        self.pose = np.zeros((len(images), len(POSE_NAMES)), np.float64)
-        self.found = np.zeros(len(images), bool)
-        self.done = np.zeros(len(images), bool)
 
     def get(self, idx) -> tuple[np.ndarray, np.ndarray]:
-        idx = np.asarray(idx, dtype=np.int64)
-        todo = np.unique(idx[~self.done[idx]])
-        if len(todo):
-            rows = MEMO("head_pose", self.images[todo], _pose_rows)
-            self.pose[todo], self.found[todo] = rows[:, :-1], rows[:, -1] > 0.5
-            self.done[todo] = True
-        return self.pose[idx], self.found[idx]
+        rows = MEMO("head_pose", self.images[np.asarray(idx, dtype=np.int64)], _pose_rows)
+        return rows[:, :-1], rows[:, -1] > 0.5
 
 
 def _describe_differences(saved: dict, now: dict) -> list[str]:

@@ -3,6 +3,7 @@ identification softmax. Each is a separate, swappable piece."""
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 PAIR_FORMS = ("abs", "chi2")
@@ -47,9 +48,7 @@ def pair_logit_similarity(weights, bias: float, form: str = "abs", epsilon: floa
     """The trained binary head as a facelab :class:`~facelab.metrics.Similarity`: the logit
     w · d(f1, f2) + b (monotone in P(same)), so verification thresholds the classifier the network
     was trained with rather than a cosine it never saw. NumPy, float64; ``pairwise`` in blocks."""
-    import numpy as np
-
-    from ..metrics.distances import Similarity, _pairwise_blocked
+    from ..metrics.distances import Similarity, _pairwise_blocked  # lazy: keeps nets → metrics one-way at import
 
     if form not in PAIR_FORMS:
         raise ValueError(f"form must be one of {PAIR_FORMS}, got {form!r}")
