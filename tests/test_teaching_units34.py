@@ -127,7 +127,7 @@ def test_side_by_side_is_the_evaluator_and_keeps_the_last_splits_model(lfw):
     images = lfw.load_images(SMALL)
     expected_mean = images[run.split.train_images].reshape(len(run.split.train_images), -1).mean(0)
     np.testing.assert_allclose(run.fitted["pixels"].mean_, expected_mean, rtol=1e-5)
-    assert "| pixels |" in run.table(lfw)
+    assert "| pixels |" in run.table(lfw) and "Folds 3, 8 of 10 only" in run.table(lfw)
     scores, same = run.roc_curves()["pixels"]
     assert len(scores) == len(same) == 1200
 

@@ -53,7 +53,7 @@ class SideBySide:
 
     def table(self, lfw: LFW | None = None, seed: int = 0, quick: bool = False) -> str:
         """The ``facelab compare`` Markdown table of these results."""
-        results = {"protocol": self.protocol + ("" if self.folds is None else f" (folds {self.folds})"),
+        results = {"protocol": self.protocol, "folds": "all" if self.folds is None else [k + 1 for k in self.folds],
                    "data_variant": lfw.variant if lfw is not None else "?", "seed": seed, "quick": quick,
                    "device": device_description(),
                    "methods": {n: {**r.summary(), "wall_seconds": self.seconds[n]} for n, r in self.results.items()}}
