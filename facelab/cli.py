@@ -89,6 +89,21 @@ def cmd_data(args) -> int:
 
         root = download_lfw(resolve_data_root(args.data_dir), base_url=args.url, progress=not args.no_progress)
         print(f"LFW ready at {root}")
+    elif args.action == "pack":
+        from . import methods
+        from .data import LFW
+        from .data.pack import pack_lfw
+
+        if not args.out:
+            raise ValueError("facelab data pack needs --out DIR (a new folder for the packed copy)")
+        configs = {}
+        for name in methods.resolve_names(args.methods or "deep"):
+            config = methods.create(name).preprocess
+            configs[config.key()] = config
+        out = pack_lfw(LFW(args.data_dir, progress=not args.no_progress), args.out, configs.values())
+        size = sum(f.stat().st_size for f in out.iterdir()) / 2 ** 20
+        print(f"packed LFW ({len(configs)} preprocessing config(s)) into {out}: {size:.1f} MiB; "
+              f"use it as the data root (--data-dir {out} or FACELAB_DATA={out})")
     return 0
 
 
@@ -179,9 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true")
     p.set_defaults(func=cmd_figures)
 
-    p = sub.add_parser("data", help="locate, download, verify or count LFW")
-    p.add_argument("action", choices=["locate", "download", "verify", "counts"])
+    p = sub.add_parser("data", help="locate, download, verify, count or pack LFW",
+                       description="pack: write the protocol files and the preprocessed arrays that --methods need "
+                       "(default: every deep method) into --out, a data root for a machine without the JPEGs.")
+    p.add_argument("action", choices=["locate", "download", "verify", "counts", "pack"])
     _add_data_dir(p)
+    p.add_argument("--out", default=None, help="pack: the folder to write")
+    p.add_argument("--methods", default=None, help="pack: methods whose preprocessing to include (default: deep)")
     p.add_argument("--url", default=None, help="base URL to download from (default: $FACELAB_LFW_URL or the official site)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)

@@ -58,11 +58,12 @@ def write_json(target: str | os.PathLike, obj: Any) -> Path:
     return write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
-def save_npz(target: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """``np.savez`` written atomically (uncompressed: loading speed matters more than bytes)."""
+def save_npz(target: str | os.PathLike, compress: bool = False, **arrays: np.ndarray) -> Path:
+    """``np.savez`` written atomically; uncompressed by default (loading speed matters more than
+    bytes), compressed for files that travel (a packed LFW copy)."""
     with atomic_path(target, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            (np.savez_compressed if compress else np.savez)(fh, **arrays)
     return Path(target)
 
 

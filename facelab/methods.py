@@ -104,6 +104,10 @@ register("deepid", "facelab.nets.siamese:DeepID", "deep",
          "CNN trained by softmax identification over the training people (DeepID), cosine on features")
 register("deepid2", "facelab.nets.siamese:DeepID2", "deep",
          "joint identification + λ·verification (DeepID2), cosine on the embedding")
+register("deepid+jb", "facelab.nets.siamese:deepid_jb", "deep",
+         "DeepID features → PCA whitening → Joint Bayesian on the training people (DeepID's own verifier)")
+register("deepid2+jb", "facelab.nets.siamese:deepid2_jb", "deep",
+         "DeepID2 features → PCA whitening → Joint Bayesian on the training people")
 
 # -- end siamese --
 

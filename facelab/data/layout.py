@@ -45,6 +45,7 @@ class ImageRecord:
     name: str  # person, e.g. "Aaron_Peirsol"
     number: int  # 1-based image number within the person, as in the protocol files
     path: Path
+    size: int | None = None  # file size in bytes, known without the file in a packed copy (data/pack.py)
 
 
 @dataclass
@@ -59,6 +60,8 @@ class LFWLayout:
     image_dir: Path  # folder with <Name>/<Name>_NNNN.jpg
     variant: str
     _index: dict = field(default_factory=dict, repr=False)
+    #: a packed copy (``facelab data pack``) holds preprocessed arrays instead of the JPEGs
+    packed: bool = False
 
     # -- lookup -------------------------------------------------------------------------
     def protocol_file(self, name: str) -> Path:
@@ -156,6 +159,7 @@ def find_lfw(data_dir: str | os.PathLike | None = None) -> LFWLayout:
 
     Looks in the root and in ``<root>/lfw`` (so ``./data`` with ``data/lfw/...`` works), for the
     first image folder among ``lfw-deepfunneled/``, ``lfw_funneled/``, ``lfw/``, ``images/``.
+    A folder written by ``facelab data pack`` (it holds ``PACK.json``) is accepted as it is.
     """
     root = resolve_data_root(data_dir)
     if not root.is_dir():
@@ -163,6 +167,10 @@ def find_lfw(data_dir: str | os.PathLike | None = None) -> LFWLayout:
             f"LFW data root {root} does not exist; pass --data-dir, set ${ENV_VAR}, "
             f"or run `facelab data download --data-dir {root}`"
         )
+    from .pack import PACK_FILE, read_packed_layout
+
+    if (root / PACK_FILE).is_file():
+        return read_packed_layout(root)
     candidates = [root, root / "lfw"]
     for base in candidates:
         for folder, variant in IMAGE_FOLDERS.items():

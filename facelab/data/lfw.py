@@ -48,6 +48,10 @@ class LFW:
         return self.layout.variant
 
     @property
+    def cache_tag(self) -> str:
+        return f"lfw-{self.variant}"
+
+    @property
     def labels(self) -> np.ndarray:
         return self.layout.labels
 
@@ -75,9 +79,12 @@ class LFW:
         config = config or PreprocessConfig()
         key = config.key()
         if key not in self._arrays:
-            paths = [r.path for r in self.layout.images]
-            self._arrays[key] = load_or_build(paths, config, cache_dir=self.cache_dir, tag=f"lfw-{self.variant}",
-                                              progress=self.progress)
+            records = self.layout.images
+            packed = self.layout.packed  # a packed copy: its own arrays, no JPEGs to rebuild from
+            self._arrays[key] = load_or_build(
+                [r.path for r in records], config, cache_dir=self.layout.root if packed else self.cache_dir,
+                tag=self.cache_tag, progress=self.progress, build=not packed,
+                sizes=[r.size for r in records] if packed else None)
         return self._arrays[key]
 
     # -- protocol files -----------------------------------------------------------------

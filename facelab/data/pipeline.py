@@ -1,11 +1,15 @@
-"""tf.data pipelines over the NumPy samplers: uint8 ``(n, h, w, c)`` arrays → float32 batches in [0, 1].
+"""Input pipelines over the NumPy samplers: uint8 ``(n, h, w, c)`` arrays → float32 batches in [0, 1].
 
 The only TensorFlow code in the data room. A pipeline is a Python generator that walks the
 sampler's epochs ``start_epoch .. epochs-1`` (skipping the first ``skip`` batches of the first
-one, for a run resumed mid-epoch) and gathers the uint8 images in NumPy, followed by a graph
-``map`` that converts to float and, optionally, mirrors images with
-``tf.image.stateless_random_flip_left_right`` seeded by ``(seed, global batch number)``. So the
-same seed gives the same batches, flips included, in any run and after any resume.
+one, for a run resumed mid-epoch) and gathers the uint8 images in NumPy, followed by a ``map``
+that converts to float and, optionally, mirrors images seeded by ``(seed, global batch number)``.
+So the same seed gives the same batches, flips included, in any run and after any resume.
+
+Under the TensorFlow backend the map is a tf.data graph map (``tf.image.stateless_random_flip_left_right``)
+with prefetching. Under any other Keras backend (JAX on a GPU machine without TensorFlow) the
+same generator is mapped in NumPy (flips from ``numpy.random.default_rng(seed)``: the same
+batches, other flip draws) and prefetched by a background thread.
 
 Datasets span all requested epochs: train with ``model.fit(ds, epochs=E, initial_epoch=e0,
 steps_per_epoch=steps_per_epoch(sampler))`` (Keras keeps one iterator across epochs when
@@ -13,14 +17,20 @@ steps_per_epoch=steps_per_epoch(sampler))`` (Keras keeps one iterator across epo
 """
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Callable, Iterator
 
 import numpy as np
-import tensorflow as tf
 
 from .samplers import BatchSampler, EpisodeSampler, GroupSampler, PairSampler, PKSampler
 
-AUTOTUNE = tf.data.AUTOTUNE
+
+def use_tf_data() -> bool:
+    """tf.data pipelines under Keras' TensorFlow backend, NumPy generators under the others."""
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
 
 
 def _check(images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
@@ -32,8 +42,12 @@ def _check(images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
     return images
 
 
-def to_float(images: tf.Tensor) -> tf.Tensor:
-    """uint8 → float32 in [0, 1] (divide by 255)."""
+def to_float(images):
+    """uint8 → float32 in [0, 1] (divide by 255); a NumPy array stays NumPy, a tensor stays a tensor."""
+    if isinstance(images, np.ndarray):
+        return images.astype(np.float32) / np.float32(255.0)
+    import tensorflow as tf
+
     return tf.cast(images, tf.float32) / 255.0
 
 
@@ -42,9 +56,72 @@ def flip_seed(seed: int, step: int, stream: int = 0) -> np.ndarray:
     return np.array([int(seed) & 0x7FFFFFFF, 2 * int(step) + stream], dtype=np.int64)
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def augment_batch(images, seed):
     """Horizontal flip, each image of the batch independently with p = 0.5 (a face is ~symmetric)."""
+    if isinstance(images, np.ndarray):
+        flip = np.random.default_rng(np.asarray(seed).tolist()).random(len(images)) < 0.5
+        images = images.copy()
+        images[flip] = images[flip, :, ::-1]
+        return images
+    import tensorflow as tf
+
     return tf.image.stateless_random_flip_left_right(images, seed=seed)
+
+
+class _Prefetched:
+    """Runs a generator in a background thread, ``depth`` items ahead (NumPy pipelines)."""
+
+    _END = object()
+
+    def __init__(self, gen: Iterator, depth: int = 4):
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(gen,), daemon=True)
+        self._thread.start()
+
+    def _run(self, gen):
+        try:
+            for item in gen:
+                self._queue.put(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self._error = exc
+        self._queue.put(self._END)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = self._queue.get()
+        if item is self._END:
+            self._queue.put(self._END)
+            if self._error is not None:
+                raise self._error
+            raise StopIteration
+        return item
+
+
+def _finish(gen: Callable[[], Iterator], signature: Callable[[], object], fn: Callable):
+    """``fn`` mapped over ``gen()``: a prefetched tf.data pipeline or a prefetched NumPy iterator."""
+    if not use_tf_data():
+        # a generator object, the type Keras' fit() accepts besides datasets
+        yield_from = _Prefetched(fn(*item) if isinstance(item, tuple) else fn(item) for item in gen())
+        return (item for item in yield_from)
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=signature())
+    return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _spec(images, extra_dims=(), dtype="uint8"):
+    import tensorflow as tf
+
+    return tf.TensorSpec((None, *extra_dims, *images.shape[1:]), dtype)
+
+
+def _vec(shape=(None,), dtype="int32"):
+    import tensorflow as tf
+
+    return tf.TensorSpec(shape, dtype)
 
 
 def steps_per_epoch(sampler, batch_size: int | None = None) -> int:
@@ -65,16 +142,8 @@ def _epochs(epochs: int, start_epoch: int, skip: int) -> Iterator[tuple[int, int
         yield e, (skip if e == start_epoch else 0)
 
 
-def _finish(ds: tf.data.Dataset, fn: Callable) -> tf.data.Dataset:
-    return ds.map(fn, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
-
-
-def _spec(images, extra_dims=()):
-    return tf.TensorSpec((None, *extra_dims, *images.shape[1:]), tf.uint8)
-
-
 def pk_dataset(images, labels, sampler: PKSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
-               augment: bool = False, seed: int | None = None, max_steps: int | None = None) -> tf.data.Dataset:
+               augment: bool = False, seed: int | None = None, max_steps: int | None = None):
     """``(x float32 (P*K, h, w, c), y int32 (P*K,))`` batches for online mining; ``max_steps``
     keeps only the first batches of every epoch (quick modes)."""
     return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
@@ -82,7 +151,7 @@ def pk_dataset(images, labels, sampler: PKSampler, *, epochs: int = 1, start_epo
 
 
 def batch_dataset(images, labels, sampler: BatchSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
-                  augment: bool = False, seed: int | None = None, max_steps: int | None = None) -> tf.data.Dataset:
+                  augment: bool = False, seed: int | None = None, max_steps: int | None = None):
     """Shuffled ``(x, y)`` batches (identification training)."""
     return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
                     seed=seed, max_steps=max_steps)
@@ -99,19 +168,16 @@ def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, see
             for b, idx in enumerate(sampler.epoch(e)[first:max_steps], start=first):
                 yield images[idx], labels[idx], flip_seed(seed, e * n_steps + b)
 
-    ds = tf.data.Dataset.from_generator(gen, output_signature=(
-        _spec(images), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((2,), tf.int64)))
-
     def fn(x, y, s):
         x = to_float(x)
         return (augment_batch(x, s) if augment else x), y
 
-    return _finish(ds, fn)
+    return _finish(gen, lambda: (_spec(images), _vec(), _vec((2,), "int64")), fn)
 
 
 def pair_dataset(images, labels, sampler: PairSampler, batch_size: int, *, epochs: int = 1, start_epoch: int = 0,
                  skip: int = 0, augment: bool = False, with_identities: bool = False,
-                 seed: int | None = None) -> tf.data.Dataset:
+                 seed: int | None = None):
     """Pairs in batches: ``((xa, xb), same)``; with ``with_identities`` the target is
     ``(same, ya, yb)`` (DeepID2's joint signal). ``same = 1`` means the SAME person."""
     images = _check(images, labels)
@@ -130,23 +196,19 @@ def pair_dataset(images, labels, sampler: PairSampler, batch_size: int, *, epoch
                 yield (images[a[sl]], images[b[sl]], same[sl], labels[a[sl]], labels[b[sl]],
                        flip_seed(seed, g, 0), flip_seed(seed, g, 1))
 
-    vec = tf.TensorSpec((None,), tf.int32)
-    seed_spec = tf.TensorSpec((2,), tf.int64)
-    ds = tf.data.Dataset.from_generator(gen, output_signature=(
-        _spec(images), _spec(images), vec, vec, vec, seed_spec, seed_spec))
-
     def fn(xa, xb, same, ya, yb, sa, sb):
         xa, xb = to_float(xa), to_float(xb)
         if augment:
             xa, xb = augment_batch(xa, sa), augment_batch(xb, sb)
         return (xa, xb), ((same, ya, yb) if with_identities else same)
 
-    return _finish(ds, fn)
+    return _finish(gen, lambda: (_spec(images), _spec(images), _vec(), _vec(), _vec(), _vec((2,), "int64"),
+                                 _vec((2,), "int64")), fn)
 
 
 def group_dataset(images, labels, sampler: GroupSampler, groups_per_batch: int, *, epochs: int = 1,
                   start_epoch: int = 0, skip: int = 0, augment: bool = False,
-                  seed: int | None = None) -> tf.data.Dataset:
+                  seed: int | None = None):
     """``(x float32 (B, N, h, w, c), y int32 (B,))``: B groups of N images of one identity each."""
     images = _check(images, labels)
     labels = np.asarray(labels, dtype=np.int32)
@@ -163,20 +225,21 @@ def group_dataset(images, labels, sampler: GroupSampler, groups_per_batch: int, 
                 idx = groups[s * groups_per_batch: (s + 1) * groups_per_batch]  # (B, N)
                 yield images[idx], labels[idx[:, 0]], flip_seed(seed, e * n_steps + s)
 
-    ds = tf.data.Dataset.from_generator(gen, output_signature=(
-        _spec(images, (None,)), tf.TensorSpec((None,), tf.int32), tf.TensorSpec((2,), tf.int64)))
-
     def fn(x, y, s):
         x = to_float(x)
         if augment:
-            shape = tf.shape(x)
-            x = tf.reshape(augment_batch(tf.reshape(x, (-1, h, w, c)), s), shape)
+            if isinstance(x, np.ndarray):
+                x = augment_batch(x.reshape(-1, h, w, c), s).reshape(x.shape)
+            else:
+                import tensorflow as tf
+
+                x = tf.reshape(augment_batch(tf.reshape(x, (-1, h, w, c)), s), tf.shape(x))
         return x, y
 
-    return _finish(ds, fn)
+    return _finish(gen, lambda: (_spec(images, (None,)), _vec(), _vec((2,), "int64")), fn)
 
 
-def episode_dataset(images, sampler: EpisodeSampler, count: int, *, start: int = 0) -> tf.data.Dataset:
+def episode_dataset(images, sampler: EpisodeSampler, count: int, *, start: int = 0):
     """Episodes as dicts: ``support`` (N*K, h, w, c), ``support_labels``, ``query``, ``query_labels``
     (episode-local labels 0..N-1) and ``classes`` (the original identities)."""
     images = _check(images)
@@ -187,15 +250,17 @@ def episode_dataset(images, sampler: EpisodeSampler, count: int, *, start: int =
                    "query": images[ep.query], "query_labels": ep.query_labels.astype(np.int32),
                    "classes": ep.classes.astype(np.int32)}
 
-    vec = tf.TensorSpec((None,), tf.int32)
-    ds = tf.data.Dataset.from_generator(gen, output_signature={
-        "support": _spec(images), "support_labels": vec, "query": _spec(images), "query_labels": vec,
-        "classes": vec})
-    return _finish(ds, lambda d: {**d, "support": to_float(d["support"]), "query": to_float(d["query"])})
+    return _finish(gen, lambda: {"support": _spec(images), "support_labels": _vec(), "query": _spec(images),
+                                 "query_labels": _vec(), "classes": _vec()},
+                   lambda d: {**d, "support": to_float(d["support"]), "query": to_float(d["query"])})
 
 
-def inference_dataset(images, batch_size: int = 256) -> tf.data.Dataset:
+def inference_dataset(images, batch_size: int = 256):
     """Images in order, float32 in [0, 1], for embedding (no shuffling, keeps the last partial batch)."""
     images = _check(images)
-    ds = tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
-    return _finish(ds, to_float)
+
+    def gen():
+        for i in range(0, len(images), batch_size):
+            yield images[i: i + batch_size]
+
+    return _finish(gen, lambda: _spec(images), to_float)

@@ -197,12 +197,16 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "facelab"
 
 
-def images_fingerprint(paths: Sequence[os.PathLike]) -> str:
-    """Hash of the relative image list and file sizes: detects added/removed/replaced images."""
+def images_fingerprint(paths: Sequence[os.PathLike], sizes: Sequence[int] | None = None) -> str:
+    """Hash of the relative image list and file sizes: detects added/removed/replaced images.
+
+    ``sizes`` gives the file sizes when the files are not at hand (a packed copy, data/pack.py).
+    """
     h = hashlib.sha256()
-    for p in paths:
+    for i, p in enumerate(paths):
         p = Path(p)
-        h.update(f"{p.parent.name}/{p.name}:{p.stat().st_size}\n".encode())
+        size = p.stat().st_size if sizes is None else int(sizes[i])
+        h.update(f"{p.parent.name}/{p.name}:{size}\n".encode())
     return h.hexdigest()[:16]
 
 
@@ -216,17 +220,23 @@ class CachedImages:
     meta: dict = field(default_factory=dict)
 
 
+def cache_path(cache_dir: os.PathLike, tag: str, config: PreprocessConfig) -> Path:
+    return Path(cache_dir) / f"{tag}-{config.key()}.npz"
+
+
 def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cache_dir: os.PathLike | None = None,
-                  tag: str = "lfw", progress: bool = True, workers: int | None = None) -> CachedImages:
+                  tag: str = "lfw", progress: bool = True, workers: int | None = None,
+                  sizes: Sequence[int] | None = None, build: bool = True) -> CachedImages:
     """Preprocessed images for ``paths`` under ``config``, from the cache when it is valid.
 
     The cache file is ``<cache_dir>/<tag>-<config key>.npz`` and stores the config, the image
     fingerprint and the arrays. A file that cannot be read, has the wrong shape, another config
     or another image list is rebuilt (the reason is returned in ``CachedImages.reason``).
+    ``build=False`` (a packed copy without the JPEGs) raises :class:`DataError` instead.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache_dir / f"{tag}-{config.key()}.npz"
-    fingerprint = images_fingerprint(paths)
+    path = cache_path(cache_dir, tag, config)
+    fingerprint = images_fingerprint(paths, sizes)
     expected_meta = {"format": CACHE_FORMAT, "config": config.to_dict(), "fingerprint": fingerprint,
                      "count": len(paths)}
     reason = "no cache yet"
@@ -245,6 +255,9 @@ def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cac
                         return CachedImages(images, found, path, False, "", meta)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             reason = f"corrupted cache ({type(exc).__name__}: {exc})"
+    if not build:
+        raise DataError(f"{path}: {reason}, and the original images are not here to preprocess "
+                        f"({config.to_dict()}); pack this preprocessing too (`facelab data pack`) or use the full LFW")
     images, found = preprocess_files(paths, config, progress=progress, workers=workers)
     meta = dict(expected_meta, faces_not_found=int((~found).sum()))
     io.save_npz(path, images=images, face_found=found, meta=np.array(json.dumps(meta, sort_keys=True)))

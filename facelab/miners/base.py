@@ -112,7 +112,8 @@ def _concrete(x):
     elif backend == "jax":
         import jax
 
-        if isinstance(x, jax.core.Tracer):
+        tracer = getattr(jax.core, "Tracer", None)  # newer JAX may move it; conversion below fails then
+        if tracer is not None and isinstance(x, tracer):
             return None
     try:
         return np.asarray(ops.convert_to_numpy(x))

@@ -153,7 +153,9 @@ class TripletEpochSampler:
     :class:`IndexTriplets`). A miner that needs embeddings (:class:`OfflineHardMiner`) mines on
     ``embed_fn(pool)`` for a random ``pool`` of images, which must reflect the network at the
     start of that epoch: call :meth:`prepare` from ``on_epoch_begin`` — :meth:`epoch` waits for it
-    (tf.data runs ahead of the training loop). A random miner is prepared on demand.
+    (the input pipeline runs ahead of the training loop). A random miner is prepared on demand, and
+    so is the first epoch of a run: Keras may read the first batch before ``on_epoch_begin`` (the
+    JAX trainer does, to build the model), and before any step the network is as it will be then.
 
     Args:
         labels: identity labels of the training images.
@@ -186,6 +188,9 @@ class TripletEpochSampler:
         return 3 * self.t
 
     def prepare(self, epoch: int) -> None:
+        with self._cond:
+            if epoch in self._mined:
+                return
         rng = np.random.default_rng([self.seed, 104729, epoch])
         n_needed = self.steps * self.t
         if self.needs_embeddings:
@@ -203,7 +208,7 @@ class TripletEpochSampler:
             self._cond.notify_all()
 
     def epoch(self, epoch: int) -> np.ndarray:
-        if not self.needs_embeddings and epoch not in self._mined:
+        if (not self.needs_embeddings or not self._mined) and epoch not in self._mined:
             self.prepare(epoch)
         with self._cond:
             if not self._cond.wait_for(lambda: epoch in self._mined, timeout=self.timeout):

@@ -32,9 +32,11 @@ class DeepMethod(FaceMethod):
 
     Parameters common to all deep methods (subclasses add their own): ``backbone`` ("small" |
     "resnet"), ``embedding_dim``, ``backbone_kwargs`` (e.g. ``{"width": 32}``), ``epochs``,
-    ``batch_size``, ``learning_rate``, ``augment`` (random horizontal flips), ``run_dir``
+    ``batch_size``, ``learning_rate``, ``lr_schedule`` ("constant" | "cosine"), ``weight_decay``,
+    ``augment`` (random horizontal flips), ``run_dir``
     (checkpoints + TensorBoard logs; None = temporary), ``precision`` ("auto" | "float32" |
-    "mixed_bfloat16" | "mixed_float16"), ``jit_compile``, ``progress``. ``quick=True`` caps the
+    "mixed_bfloat16" | "mixed_float16"), ``jit_compile`` (True | False | "auto": XLA under JAX only),
+    ``progress``. ``quick=True`` caps the
     budget at ``quick_epochs`` epochs of at most ``quick_steps`` batches.
     """
 
@@ -47,8 +49,8 @@ class DeepMethod(FaceMethod):
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  backbone: str = "small", embedding_dim: int = 128, backbone_kwargs: dict | None = None,
                  epochs: int = 20, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 augment: bool = True, run_dir: str | None = None, precision: str = "auto",
-                 jit_compile: bool = False, checkpoint_every: int = 50, progress: bool = False,
+                 lr_schedule: str = "constant", augment: bool = True, run_dir: str | None = None,
+                 precision: str = "auto", jit_compile: bool | str = "auto", checkpoint_every: int = 50, progress: bool = False,
                  tensorboard: bool | None = None):
         super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
         self.backbone = backbone
@@ -58,6 +60,7 @@ class DeepMethod(FaceMethod):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
         self.augment = augment
         self.run_dir = run_dir
         self.precision = precision
@@ -98,7 +101,9 @@ class DeepMethod(FaceMethod):
     def params(self) -> dict:
         return {"backbone": self.backbone, "embedding_dim": self.embedding_dim,
                 "backbone_kwargs": self.backbone_kwargs, "epochs": self.train_epochs, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "weight_decay": self.weight_decay, "augment": self.augment,
+                "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
+                **({"lr_schedule": self.lr_schedule} if self.lr_schedule != "constant" else {}),
+                "augment": self.augment,
                 "precision": resolve_precision(self.precision), "jit_compile": self.jit_compile,
                 **self.method_params()}
 
@@ -121,7 +126,8 @@ class DeepMethod(FaceMethod):
         if self.quick:
             steps = min(steps, self.quick_steps)
         config = TrainConfig(epochs=self.train_epochs, learning_rate=self.learning_rate,
-                             weight_decay=self.weight_decay, jit_compile=self.jit_compile,
+                             weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
+                             jit_compile=self.jit_compile,
                              checkpoint_every=self.checkpoint_every, run_dir=self.run_dir,
                              tensorboard=self.tensorboard, progress=self.progress,
                              extra={"method": self.name, "params": self.params()})

@@ -205,3 +205,20 @@ class DeepID2(_PairMethod):
         classifier = layers.Dense(n_classes, dtype="float32", name="identity_logits")
         return keras.Model([xa, xb], [StackPair(name="verification")(emb_a, emb_b), classifier(feat_a),
                                       classifier(feat_b)], name="deepid2")
+
+
+def _with_joint_bayesian(method_cls, name):
+    def factory(preprocess=None, seed=0, quick=False, pca_dim: int = 128, **kwargs):
+        from ..classical.face_methods import LearnedMetricMethod
+
+        base = method_cls(preprocess, seed, quick, **kwargs)
+        return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name=name, seed=seed, quick=quick)
+
+    factory.__doc__ = (f"{method_cls.__name__}'s embedding → PCA whitening → Joint Bayesian fitted on the same "
+                       "training identities: the verification stage of DeepID (Sun et al. 2014, section 4), "
+                       "which scored its ConvNet features with Joint Bayesian (Chen et al. 2012) rather than cosine.")
+    return factory
+
+
+deepid_jb = _with_joint_bayesian(DeepID, "deepid+jb")
+deepid2_jb = _with_joint_bayesian(DeepID2, "deepid2+jb")

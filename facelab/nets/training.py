@@ -104,7 +104,11 @@ class TrainConfig:
     learning_rate: float = 1e-3
     optimizer: str = "adam"  # "adam" | "sgd" (momentum 0.9)
     weight_decay: float = 0.0  # decoupled (AdamW) when > 0 with "adam"
-    jit_compile: bool = False
+    #: "constant", or "cosine": decay to 0 over the whole run (Loshchilov & Hutter 2017, SGDR without restarts)
+    lr_schedule: str = "constant"
+    #: XLA-compile the train step; "auto" = yes under JAX (whose un-jitted steps run op by op), no
+    #: under TensorFlow (on this CPU the graph step without XLA is as fast and compiles in seconds)
+    jit_compile: bool | str = "auto"
     checkpoint_every: int = 50  # batches; 0 = only at epoch ends
     run_dir: str | None = None
     tensorboard: bool = True
@@ -118,15 +122,29 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.jit_compile not in (True, False, "auto"):
+            raise ValueError(f"jit_compile must be true, false or 'auto', got {self.jit_compile!r}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
 
-    def make_optimizer(self) -> keras.optimizers.Optimizer:
+    @property
+    def jit(self) -> bool:
+        return keras.backend.backend() == "jax" if self.jit_compile == "auto" else bool(self.jit_compile)
+
+    def make_optimizer(self, total_steps: int = 1) -> keras.optimizers.Optimizer:
+        """The optimizer; ``total_steps`` (epochs × steps per epoch) sets the cosine schedule's length.
+        The schedule reads the optimizer's step counter, which checkpoints keep, so a resumed run
+        continues on the same curve."""
+        lr = self.learning_rate
+        if self.lr_schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, int(total_steps)))
         if self.optimizer == "sgd":
-            return keras.optimizers.SGD(self.learning_rate, momentum=0.9, weight_decay=self.weight_decay or None)
+            return keras.optimizers.SGD(lr, momentum=0.9, weight_decay=self.weight_decay or None)
         if self.weight_decay:
-            return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
-        return keras.optimizers.Adam(self.learning_rate)
+            return keras.optimizers.AdamW(lr, weight_decay=self.weight_decay)
+        return keras.optimizers.Adam(lr)
 
 
 @dataclass
@@ -290,10 +308,12 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
         run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / CHECKPOINT
     if loss is not None or not model.compiled:
-        model.compile(optimizer=config.make_optimizer(), loss=loss, loss_weights=loss_weights, metrics=metrics,
-                      jit_compile=config.jit_compile)
+        model.compile(optimizer=config.make_optimizer(config.epochs * steps_per_epoch), loss=loss,
+                      loss_weights=loss_weights, metrics=metrics, jit_compile=config.jit)
     settings = {"epochs_steps": steps_per_epoch, "lr": config.learning_rate, "opt": config.optimizer,
                 "wd": config.weight_decay, **config.extra}
+    if config.lr_schedule != "constant":  # only when set, so older checkpoints still match
+        settings["sched"] = config.lr_schedule
     fp = fingerprint(data_fingerprint, settings)
 
     start_epoch, skip, resumed = 0, 0, None

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Deep methods at real training budgets on a GPU machine without TensorFlow (Keras 3 on JAX).
+#
+#   scripts/gpu_runs.sh view1|view2 OUT_DIR [METHOD_SET]
+#
+# Every run is an ordinary `facelab compare` (so any reader can rerun one line of this file
+# anywhere, on a CPU only slower): KERAS_BACKEND=jax, the data root a packed copy of LFW
+# (`facelab data pack --out .pack`, ~48 MiB: protocol files + 64×64 greyscale faces), and the
+# settings named below. The runs share one GPU, each taking a slice of its memory, so they go in
+# parallel; each writes OUT_DIR/<run>/results.json and its log.
+#   view1: settings are chosen here (LFW's development split; View 2 is never looked at).
+#   view2: the settings chosen on View 1, ten folds, for the reported numbers.
+# Environment: RUN_LIMIT (seconds per run, default 500), ONLY (comma-separated run names),
+# EXTRA (more compare arguments, e.g. "--quick" for a dry run on a laptop).
+set -u
+phase=${1:?view1 or view2}; out=${2:?output folder}
+export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=${MEM_FRACTION:-0.08}
+export PYTHONUNBUFFERED=1
+data=${FACELAB_DATA:-.pack}
+limit=${RUN_LIMIT:-500}
+common=(--protocol "$phase" --data-dir "$data" --no-identification --no-progress
+        --param lr_schedule='"cosine"' --param precision='"float32"')
+resnet=(--param backbone='"resnet"' --param 'backbone_kwargs={"widths":[32,64,128,256]}')
+mkdir -p "$out"
+
+run() {  # run NAME METHODS [extra compare args...]
+  local name=$1 methods=$2; shift 2
+  if [ -n "${ONLY:-}" ] && [[ ",$ONLY," != *",$name,"* ]]; then return; fi
+  mkdir -p "$out/$name"
+  # shellcheck disable=SC2086
+  timeout "$limit" python3 -m facelab compare --methods "$methods" --out "$out/$name" "${common[@]}" "$@" \
+    ${EXTRA:-} > "$out/$name/log.txt" 2>&1 &
+}
+
+wd=(--param weight_decay=5e-4)
+pk=(--param epochs=200 --param p=32)
+if [ "$phase" = view1 ]; then
+  run deepid-small        deepid --param 'backbone_kwargs={"width":32}' --param epochs=80 "${wd[@]}"
+  run deepid-small-jb     deepid+jb --param 'backbone_kwargs={"width":32}' --param epochs=80 "${wd[@]}"
+  run deepid-resnet       deepid "${resnet[@]}" --param epochs=60 "${wd[@]}"
+  run deepid-resnet-jb    deepid+jb "${resnet[@]}" --param epochs=60 "${wd[@]}"
+  run deepid2-resnet      deepid2 "${resnet[@]}" --param epochs=40 "${wd[@]}"
+  run deepid2-resnet-jb   deepid2+jb "${resnet[@]}" --param epochs=40 "${wd[@]}"
+  run contrastive-resnet  siamese-contrastive "${resnet[@]}" --param epochs=60 "${wd[@]}"
+  run binary-resnet       siamese-binary "${resnet[@]}" --param epochs=60 "${wd[@]}"
+  run batch-hard-resnet   triplet-batch-hard "${resnet[@]}" "${pk[@]}" "${wd[@]}"
+  run semi-hard-resnet    triplet-semi-hard "${resnet[@]}" "${pk[@]}" "${wd[@]}"
+  run batch-all-resnet    triplet-batch-all "${resnet[@]}" "${pk[@]}" "${wd[@]}"
+  run dist-weighted-resnet triplet-distance-weighted "${resnet[@]}" "${pk[@]}" "${wd[@]}"
+else
+  echo "view2 settings are filled in from the view1 results" >&2; exit 2
+fi
+wait
+for f in "$out"/*/log.txt; do echo "== $f"; tail -n 3 "$f"; done
