@@ -232,7 +232,10 @@ class LearnedMetricMethod(FaceMethod):
     def fit(self, images, labels=None):
         if self.metric != "none" or labels is not None:
             labels = check_labels(labels, len(images), min_classes=1 if self.metric == "none" else 2)
-        feats = self.base.fit(images, labels).embed(images).astype(np.float64)
+        from ..evaluation.shared_fits import fit_shared
+
+        self.base = fit_shared(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
+        feats = self.base.embed(images).astype(np.float64)
         # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
         rng = np.random.default_rng(self.seed)
         sub = feats if len(feats) <= self.pca_max_samples else \

@@ -8,6 +8,7 @@ from .. import methods as registry
 from ..data.lfw import LFW
 from .report import device_description, package_versions, write_results
 from .runner import evaluate_identification, evaluate_verification
+from .shared_fits import share_fits
 
 
 def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, out_dir="results",
@@ -30,21 +31,28 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
     results = {"protocol": protocol, "data_variant": lfw.variant, "data_root": str(lfw.layout.root),
                "seed": seed, "quick": quick, "params": params, "folds": folds or "all", "versions": package_versions(), "methods": {}}
     curves = {}
-    for name in method_names:
-        factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
-        t0 = time.perf_counter()
-        ver = evaluate_verification(factory, lfw, protocol, progress=progress,
-                                    folds=None if folds is None else [k - 1 for k in folds])
-        entry = ver.summary()
-        entry["kind"] = registry.spec(name).kind
-        if identification:
-            entry["identification"] = evaluate_identification(factory, lfw, seed=seed)
-        entry["wall_seconds"] = time.perf_counter() - t0
-        results["methods"][name] = entry
-        curves[name] = (ver.test_scores, ver.test_same)
-        log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
-            f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")
+    with share_fits():  # a network named by two methods (deepid, deepid+jb) trains once per fold
+        for name in method_names:
+            _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results,
+                         curves, log)
     results["device"] = device_description()
     write_results(Path(out_dir), results, curves)
     log(f"wrote {Path(out_dir) / 'results.json'}, results.md, roc.png")
     return results
+
+
+def _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results, curves, log):
+    """Evaluate one method into ``results["methods"][name]`` and ``curves[name]``."""
+    factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
+    t0 = time.perf_counter()
+    ver = evaluate_verification(factory, lfw, protocol, progress=progress,
+                                folds=None if folds is None else [k - 1 for k in folds])
+    entry = ver.summary()
+    entry["kind"] = registry.spec(name).kind
+    if identification:
+        entry["identification"] = evaluate_identification(factory, lfw, seed=seed)
+    entry["wall_seconds"] = time.perf_counter() - t0
+    results["methods"][name] = entry
+    curves[name] = (ver.test_scores, ver.test_same)
+    log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
+        f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")

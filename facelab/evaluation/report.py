@@ -31,6 +31,10 @@ def device_description() -> str:
         gpus = sys.modules["tensorflow"].config.list_physical_devices("GPU")
         if gpus:
             return f"gpu ({len(gpus)}× {gpus[0].name})"
+    if "jax" in sys.modules:  # Keras on JAX (a GPU machine without TensorFlow)
+        gpus = [d for d in sys.modules["jax"].devices() if d.platform == "gpu"]
+        if gpus:
+            return f"gpu ({len(gpus)}× {getattr(gpus[0], 'device_kind', 'GPU')}, jax)"
     return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
 
 
@@ -92,6 +96,10 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {"results.json": io.write_json(out_dir / "results.json", results),
                "results.md": io.write_text(out_dir / "results.md", markdown_table(results))}
+    # the pooled test scores behind AUC/EER/ROC, so runs over separate folds can be merged (merge_results)
+    written["scores.npz"] = io.save_npz(out_dir / "scores.npz", **{
+        f"{n}{SEP}{part}": np.asarray(arr) for n, (scores, same) in roc_curves.items()
+        for part, arr in (("scores", scores), ("same", same))})
     fig = plots.roc_figure(roc_curves, title=f"LFW {results['protocol']} ROC (test folds pooled)")
     written["roc.png"] = io.save_figure(fig, out_dir / "roc.png", dpi=120)
     cmcs = {n: np.array(r["identification"]["closed_set"]["cmc"]) for n, r in results["methods"].items()
@@ -107,6 +115,7 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     return written
 
 
+SEP = "::"
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 

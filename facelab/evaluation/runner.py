@@ -16,6 +16,7 @@ from ..metrics import get_similarity
 from ..metrics import identification as idm
 from ..metrics import verification as vm
 from .protocols import few_shot_split, identification_split, verification_splits
+from .shared_fits import fit_shared
 
 FAR_POINTS = (0.01, 0.001)
 
@@ -28,10 +29,9 @@ class Fitted:
 
 def fit_method(factory: Callable[[], FaceMethod], images: np.ndarray, labels: np.ndarray) -> Fitted:
     """Fit a fresh method; labels are renumbered 0..c−1 (softmax heads need contiguous ids)."""
-    method = factory()
     _, contiguous = np.unique(labels, return_inverse=True)
     t0 = time.perf_counter()
-    method.fit(images, contiguous.astype(np.int64))
+    method = fit_shared(factory(), images, contiguous.astype(np.int64))
     return Fitted(method, time.perf_counter() - t0)
 
 
@@ -107,11 +107,12 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
     labels = lfw.labels
     accs, thresholds, scores, same = [], [], [], []
     fit_s = embed_s = 0.0
-    config = {}
+    config, reused = {}, False
     for split in tqdm(splits, desc=f"{protocol} folds", disable=not progress or len(splits) == 1, leave=False):
         fitted = fit_method(factory, images[split.train_images], labels[split.train_images])
         fit_s += fitted.fit_seconds
         config = fitted.method.config
+        reused = reused or _reused(fitted.method)
         sim = get_similarity(fitted.method.similarity)
         embedder = _Embedder(fitted.method, images)
         tp, xp = split.threshold_pairs, split.test_pairs
@@ -124,8 +125,14 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
         scores.append(s)
         same.append(xp.same)
         embed_s += embedder.seconds
+    if reused:  # fit_seconds then excludes a network trained for an earlier method of the comparison
+        config = {**config, "fit_reused": True}
     return VerificationResult(protocol, accs, thresholds, np.concatenate(scores), np.concatenate(same),
                               fit_s, embed_s, config)
+
+
+def _reused(method) -> bool:
+    return bool(getattr(method, "fit_reused_", False) or getattr(getattr(method, "base", None), "fit_reused_", False))
 
 
 def _class_means(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,52 @@
+"""One training per network within a comparison: ``deepid`` and ``deepid+jb`` on the same fold
+share the trained DeepID.
+
+Inside :func:`share_fits` (``facelab compare`` opens it), :func:`fit_shared` returns an already
+fitted method when one with the same config was fitted on the same training images; outside it,
+it simply fits. Only deep and generative methods are shared (minutes of training each; classical
+fits are seconds and their timings stay their own). A method reused this way gets
+``fit_reused_ = True`` (the caller's fit time then excludes that training, and says so).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+
+import numpy as np
+
+_SHARED: dict | None = None
+
+
+@contextlib.contextmanager
+def share_fits():
+    global _SHARED
+    outer = _SHARED
+    if outer is None:
+        _SHARED = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _SHARED = None
+
+
+def _key(method, images: np.ndarray, labels: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps(method.config, sort_keys=True, default=str).encode())
+    h.update(str(images.shape).encode())
+    h.update(np.ascontiguousarray(labels).tobytes())
+    h.update(np.ascontiguousarray(images[:: max(1, len(images) // 256)]).tobytes())
+    return h.hexdigest()
+
+
+def fit_shared(method, images: np.ndarray, labels: np.ndarray):
+    """``method.fit(images, labels)``, or the same-config method already fitted on these images."""
+    if _SHARED is None or getattr(method, "kind", "classical") == "classical":
+        return method.fit(images, labels)
+    key = _key(method, images, labels)
+    if key in _SHARED:
+        _SHARED[key].fit_reused_ = True
+        return _SHARED[key]
+    _SHARED[key] = method.fit(images, labels)
+    return _SHARED[key]
