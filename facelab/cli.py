@@ -118,10 +118,19 @@ def cmd_train(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .evaluation.report import markdown_table, update_readme
+    from .evaluation.report import markdown_table, merge_results, update_readme
 
+    if args.merge:
+        if not args.out:
+            raise ValueError("--merge needs --out DIR for the merged results folder")
+        merged = merge_results(args.merge, args.out)
+        print(markdown_table(merged))
+        print(f"wrote {Path(args.out) / 'results.json'}, results.md, roc.png, scores.npz")
+        return 0
+    if not args.results:
+        raise ValueError("give a results.json (or --merge DIR ... --out DIR)")
     if args.readme:
-        update_readme(args.readme, args.results, args.command)
+        update_readme(args.readme, args.results, args.command, block=args.block)
         print(f"updated the results block of {args.readme} from {args.results}")
     else:
         print(markdown_table(json.loads(Path(args.results).read_text())))
@@ -181,9 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("report", help="print a results.json as a table, or fill the README's results block with it")
-    p.add_argument("results", help="a results.json written by `facelab compare`")
+    p.add_argument("results", nargs="?", help="a results.json written by `facelab compare`")
+    p.add_argument("--merge", nargs="+", metavar="DIR", default=None,
+                   help="results folders of runs over disjoint View 2 folds (compare --folds K) to join into --out")
+    p.add_argument("--out", default=None, help="with --merge: the merged results folder")
     p.add_argument("--readme", default=None, help="README to update between <!-- results:begin/end --> markers")
     p.add_argument("--command", default="facelab compare", help="the command that produced the results (quoted in the README)")
+    p.add_argument("--block", default=None, help="which results block of the README (<!-- results:NAME:begin -->); default the main one")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("figures", help="regenerate the lecture figures from the real data")

@@ -49,6 +49,11 @@ def _subset_lines(results: dict) -> list[str]:
         lines.append(f"**Folds {', '.join(map(str, folds))} of 10 only** — a quick look, not the LFW protocol's number.")
     if results.get("params"):
         lines.append("Method arguments: " + ", ".join(f"{k}={v!r}" for k, v in results["params"].items()) + ".")
+    for name, r in results["methods"].items():  # merged runs of different settings keep them per method
+        if r.get("params"):
+            lines.append(f"Arguments of {name}: " + ", ".join(f"{k}={v!r}" for k, v in r["params"].items()) + ".")
+    if results.get("merged_from"):
+        lines.append(f"Merged by `facelab report --merge` from {len(results['merged_from'])} runs over separate folds.")
     return lines
 
 
@@ -119,19 +124,101 @@ SEP = "::"
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def update_readme(readme: str | Path, results_json: str | Path, command: str) -> Path:
+def update_readme(readme: str | Path, results_json: str | Path, command: str, block: str | None = None) -> Path:
     """Replace the block between the results markers of ``readme`` with the table of
-    ``results_json`` and the command that produced it — README numbers are never typed in."""
+    ``results_json`` and the command that produced it — README numbers are never typed in.
+    ``block`` names one of several blocks (``<!-- results:NAME:begin -->``)."""
     import json
 
     readme, results_json = Path(readme), Path(results_json)
     text = readme.read_text(encoding="utf-8")
-    if RESULTS_BEGIN not in text or RESULTS_END not in text:
-        raise ValueError(f"{readme} has no {RESULTS_BEGIN} … {RESULTS_END} block to fill")
+    begin, end = (RESULTS_BEGIN, RESULTS_END) if not block else \
+        (f"<!-- results:{block}:begin -->", f"<!-- results:{block}:end -->")
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme} has no {begin} … {end} block to fill")
     results = json.loads(results_json.read_text(encoding="utf-8"))
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
-    block = (f"{RESULTS_BEGIN}\nProduced by `{command}` on {results['device']}; "
-             f"filled in by `facelab report {results_json.parent.name}/{results_json.name} --readme {readme.name}`.\n{table}{RESULTS_END}")
-    head, rest = text.split(RESULTS_BEGIN, 1)
-    _, tail = rest.split(RESULTS_END, 1)
-    return io.write_text(readme, head + block + tail)
+    option = f" --block {block}" if block else ""
+    filled = (f"{begin}\nProduced by `{command}` on {results['device']}; "
+              f"filled in by `facelab report {results_json.parent.name}/{results_json.name} --readme {readme.name}"
+              f"{option}`.\n{table}{end}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return io.write_text(readme, head + filled + tail)
+
+
+def merge_results(run_dirs, out_dir: str | Path) -> dict:
+    """One results folder from ``facelab compare`` runs over disjoint View 2 folds.
+
+    A GPU machine trains the ten folds fastest as ten processes (``--folds 1`` … ``--folds 10``,
+    scripts/gpu_runs.sh); this joins them as if one run had done all folds: per-fold accuracies and
+    thresholds in fold order, the pooled test scores (``scores.npz``) for AUC, EER, TAR@FAR and the
+    ROC — computed by the same code as a single run. Each method must cover the same folds in
+    every run it appears in, and no fold twice; settings must agree except the folds.
+    """
+    import json
+
+    from .runner import VerificationResult
+
+    runs = []
+    for d in map(Path, run_dirs):
+        try:
+            results = json.loads((d / "results.json").read_text(encoding="utf-8"))
+            with np.load(d / "scores.npz", allow_pickle=False) as npz:
+                scores = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{d}: not a compare results folder with results.json and scores.npz ({exc})") from None
+        if results.get("protocol") != "view2":
+            raise ValueError(f"{d}: only View 2 runs have folds to merge (this one is {results.get('protocol')!r})")
+        folds = list(range(1, 11)) if results.get("folds") == "all" else list(results["folds"])
+        runs.append((d, results, scores, folds))
+    if not runs:
+        raise ValueError("merge_results needs at least one results folder")
+    first = runs[0][1]
+    for d, results, _, _ in runs[1:]:
+        for key in ("data_variant", "seed", "quick"):
+            if results.get(key) != first.get(key):
+                raise ValueError(f"{d}: {key} = {results.get(key)!r} differs from {runs[0][0]}'s {first.get(key)!r}")
+    merged = {"protocol": "view2", "data_variant": first["data_variant"], "data_root": first["data_root"],
+              "seed": first["seed"], "quick": first["quick"], "params": {}, "folds": None,
+              "versions": first["versions"], "methods": {}, "device": first["device"],
+              "merged_from": [str(d) for d, *_ in runs]}
+    curves, method_folds = {}, {}
+    for name in dict.fromkeys(n for _, r, _, _ in runs for n in r["methods"]):
+        parts = sorted(((folds, d, r["methods"][name], s) for d, r, s, folds in runs if name in r["methods"]),
+                       key=lambda p: p[0])
+        covered = [k for p in parts for k in p[0]]
+        if len(set(covered)) != len(covered):
+            raise ValueError(f"method {name}: fold(s) {sorted({k for k in covered if covered.count(k) > 1})} "
+                             "appear in more than one run")
+        configs = {json.dumps({k: v for k, v in p[2]["config"].items() if k != "fit_reused"}, sort_keys=True)
+                   for p in parts}
+        run_params = {json.dumps(r.get("params", {}), sort_keys=True) for _, r, _, _ in runs if name in r["methods"]}
+        if len(configs) != 1 or len(run_params) != 1:
+            raise ValueError(f"method {name}: the runs used different settings; merge runs of one configuration")
+        ver = VerificationResult("view2", [a for p in parts for a in p[2]["fold_accuracy"]],
+                                 [t for p in parts for t in p[2]["thresholds"]],
+                                 np.concatenate([p[3][f"{name}{SEP}scores"] for p in parts]),
+                                 np.concatenate([p[3][f"{name}{SEP}same"] for p in parts]),
+                                 sum(p[2]["fit_seconds"] for p in parts), sum(p[2]["embed_seconds"] for p in parts),
+                                 parts[0][2]["config"])
+        entry = ver.summary()
+        entry["kind"] = parts[0][2].get("kind")
+        entry["wall_seconds"] = sum(p[2].get("wall_seconds", 0.0) for p in parts)
+        merged["methods"][name] = entry
+        curves[name] = (ver.test_scores, ver.test_same)
+        method_folds[name] = sorted(covered)
+    fold_sets = {tuple(f) for f in method_folds.values()}
+    if len(fold_sets) != 1:
+        raise ValueError("the merged methods cover different folds: "
+                         + "; ".join(f"{n}: {f}" for n, f in method_folds.items()))
+    folds = list(fold_sets.pop())
+    merged["folds"] = "all" if folds == list(range(1, 11)) else folds
+    params = {json.dumps(r.get("params", {}), sort_keys=True) for _, r, _, _ in runs}
+    if len(params) == 1:
+        merged["params"] = first.get("params", {})
+    else:  # each method keeps the arguments of the runs it came from
+        for name in merged["methods"]:
+            merged["methods"][name]["params"] = next(r.get("params", {}) for _, r, _, _ in runs if name in r["methods"])
+    write_results(Path(out_dir), merged, curves)
+    return merged

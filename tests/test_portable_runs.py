@@ -1,0 +1,228 @@
+"""Running facelab away from this machine: a packed LFW copy, NumPy input pipelines (Keras on
+JAX without TensorFlow), one training shared by deepid and deepid+jb, merging per-fold runs, the
+cosine schedule, and offline mining whose first epoch is read before on_epoch_begin."""
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from facelab.base import FaceMethod
+from facelab.data import LFW, PreprocessConfig
+from facelab.data.errors import DataError
+from facelab.data.pack import PACK_FILE, pack_lfw
+
+
+# -- packed copy ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def packed(lfw, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pack")
+    pack_lfw(lfw, out, [PreprocessConfig()])
+    return out
+
+
+def test_pack_gives_the_same_splits_labels_and_pixels_without_the_jpegs(lfw, packed):
+    assert not (packed / "images").exists()
+    copy = LFW(packed, progress=False)
+    assert copy.layout.packed and copy.variant == lfw.variant
+    assert copy.people == lfw.people
+    np.testing.assert_array_equal(copy.labels, lfw.labels)
+    for which in ("view2", "view1-test"):
+        a, b = copy.pairs(which), lfw.pairs(which)
+        for field in ("index_a", "index_b", "same", "fold"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert copy.people_folds("view2") == lfw.people_folds("view2")
+    np.testing.assert_array_equal(copy.load_images(PreprocessConfig()), lfw.load_images(PreprocessConfig()))
+
+
+def test_pack_refuses_preprocessing_it_does_not_hold(packed):
+    with pytest.raises(DataError, match=r"original images are not here.*facelab data pack"):
+        LFW(packed, progress=False).load_images(PreprocessConfig(size=32))
+
+
+def test_a_broken_pack_file_is_named(packed, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / PACK_FILE).write_text('{"format": 1, "variant": "lfw", "images": [["A", "x", 3]]}')
+    with pytest.raises(DataError, match=rf"{PACK_FILE}: not a facelab LFW pack"):
+        LFW(broken, progress=False)
+
+
+def test_pack_command_writes_a_data_root_that_compare_accepts(lfw, tmp_path, cache_dir, monkeypatch, capsys):
+    from facelab.cli import main
+
+    monkeypatch.setenv("FACELAB_CACHE", str(cache_dir))
+    assert main(["data", "pack", "--out", str(tmp_path / "p"), "--methods", "eigenfaces", "--no-progress"]) == 0
+    assert "packed LFW (1 preprocessing config(s))" in capsys.readouterr().out
+    assert main(["data", "pack", "--no-progress"]) == 2  # --out is required
+    assert "needs --out" in capsys.readouterr().err
+    assert main(["compare", "--methods", "eigenfaces", "--data-dir", str(tmp_path / "p"), "--folds", "1",
+                 "--no-identification", "--no-progress", "--out", str(tmp_path / "r")]) == 0
+    acc = json.loads((tmp_path / "r" / "results.json").read_text())["methods"]["eigenfaces"]["fold_accuracy"]
+    assert len(acc) == 1 and 0.6 < acc[0] < 0.85
+
+
+# -- NumPy pipelines (any Keras backend but TensorFlow) -------------------------------------
+def _batches(dataset, n):
+    out = []
+    for i, item in enumerate(dataset):
+        if i == n:
+            break
+        x, y = item
+        out.append((np.asarray(x), np.asarray(y)))
+    return out
+
+
+def test_numpy_pipeline_gives_the_tf_data_batches_and_seeded_flips(lfw, monkeypatch):
+    from facelab.data import pipeline
+    from facelab.data.samplers import PKSampler
+
+    images = lfw.load_images(PreprocessConfig())[:600]
+    labels = lfw.labels[:600]
+    sampler = PKSampler(labels, 4, 2, short="replace", seed=3)
+    tf_plain = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=2), 5)
+    monkeypatch.setattr(pipeline, "use_tf_data", lambda: False)
+    np_plain = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=2), 5)
+    for (xt, yt), (xn, yn) in zip(tf_plain, np_plain, strict=True):
+        assert xn.dtype == np.float32
+        np.testing.assert_array_equal(yt, yn)
+        np.testing.assert_array_equal(xt, xn)
+    flipped = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=2, augment=True), 5)
+    again = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=2, augment=True), 5)
+    n_flipped = 0
+    for (x0, _), (x1, _), (x2, _) in zip(np_plain, flipped, again, strict=True):
+        np.testing.assert_array_equal(x1, x2)  # same seed, same flips
+        mirrored = np.all(x1 == x0[:, :, ::-1], axis=(1, 2, 3))
+        assert np.all(mirrored | np.all(x1 == x0, axis=(1, 2, 3)))
+        n_flipped += int(mirrored.sum())
+    assert 0 < n_flipped < 40
+
+
+def test_numpy_pipeline_hands_errors_of_its_thread_to_the_consumer(monkeypatch):
+    from facelab.data import pipeline
+
+    class Failing:
+        seed = 0
+
+        def __len__(self):
+            return 3
+
+        def epoch(self, e):
+            raise RuntimeError("sampler broke in epoch 0")
+
+    monkeypatch.setattr(pipeline, "use_tf_data", lambda: False)
+    images = np.zeros((4, 8, 8, 1), np.uint8)
+    with pytest.raises(RuntimeError, match="sampler broke"):
+        next(iter(pipeline.batch_dataset(images, np.arange(4), Failing())))
+
+
+# -- one training for deepid and deepid+jb ---------------------------------------------------
+class Counting(FaceMethod):
+    name, kind = "counting", "deep"
+    fits = 0
+
+    def fit(self, images, labels):
+        type(self).fits += 1
+        return self
+
+    def embed(self, images):
+        return images.reshape(len(images), -1)[:, :4].astype(np.float32)
+
+
+def test_fit_shared_reuses_a_same_config_fit_only_inside_a_comparison():
+    from facelab.evaluation.shared_fits import fit_shared, share_fits
+
+    x, y = np.arange(4 * 16, dtype=np.uint8).reshape(4, 4, 4, 1), np.array([0, 0, 1, 1])
+    Counting.fits = 0
+    fit_shared(Counting(), x, y), fit_shared(Counting(), x, y)
+    assert Counting.fits == 2  # no comparison open: every call fits
+    with share_fits():
+        first = fit_shared(Counting(), x, y)
+        assert fit_shared(Counting(), x, y) is first and first.fit_reused_
+        fit_shared(Counting(seed=1), x, y)  # another config
+        fit_shared(Counting(), x[::-1].copy(), y)  # other training images
+    assert Counting.fits == 5
+
+
+def test_compare_trains_deepid_once_for_deepid_and_deepid_jb(tmp_path, cache_dir, monkeypatch):
+    from facelab.evaluation.compare import compare
+    from facelab.nets.siamese import DeepID
+
+    trainings = []
+    fit = DeepID.fit
+    monkeypatch.setattr(DeepID, "fit", lambda self, *a: trainings.append(self) or fit(self, *a))
+    res = compare(["deepid", "deepid+jb"], protocol="view2", folds=[1], quick=True, identification=False,
+                  progress=False, out_dir=tmp_path, cache_dir=cache_dir, log=lambda *_: None)
+    deepid, jb = res["methods"]["deepid"], res["methods"]["deepid+jb"]
+    assert jb["config"]["fit_reused"] is True and "fit_reused" not in deepid["config"]
+    assert jb["config"]["base"] == {k: v for k, v in deepid["config"].items()}
+    assert len(trainings) == 1
+
+
+# -- merging runs over separate folds ----------------------------------------------------------
+def test_merged_per_fold_runs_equal_one_run_over_those_folds(tmp_path, cache_dir):
+    from facelab.evaluation.compare import compare
+    from facelab.evaluation.report import merge_results
+
+    kw = dict(protocol="view2", quick=False, identification=False, progress=False, cache_dir=cache_dir,
+              log=lambda *_: None)
+    whole = compare(["eigenfaces"], folds=[2, 5], out_dir=tmp_path / "whole", **kw)
+    for k in (5, 2):
+        compare(["eigenfaces"], folds=[k], out_dir=tmp_path / f"fold{k}", **kw)
+    merged = merge_results([tmp_path / "fold5", tmp_path / "fold2"], tmp_path / "merged")
+    a, b = merged["methods"]["eigenfaces"], whole["methods"]["eigenfaces"]
+    assert merged["folds"] == [2, 5]
+    for key in ("fold_accuracy", "thresholds", "accuracy_mean", "accuracy_se", "auc", "eer", "tar_at_far"):
+        assert a[key] == pytest.approx(b[key], abs=1e-12), key
+    assert (tmp_path / "merged" / "roc.png").is_file()
+    with pytest.raises(ValueError, match=r"fold\(s\) \[2\] appear in more than one run"):
+        merge_results([tmp_path / "fold2", tmp_path / "whole"], tmp_path / "bad")
+    with pytest.raises(ValueError, match="not a compare results folder"):
+        merge_results([tmp_path / "fold2", tmp_path / "nothing"], tmp_path / "bad")
+
+
+# -- cosine learning rate ----------------------------------------------------------------------
+def test_cosine_schedule_decays_to_zero_over_the_run_and_is_validated():
+    from facelab.nets.training import TrainConfig
+
+    opt = TrainConfig(learning_rate=1e-3, lr_schedule="cosine").make_optimizer(total_steps=100)
+    rates = []
+    for step in (0, 50, 100):
+        opt.iterations.assign(step)
+        rates.append(float(np.asarray(opt.learning_rate)))
+    assert rates == pytest.approx([1e-3, 5e-4, 0.0], abs=1e-9)
+    constant = TrainConfig(learning_rate=1e-3).make_optimizer(total_steps=100)
+    constant.iterations.assign(100)
+    assert float(np.asarray(constant.learning_rate)) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="jit_compile must be"):
+        TrainConfig(jit_compile="yes")
+
+
+# -- offline mining: the first epoch may be read before on_epoch_begin -------------------------
+def test_offline_sampler_mines_the_first_epoch_on_demand_and_waits_for_later_ones(lfw):
+    from facelab.miners.offline import OfflineHardMiner, TripletEpochSampler
+
+    labels = lfw.labels[:400]
+    calls = []
+
+    def embed_fn(idx):
+        calls.append(len(idx))
+        onehot = np.eye(labels.max() + 1, dtype=np.float32)[labels[idx]]
+        return onehot + np.random.default_rng(len(calls)).normal(0, 0.1, onehot.shape).astype(np.float32)
+
+    sampler = TripletEpochSampler(labels, OfflineHardMiner("L2", "hard"), 4, 3, embed_fn=embed_fn, pool=200,
+                                  timeout=0.5)
+    first = sampler.epoch(0)  # no prepare(0) yet: mined here, from the network as it is before any step
+    assert first.shape == (3, 12) and len(calls) == 1
+    sampler.prepare(0)  # on_epoch_begin(0) after the peek: already mined, nothing recomputed
+    assert len(calls) == 1 and sampler.epoch(0) is first
+    with pytest.raises(TimeoutError, match="never mined"):
+        sampler.epoch(1)  # later epochs must wait for on_epoch_begin's embeddings
+    waiter = threading.Timer(0.1, sampler.prepare, args=(1,))
+    waiter.start()
+    sampler.timeout = 5.0
+    assert sampler.epoch(1).shape == (3, 12) and len(calls) == 2
