@@ -44,7 +44,7 @@ def cmd_compare(args) -> int:
     names = methods.resolve_names(args.methods)
     compare(names, protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
             seed=args.seed, identification=not args.no_identification, progress=not args.no_progress,
-            params=_parse_params(args.param), folds=_parse_folds(args.folds))
+            params=_parse_params(args.param), folds=_parse_folds(args.folds), threshold=args.threshold)
     return 0
 
 
@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="extra argument for every method's constructor, JSON value (e.g. --param pca_dim=100); "
                         "for choosing settings on View 1")
+    p.add_argument("--threshold", choices=["train", "held-out"], default="train",
+                   help="View 2: choose each fold's threshold on the nine training folds' pairs (LFW's rule, default) "
+                        "or on one training fold held out of fitting")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_compare)
 

@@ -63,6 +63,9 @@ else
     for strategy in semi-hard batch-hard; do
       run "$strategy-small-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 --param p=32 "${wd[@]}" \
         --folds "$k"
+      # the same, with each fold's threshold chosen on a training fold held out of fitting
+      run "$strategy-small-heldout-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 --param p=32 \
+        "${wd[@]}" --folds "$k" --threshold held-out
     done
   done
 fi

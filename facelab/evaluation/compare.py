@@ -13,12 +13,14 @@ from .shared_fits import share_fits
 
 def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, out_dir="results",
             quick: bool = False, seed: int = 0, identification: bool = True, progress: bool = True,
-            cache_dir=None, log=print, params: dict | None = None, folds: list[int] | None = None) -> dict:
+            cache_dir=None, log=print, params: dict | None = None, folds: list[int] | None = None,
+            threshold: str = "train") -> dict:
     """Evaluate each named method on the same LFW splits and write the results folder.
 
     params: extra constructor arguments given to every method (settings chosen on View 1).
     folds: View 2 folds to run (1-based; None = all ten). A subset is for quick looks — notebooks
-    in quick mode, deep methods on a CPU — and is written into the results and the table."""
+    in quick mode, deep methods on a CPU — and is written into the results and the table.
+    threshold: "train" (LFW's rule) or "held-out" (see :data:`~facelab.evaluation.protocols.THRESHOLDS`)."""
     params = dict(params or {})
     if folds is not None:
         if protocol != "view2":
@@ -29,24 +31,26 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
     lfw = LFW(data_dir, cache_dir=cache_dir, progress=progress)
     log(f"data: {lfw.layout.describe()}")
     results = {"protocol": protocol, "data_variant": lfw.variant, "data_root": str(lfw.layout.root),
-               "seed": seed, "quick": quick, "params": params, "folds": folds or "all", "versions": package_versions(), "methods": {}}
+               "seed": seed, "quick": quick, "params": params, "folds": folds or "all",
+               **({"threshold": threshold} if threshold != "train" else {}), "versions": package_versions(), "methods": {}}
     curves = {}
     with share_fits():  # a network named by two methods (deepid, deepid+jb) trains once per fold
         for name in method_names:
             _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results,
-                         curves, log)
+                         curves, log, threshold)
     results["device"] = device_description()
     write_results(Path(out_dir), results, curves)
     log(f"wrote {Path(out_dir) / 'results.json'}, results.md, roc.png")
     return results
 
 
-def _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results, curves, log):
+def _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results, curves, log,
+                 threshold="train"):
     """Evaluate one method into ``results["methods"][name]`` and ``curves[name]``."""
     factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
     t0 = time.perf_counter()
     ver = evaluate_verification(factory, lfw, protocol, progress=progress,
-                                folds=None if folds is None else [k - 1 for k in folds])
+                                folds=None if folds is None else [k - 1 for k in folds], threshold=threshold)
     entry = ver.summary()
     entry["kind"] = registry.spec(name).kind
     if identification:

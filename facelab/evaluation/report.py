@@ -47,6 +47,8 @@ def _subset_lines(results: dict) -> list[str]:
     folds = results.get("folds", "all")
     if folds != "all":
         lines.append(f"**Folds {', '.join(map(str, folds))} of 10 only** — a quick look, not the LFW protocol's number.")
+    if results.get("threshold", "train") != "train":
+        lines.append("Thresholds chosen on one training fold held out of fitting (`--threshold held-out`).")
     if results.get("params"):
         lines.append("Method arguments: " + ", ".join(f"{k}={v!r}" for k, v in results["params"].items()) + ".")
     for name, r in results["methods"].items():  # merged runs of different settings keep them per method
@@ -176,11 +178,12 @@ def merge_results(run_dirs, out_dir: str | Path) -> dict:
         raise ValueError("merge_results needs at least one results folder")
     first = runs[0][1]
     for d, results, _, _ in runs[1:]:
-        for key in ("data_variant", "seed", "quick"):
+        for key in ("data_variant", "seed", "quick", "threshold"):
             if results.get(key) != first.get(key):
                 raise ValueError(f"{d}: {key} = {results.get(key)!r} differs from {runs[0][0]}'s {first.get(key)!r}")
     merged = {"protocol": "view2", "data_variant": first["data_variant"], "data_root": first["data_root"],
               "seed": first["seed"], "quick": first["quick"], "params": {}, "folds": None,
+              **({"threshold": first["threshold"]} if "threshold" in first else {}),
               "versions": first["versions"], "methods": {}, "device": first["device"],
               "merged_from": [str(d) for d, *_ in runs]}
     curves, method_folds = {}, {}

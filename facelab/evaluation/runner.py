@@ -96,11 +96,12 @@ class VerificationResult:
 
 
 def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol: str = "view2",
-                          *, progress: bool = True, folds: list[int] | None = None) -> VerificationResult:
+                          *, progress: bool = True, folds: list[int] | None = None,
+                          threshold: str = "train") -> VerificationResult:
     """LFW verification: fit per split on its training people, threshold on its training pairs
     (accuracy-maximising), accuracy on its test pairs. ``folds`` limits View 2 to some folds
     (0-based) for quick looks; reported numbers use all ten."""
-    splits = verification_splits(lfw, protocol)
+    splits = verification_splits(lfw, protocol, threshold)
     if folds is not None:
         splits = [splits[k] for k in folds]
     images = lfw.load_images(factory().preprocess)
