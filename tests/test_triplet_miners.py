@@ -240,9 +240,10 @@ def test_triplet_epoch_sampler_and_ordered_loss():
         sampler = TripletEpochSampler(labels, miner, triplets_per_batch=5, steps=3, embed_fn=fn, pool=24, seed=4)
         if fn is not None:
             sampler.timeout = 0.1
+            sampler.prepare(0)  # on_epoch_begin(0); the first epoch would also be mined on demand
+            sampler.epoch(0)
             with pytest.raises(TimeoutError, match="prepare"):
-                sampler.epoch(0)
-            sampler.prepare(0)
+                sampler.epoch(1)  # a later epoch waits for its on_epoch_begin
         batches = sampler.epoch(0)
         assert batches.shape == (3, 15) and len(sampler) == 3
         for b in batches:
