@@ -64,6 +64,26 @@ def test_pack_command_writes_a_data_root_that_compare_accepts(lfw, tmp_path, cac
     assert len(acc) == 1 and 0.6 < acc[0] < 0.85
 
 
+def test_deep_methods_train_and_evaluate_under_keras_jax_from_a_pack(packed, tmp_path):
+    """The GPU machine's path (no JPEGs, Keras on JAX), end to end on this CPU in quick mode."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    run = subprocess.run([sys.executable, "-m", "facelab", "compare", "--methods", "deepid,deepid+jb,triplet-offline-hard",
+                          "--quick", "--folds", "1", "--data-dir", str(packed), "--no-identification", "--no-progress",
+                          "--param", 'lr_schedule="cosine"', "--out", str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["keras_backend"] == "jax" and res["data_root"] == str(packed)
+    for name, r in res["methods"].items():
+        assert len(r["fold_accuracy"]) == 1 and 0.5 <= r["fold_accuracy"][0] < 0.8, name
+    assert res["methods"]["deepid+jb"]["config"]["fit_reused"] is True
+    assert res["methods"]["deepid"]["config"]["lr_schedule"] == "cosine"
+
+
 # -- NumPy pipelines (any Keras backend but TensorFlow) -------------------------------------
 def _batches(dataset, n):
     out = []
@@ -116,6 +136,29 @@ def test_numpy_pipeline_hands_errors_of_its_thread_to_the_consumer(monkeypatch):
     images = np.zeros((4, 8, 8, 1), np.uint8)
     with pytest.raises(RuntimeError, match="sampler broke"):
         next(iter(pipeline.batch_dataset(images, np.arange(4), Failing())))
+
+
+def test_numpy_pipeline_thread_ends_when_the_consumer_stops_early(monkeypatch):
+    from facelab.data import pipeline
+
+    started = []
+    real = pipeline._Prefetched
+
+    def spy(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(pipeline, "_Prefetched", spy)
+    monkeypatch.setattr(pipeline, "use_tf_data", lambda: False)
+    images = np.zeros((64, 8, 8, 1), np.uint8)
+    from facelab.data.samplers import BatchSampler
+
+    ds = pipeline.batch_dataset(images, np.arange(64) % 8, BatchSampler(64, 4, seed=0), epochs=50)
+    next(ds)  # read one batch of 800, then stop, as Keras does after its last step
+    assert started[0].thread.is_alive()
+    ds.close()
+    started[0].thread.join(timeout=5)
+    assert not started[0].thread.is_alive()
 
 
 # -- one training for deepid and deepid+jb ---------------------------------------------------

@@ -69,23 +69,41 @@ def augment_batch(images, seed):
 
 
 class _Prefetched:
-    """Runs a generator in a background thread, ``depth`` items ahead (NumPy pipelines)."""
+    """Runs a generator in a background thread, ``depth`` items ahead (NumPy pipelines).
+
+    :meth:`close` (called when the consuming generator is closed or collected, e.g. when Keras
+    stops reading after the last step) ends the thread instead of leaving it blocked on a full queue.
+    """
 
     _END = object()
 
     def __init__(self, gen: Iterator, depth: int = 4):
         self._queue: queue.Queue = queue.Queue(depth)
+        self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(gen,), daemon=True)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._run, args=(gen,), daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _run(self, gen):
         try:
             for item in gen:
-                self._queue.put(item)
+                if not self._put(item):
+                    return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             self._error = exc
-        self._queue.put(self._END)
+        self._put(self._END)
+
+    def close(self) -> None:
+        self._stop.set()
 
     def __iter__(self):
         return self
@@ -100,12 +118,18 @@ class _Prefetched:
         return item
 
 
+def _consume(prefetched: _Prefetched):
+    """A generator object (the type Keras' ``fit`` accepts besides datasets) over ``prefetched``."""
+    try:
+        yield from prefetched
+    finally:
+        prefetched.close()
+
+
 def _finish(gen: Callable[[], Iterator], signature: Callable[[], object], fn: Callable):
     """``fn`` mapped over ``gen()``: a prefetched tf.data pipeline or a prefetched NumPy iterator."""
     if not use_tf_data():
-        # a generator object, the type Keras' fit() accepts besides datasets
-        yield_from = _Prefetched(fn(*item) if isinstance(item, tuple) else fn(item) for item in gen())
-        return (item for item in yield_from)
+        return _consume(_Prefetched(fn(*item) if isinstance(item, tuple) else fn(item) for item in gen()))
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_generator(gen, output_signature=signature())

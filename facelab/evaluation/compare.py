@@ -1,6 +1,7 @@
 """``facelab compare``: several methods, the same splits, one table and one ROC plot."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
             _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results,
                          curves, log, threshold)
     results["device"] = device_description()
+    if "keras" in sys.modules:  # the backend the deep methods ran on (tensorflow here, jax on the GPU runs)
+        results["keras_backend"] = sys.modules["keras"].config.backend()
     write_results(Path(out_dir), results, curves)
     log(f"wrote {Path(out_dir) / 'results.json'}, results.md, roc.png")
     return results
