@@ -235,6 +235,7 @@ class LearnedMetricMethod(FaceMethod):
         from ..evaluation.shared_fits import fit_shared
 
         self.base = fit_shared(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
+        self.fit_reused_ = getattr(self.base, "fit_reused_", False)
         feats = self.base.embed(images).astype(np.float64)
         # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
         rng = np.random.default_rng(self.seed)

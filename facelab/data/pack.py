@@ -83,9 +83,4 @@ def read_packed_layout(root: str | os.PathLike) -> LFWLayout:
     return layout
 
 
-def packed_configs(root: str | os.PathLike) -> list[dict]:
-    """The preprocessing configs a pack holds (as dicts)."""
-    return list(json.loads((Path(root) / PACK_FILE).read_text())["configs"])
-
-
-__all__ = ["PACK_FILE", "pack_lfw", "read_packed_layout", "packed_configs"]
+__all__ = ["PACK_FILE", "pack_lfw", "read_packed_layout"]

@@ -37,8 +37,19 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
     curves = {}
     with share_fits():  # a network named by two methods (deepid, deepid+jb) trains once per fold
         for name in method_names:
-            _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results,
-                         curves, log, threshold)
+            factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
+            t0 = time.perf_counter()
+            ver = evaluate_verification(factory, lfw, protocol, progress=progress, threshold=threshold,
+                                        folds=None if folds is None else [k - 1 for k in folds])
+            entry = ver.summary()
+            entry["kind"] = registry.spec(name).kind
+            if identification:
+                entry["identification"] = evaluate_identification(factory, lfw, seed=seed)
+            entry["wall_seconds"] = time.perf_counter() - t0
+            results["methods"][name] = entry
+            curves[name] = (ver.test_scores, ver.test_same)
+            log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
+                f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")
     results["device"] = device_description()
     if "keras" in sys.modules:  # the backend the deep methods ran on (tensorflow here, jax on the GPU runs)
         results["keras_backend"] = sys.modules["keras"].config.backend()
@@ -46,20 +57,3 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
     log(f"wrote {Path(out_dir) / 'results.json'}, results.md, roc.png")
     return results
 
-
-def _compare_one(name, lfw, protocol, seed, quick, params, folds, identification, progress, results, curves, log,
-                 threshold="train"):
-    """Evaluate one method into ``results["methods"][name]`` and ``curves[name]``."""
-    factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
-    t0 = time.perf_counter()
-    ver = evaluate_verification(factory, lfw, protocol, progress=progress,
-                                folds=None if folds is None else [k - 1 for k in folds], threshold=threshold)
-    entry = ver.summary()
-    entry["kind"] = registry.spec(name).kind
-    if identification:
-        entry["identification"] = evaluate_identification(factory, lfw, seed=seed)
-    entry["wall_seconds"] = time.perf_counter() - t0
-    results["methods"][name] = entry
-    curves[name] = (ver.test_scores, ver.test_same)
-    log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
-        f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")

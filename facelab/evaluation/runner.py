@@ -113,7 +113,7 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
         fitted = fit_method(factory, images[split.train_images], labels[split.train_images])
         fit_s += fitted.fit_seconds
         config = fitted.method.config
-        reused = reused or _reused(fitted.method)
+        reused = reused or getattr(fitted.method, "fit_reused_", False)
         sim = get_similarity(fitted.method.similarity)
         embedder = _Embedder(fitted.method, images)
         tp, xp = split.threshold_pairs, split.test_pairs
@@ -131,9 +131,6 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
     return VerificationResult(protocol, accs, thresholds, np.concatenate(scores), np.concatenate(same),
                               fit_s, embed_s, config)
 
-
-def _reused(method) -> bool:
-    return bool(getattr(method, "fit_reused_", False) or getattr(getattr(method, "base", None), "fit_reused_", False))
 
 
 def _class_means(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -107,7 +107,7 @@ class TrainConfig:
     #: "constant", or "cosine": decay to 0 over the whole run (Loshchilov & Hutter 2017, SGDR without restarts)
     lr_schedule: str = "constant"
     #: XLA-compile the train step; "auto" = yes under JAX (whose un-jitted steps run op by op), no
-    #: under TensorFlow (on this CPU the graph step without XLA is as fast and compiles in seconds)
+    #: under TensorFlow (its graph step, the default the CPU numbers were measured with)
     jit_compile: bool | str = "auto"
     checkpoint_every: int = 50  # batches; 0 = only at epoch ends
     run_dir: str | None = None
