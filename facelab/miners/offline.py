@@ -208,7 +208,9 @@ class TripletEpochSampler:
             self._cond.notify_all()
 
     def epoch(self, epoch: int) -> np.ndarray:
-        if (not self.needs_embeddings or not self._mined) and epoch not in self._mined:
+        with self._cond:  # read the mined epochs under the lock the callback thread writes them with
+            mine_here = (not self.needs_embeddings or not self._mined) and epoch not in self._mined
+        if mine_here:
             self.prepare(epoch)
         with self._cond:
             if not self._cond.wait_for(lambda: epoch in self._mined, timeout=self.timeout):

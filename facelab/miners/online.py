@@ -26,12 +26,34 @@ from facelab.miners.base import (IndexTriplets, OnlineMiner, TripletMask, as_emb
 _INF = float("inf")
 
 
+def _argmax(x, axis=1):
+    """``ops.argmax``, but TensorFlow's own under the TensorFlow backend: Keras' version first maps
+    −0.0 to −tiny with five extra full-matrix ops (jax#24280, flush-to-zero), which for a row of
+    distances can only change which of several exact zeros is picked, never the chosen value.
+    Batch-hard makes four arg-reductions per step, so those extra ops were a visible share of
+    its loss + gradient time (benchmarks/bench_triplet.py)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.math.argmax(x, axis=axis, output_type="int32")
+    return ops.argmax(x, axis=axis)
+
+
+def _argmin(x, axis=1):
+    """``ops.argmin`` (TensorFlow's own under that backend; see :func:`_argmax`)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.math.argmin(x, axis=axis, output_type="int32")
+    return ops.argmin(x, axis=axis)
+
+
 def _masked_argmax(dist, mask, axis=1):
-    return ops.argmax(ops.where(mask, dist, -_INF), axis=axis)
+    return _argmax(ops.where(mask, dist, -_INF), axis=axis)
 
 
 def _masked_argmin(dist, mask, axis=1):
-    return ops.argmin(ops.where(mask, dist, _INF), axis=axis)
+    return _argmin(ops.where(mask, dist, _INF), axis=axis)
 
 
 def _per_anchor(positive, negative, weight):
@@ -70,8 +92,8 @@ class BatchHardMiner(OnlineMiner):
     def mine(self, dist, labels):
         positive, negative = pair_masks(labels)
         has_pos, has_neg = ops.any(positive, axis=1), ops.any(negative, axis=1)
-        p = ops.where(has_pos, _masked_argmax(dist, positive), ops.argmin(dist, axis=1))
-        n = ops.where(has_neg, _masked_argmin(dist, negative), ops.argmax(dist, axis=1))
+        p = ops.where(has_pos, _masked_argmax(dist, positive), _argmin(dist, axis=1))
+        n = ops.where(has_neg, _masked_argmin(dist, negative), _argmax(dist, axis=1))
         return _per_anchor(p, n, ops.logical_and(has_pos, has_neg))
 
 
@@ -85,8 +107,8 @@ class EasyPositiveMiner(OnlineMiner):
     def mine(self, dist, labels):
         positive, negative = pair_masks(labels)
         has_pos, has_neg = ops.any(positive, axis=1), ops.any(negative, axis=1)
-        p = ops.where(has_pos, _masked_argmin(dist, positive), ops.argmin(dist, axis=1))
-        n = ops.where(has_neg, _masked_argmin(dist, negative), ops.argmax(dist, axis=1))
+        p = ops.where(has_pos, _masked_argmin(dist, positive), _argmin(dist, axis=1))
+        n = ops.where(has_neg, _masked_argmin(dist, negative), _argmax(dist, axis=1))
         return _per_anchor(p, n, ops.logical_and(has_pos, has_neg))
 
 
@@ -113,7 +135,7 @@ class SemiHardMiner(OnlineMiner):
         num_neg = ops.sum(ops.cast(negative, "int32"), axis=1, keepdims=True)
         n_semi = ops.take_along_axis(order, ops.minimum(first, b - 1), axis=1)  # (a, p)
         has_neg = ops.any(negative, axis=1)
-        n_far = ops.where(has_neg, _masked_argmax(dist, negative), ops.argmin(dist, axis=1))  # (a,)
+        n_far = ops.where(has_neg, _masked_argmax(dist, negative), _argmin(dist, axis=1))  # (a,)
         n = ops.where(ops.less(first, num_neg), n_semi, ops.expand_dims(ops.cast(n_far, "int32"), 1))
         return _per_pair(n, ops.logical_and(positive, ops.expand_dims(has_neg, 1)))
 
