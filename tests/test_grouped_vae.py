@@ -309,3 +309,20 @@ def test_registered_method_fits_and_embeds_mu_w_of_one_image(faces):
     for rule in res["accuracy"].values():
         assert set(rule) == {"1", "2"} and all(0 <= a <= 1 and (24 * a) % 1 < 1e-9 for a in rule.values())
     assert "vae_p_w_given_x" in fewshot.markdown(res, "cmd")
+
+
+def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path):
+    from facelab.evaluation.report import markdown_table, update_readme
+
+    res = {"accuracy": {"vae_p_w_given_x": {"1": 0.125, "10": 0.5}, "eigenfaces_ncm": {"1": 0.25, "10": 0.375}},
+           "identities": 40, "probes": 159, "repeats": 3, "importance_samples": 8, "probes_per_person": 5,
+           "device": "cpu (2 cores)", "command": "python -m facelab.generative.fewshot --k 8"}
+    (tmp_path / "results.json").write_text(json.dumps(res))
+    assert "| vae_p_w_given_x | 12.50 | 50.00 |" in markdown_table(res)
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- results:vae:begin -->\nold\n<!-- results:vae:end -->\nb\n")
+    update_readme(readme, tmp_path / "results.json", "facelab compare", block="vae")
+    text = readme.read_text()
+    assert "Produced by `python -m facelab.generative.fewshot --k 8` on cpu (2 cores)" in text
+    assert "| eigenfaces_ncm | 25.00 | 37.50 |" in text and "old" not in text and text.endswith("b\n")
+    assert "at most 5 probes per person" in text and "Grouped VAE" not in text  # title left to the README

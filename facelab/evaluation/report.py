@@ -60,7 +60,12 @@ def _subset_lines(results: dict) -> list[str]:
 
 
 def markdown_table(results: dict) -> str:
-    """One row per method: the numbers a reader compares, with the budget next to them."""
+    """One row per method: the numbers a reader compares, with the budget next to them.
+    A few-shot results file of ``python -m facelab.generative.fewshot`` gets its own table."""
+    if "importance_samples" in results:
+        from ..generative.fewshot import markdown
+
+        return markdown(results)
     lines = [
         f"# facelab compare — LFW {results['protocol']} ({results['data_variant']})",
         "",
@@ -139,6 +144,7 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
     if begin not in text or end not in text:
         raise ValueError(f"{readme} has no {begin} … {end} block to fill")
     results = json.loads(results_json.read_text(encoding="utf-8"))
+    command = results.get("command", command)  # a run that recorded its own command line quotes that
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
     option = f" --block {block}" if block else ""
     filled = (f"{begin}\nProduced by `{command}` on {results['device']}; "

@@ -169,7 +169,8 @@ def few_shot_accuracy(vae, images: np.ndarray, labels: np.ndarray, split, *, k: 
             "seconds": time.perf_counter() - t0}
 
 
-def markdown(result: dict, command: str) -> str:
+def markdown(result: dict, command: str | None = None) -> str:
+    """The accuracy-vs-N table of :func:`few_shot_accuracy` (and the command, when given)."""
     acc = result["accuracy"]
     shots = list(next(iter(acc.values())))
     lines = [f"# Grouped VAE: few-shot identification on LFW View 1 test people", "",
@@ -182,7 +183,7 @@ def markdown(result: dict, command: str) -> str:
              "|---|" + "---|" * len(shots)]
     for rule, row in acc.items():
         lines.append(f"| {rule} | " + " | ".join(f"{100 * row[n]:.2f}" for n in shots) + " |")
-    lines += ["", f"Command: `{command}`", ""]
+    lines += ["", f"Command: `{command}`", ""] if command else [""]
     return "\n".join(lines)
 
 

@@ -28,7 +28,7 @@ _INF = float("inf")
 
 def _argmax(x, axis=1):
     """``ops.argmax``, but TensorFlow's own under the TensorFlow backend: Keras' version first maps
-    −0.0 to −tiny with five extra full-matrix ops (jax#24280, flush-to-zero), which for a row of
+    −0.0 to −tiny with six extra full-matrix ops (jax#24280, flush-to-zero), which for a row of
     distances can only change which of several exact zeros is picked, never the chosen value.
     Batch-hard makes four arg-reductions per step, so those extra ops were a visible share of
     its loss + gradient time (benchmarks/bench_triplet.py)."""
