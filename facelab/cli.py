@@ -129,11 +129,21 @@ def cmd_report(args) -> int:
         return 0
     if not args.results:
         raise ValueError("give a results.json (or --merge DIR ... --out DIR)")
+    results = json.loads(Path(args.results).read_text())
+    if args.figure and "importance_samples" not in results:
+        raise ValueError(f"--figure draws few-shot results (python -m facelab.generative.fewshot); {args.results} "
+                         "is a facelab compare file, whose roc.png compare writes itself")
     if args.readme:
-        update_readme(args.readme, args.results, args.command, block=args.block)
+        update_readme(args.readme, args.results, args.produced_by, block=args.block)
         print(f"updated the results block of {args.readme} from {args.results}")
     else:
-        print(markdown_table(json.loads(Path(args.results).read_text())))
+        print(markdown_table(results))
+    if args.figure:
+        from . import io
+        from .generative.fewshot import figure
+
+        io.save_figure(figure(results), args.figure, dpi=120)
+        print(f"wrote {args.figure}")
     return 0
 
 
@@ -198,8 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results folders of runs over disjoint View 2 folds (compare --folds K) to join into --out")
     p.add_argument("--out", default=None, help="with --merge: the merged results folder")
     p.add_argument("--readme", default=None, help="README to update between <!-- results:begin/end --> markers")
-    p.add_argument("--command", default="facelab compare", help="the command that produced the results (quoted in the README)")
+    p.add_argument("--command", dest="produced_by", default="facelab compare", help="the command that produced the results (quoted in the README)")
     p.add_argument("--block", default=None, help="which results block of the README (<!-- results:NAME:begin -->); default the main one")
+    p.add_argument("--figure", default=None, metavar="PNG",
+                   help="also draw a few-shot results file (accuracy against N) into this image")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("figures", help="regenerate the lecture figures from the real data")

@@ -311,7 +311,7 @@ def test_registered_method_fits_and_embeds_mu_w_of_one_image(faces):
     assert "vae_p_w_given_x" in fewshot.markdown(res, "cmd")
 
 
-def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path):
+def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path, capsys):
     from facelab.evaluation.report import markdown_table, update_readme
 
     res = {"accuracy": {"vae_p_w_given_x": {"1": 0.125, "10": 0.5}, "eigenfaces_ncm": {"1": 0.25, "10": 0.375}},
@@ -326,3 +326,12 @@ def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path):
     assert "Produced by `python -m facelab.generative.fewshot --k 8` on cpu (2 cores)" in text
     assert "| eigenfaces_ncm | 25.00 | 37.50 |" in text and "old" not in text and text.endswith("b\n")
     assert "at most 5 probes per person" in text and "Grouped VAE" not in text  # title left to the README
+
+    from facelab.cli import main
+
+    assert main(["report", str(tmp_path / "results.json"), "--figure", str(tmp_path / "n.png")]) == 0
+    assert (tmp_path / "n.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "compare.json").write_text(json.dumps({"methods": {}}))
+    assert main(["report", str(tmp_path / "compare.json"), "--figure", str(tmp_path / "c.png")]) == 2
+    assert "facelab report: error: --figure draws few-shot results" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists()

@@ -187,6 +187,13 @@ def markdown(result: dict, command: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def figure(result: dict):
+    """Accuracy against N for every rule (the paper's Figure 3a) from a :func:`few_shot_accuracy` result."""
+    from ..plots import few_shot_figure
+
+    return few_shot_figure(result["accuracy"], "Grouped VAE few-shot identification (LFW View 1 test)")
+
+
 def main(argv=None) -> int:
     """Train on View 1's training people, evaluate few-shot identification on its test people."""
     import shlex
@@ -196,7 +203,6 @@ def main(argv=None) -> int:
     from ..data import LFW
     from ..evaluation import few_shot_split
     from ..evaluation.report import device_description, package_versions
-    from ..plots import few_shot_figure
     from .figures import paper_figures
     from .grouped_vae import GroupedVAEMethod, save_model
 
@@ -236,8 +242,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     io.write_json(out / "results.json", result)
     io.write_text(out / "results.md", markdown(result, command))
-    io.save_figure(few_shot_figure(result["accuracy"], "Grouped VAE few-shot identification (LFW View 1 test)"),
-                   out / "few_shot.png", dpi=120)
+    io.save_figure(figure(result), out / "few_shot.png", dpi=120)
     save_model(method.model_, out / "grouped_vae.keras")
     people = split.episodes[0][:4]  # unseen people, their enrolment images
     for name, fig in paper_figures(method.model_, [images[e] for _, e, _ in people], seed=args.seed).items():
