@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deep methods at real training budgets on a GPU machine without TensorFlow (Keras 3 on JAX).
 #
-#   scripts/gpu_runs.sh view1|view2 OUT_DIR [METHOD_SET]
+#   scripts/gpu_runs.sh view1|view2|vae OUT_DIR
 #
 # Every run is an ordinary `facelab compare` (so any reader can rerun one line of this file
 # anywhere, on a CPU only slower): KERAS_BACKEND=jax, the data root a packed copy of LFW
@@ -10,6 +10,8 @@
 # parallel; each writes OUT_DIR/<run>/results.json and its log.
 #   view1: settings are chosen here (LFW's development split; View 2 is never looked at).
 #   view2: the settings chosen on View 1, ten folds, for the reported numbers.
+#   vae:   the grouped VAE's few-shot experiment at its default budget (64×64, 60 epochs, K = 32, all
+#          probes, 5 repeats; training groups of 10), not a compare: python -m facelab.generative.fewshot.
 # Environment: RUN_LIMIT (seconds per run, default 500), ONLY (a regular expression: runs whose name matches),
 # EXTRA (more compare arguments, e.g. "--quick" for a dry run on a laptop).
 set -u
@@ -31,6 +33,14 @@ run() {  # run NAME METHODS [extra compare args...]
   timeout "$limit" python3 -m facelab compare --methods "$methods" --out "$out/$name" "${common[@]}" "$@" \
     ${EXTRA:-} > "$out/$name/log.txt" 2>&1 &
 }
+
+if [ "$phase" = vae ]; then
+  mkdir -p "$out/grouped-vae-fewshot"
+  timeout "$limit" python3 -m facelab.generative.fewshot --data-dir "$data" --group-size 10 \
+    --out "$out/grouped-vae-fewshot" > "$out/grouped-vae-fewshot/log.txt" 2>&1
+  tail -n 12 "$out/grouped-vae-fewshot/log.txt"
+  exit 0
+fi
 
 wd=(--param weight_decay=5e-4)
 pk=(--param epochs=200 --param p=32)

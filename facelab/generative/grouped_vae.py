@@ -23,7 +23,9 @@ The same σ serves every identity, so log p(x | w) of two candidate identities s
 in the few-shot rule (eq. 8).
 
 Distributions are ``tfp.distributions`` used inside a Keras 3 model (``tfp.layers`` does not work
-with Keras 3). Training uses a custom ``train_step`` with ``tf.GradientTape`` (TensorFlow backend).
+with Keras 3). Training uses a custom ``train_step`` with ``tf.GradientTape`` under TensorFlow;
+under ``KERAS_BACKEND=jax`` (a GPU machine without TensorFlow) the same step runs stateless with
+``jax.value_and_grad`` and the two Gaussian formulas in ``keras.ops``, tested equal to TFP's.
 """
 from __future__ import annotations
 
@@ -62,16 +64,36 @@ def _scale(raw):
     return ops.softplus(raw) + 1e-3
 
 
+def _tfp_backend() -> bool:
+    """TFP's distributions take TensorFlow tensors: under any other Keras backend (JAX on a GPU
+    machine without TensorFlow) the same formulas are written in ``keras.ops`` below, tested
+    equal to TFP's (tests/test_grouped_vae.py)."""
+    return keras.backend.backend() == "tensorflow"
+
+
 def gaussian_kl(mu_q, scale_q, mu_p, scale_p):
     """KL(N(μ_q, diag σ_q²) ‖ N(μ_p, diag σ_p²)) summed over the last axis (tfp, closed form)."""
-    tfd = _tfd()
-    return ops.sum(tfd.kl_divergence(tfd.Normal(mu_q, scale_q), tfd.Normal(mu_p, scale_p)), axis=-1)
+    if _tfp_backend():
+        tfd = _tfd()
+        return ops.sum(tfd.kl_divergence(tfd.Normal(mu_q, scale_q), tfd.Normal(mu_p, scale_p)), axis=-1)
+    return ops.sum(gaussian_kl_ops(mu_q, scale_q, mu_p, scale_p), axis=-1)
+
+
+def gaussian_kl_ops(mu_q, scale_q, mu_p, scale_p):
+    """Elementwise KL of two Gaussians in ``keras.ops``: log(σ_p/σ_q) + (σ_q² + (μ_q − μ_p)²) / (2σ_p²) − ½."""
+    ratio = ops.square(scale_q / scale_p)
+    return 0.5 * (ratio + ops.square((mu_q - mu_p) / scale_p) - 1.0 - ops.log(ratio))
 
 
 def gaussian_log_prob(x, mu, scale):
     """log N(x; μ, diag σ²) summed over every axis but the first."""
-    lp = _tfd().Normal(mu, scale).log_prob(x)
+    lp = _tfd().Normal(mu, scale).log_prob(x) if _tfp_backend() else gaussian_log_density_ops(x, mu, scale)
     return ops.sum(ops.reshape(lp, (ops.shape(lp)[0], -1)), axis=-1)
+
+
+def gaussian_log_density_ops(x, mu, scale):
+    """Elementwise log N(x; μ, σ²) in ``keras.ops``: −½((x − μ)/σ)² − log σ − ½ log 2π."""
+    return -0.5 * ops.square((x - mu) / scale) - ops.log(scale) - 0.5 * math.log(2 * math.pi)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -305,28 +327,81 @@ class GroupedVAE(keras.Model):
             self.trackers[k].update_state(v)
         return {k: t.result() for k, t in self.trackers.items()}
 
-    def train_step(self, data):
+    def _objective(self, groups):
+        terms = self.loss_terms(groups)
+        beta = self.kl_weight()
+        return terms["nll"] + beta * (terms["kl_w"] + terms["kl_z"]), terms, beta
+
+    def train_step(self, *args):
+        """One optimiser step on a batch of groups. TensorFlow: ``train_step(data)`` with a tape.
+        Keras' JAX trainer calls ``train_step(state, data)`` and wants the new state back."""
+        if len(args) == 2:
+            return self._jax_train_step(*args)
         import tensorflow as tf
 
+        (data,) = args
         groups = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
-            terms = self.loss_terms(groups)
-            beta = self.kl_weight()
-            loss = terms["nll"] + beta * (terms["kl_w"] + terms["kl_z"])
+            loss, terms, beta = self._objective(groups)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self._record(terms, beta, loss)
 
-    def test_step(self, data):
+    def _jax_train_step(self, state, data):
+        """The same step, stateless (keras-io, "customizing fit() with JAX"): the loss is a function of
+        the variables' values, run in a :class:`keras.StatelessScope` that maps every variable to
+        its value in ``state`` (the noise seed and the warm-up's step counter included)."""
+        import jax
+
+        trainable, non_trainable, optimizer_vars, metric_vars = state
         groups = data[0] if isinstance(data, (tuple, list)) else data
-        terms = self.loss_terms(groups)
-        return self._record(terms, ops.convert_to_tensor(1.0), terms["nll"] + terms["kl_w"] + terms["kl_z"])
+
+        def objective(trainable, non_trainable):
+            mapping = (list(zip(self.trainable_variables, trainable))
+                       + list(zip(self.non_trainable_variables, non_trainable))
+                       + list(zip(self.optimizer.variables, optimizer_vars)))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                loss, terms, beta = self._objective(groups)
+            return loss, (terms, beta, _current_values(scope, self.non_trainable_variables, non_trainable))
+
+        (loss, (terms, beta, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(
+            trainable, non_trainable)
+        trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_vars))) as scope:
+            logs = self._record(terms, beta, loss)
+        metric_vars = _current_values(scope, self.metrics_variables, metric_vars)
+        return logs, (trainable, non_trainable, optimizer_vars, metric_vars)
+
+    def test_step(self, *args):
+        """The negative ELBO at β = 1; ``test_step(state, data)`` under Keras' JAX trainer."""
+        state, data = args if len(args) == 2 else (None, args[0])
+        groups = data[0] if isinstance(data, (tuple, list)) else data
+        if state is None:
+            terms = self.loss_terms(groups)
+            return self._record(terms, ops.convert_to_tensor(1.0), terms["nll"] + terms["kl_w"] + terms["kl_z"])
+        trainable, non_trainable, metric_vars = state
+        mapping = (list(zip(self.trainable_variables, trainable)) + list(zip(self.non_trainable_variables, non_trainable))
+                   + list(zip(self.metrics_variables, metric_vars)))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            terms = self.loss_terms(groups)
+            logs = self._record(terms, ops.convert_to_tensor(1.0), terms["nll"] + terms["kl_w"] + terms["kl_z"])
+        return logs, (trainable, _current_values(scope, self.non_trainable_variables, non_trainable),
+                      _current_values(scope, self.metrics_variables, metric_vars))
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape), "w_dim": self.w_dim,
                 "z_dim": self.z_dim, "feature_dim": self.feature_dim, "hidden": self.hidden, "filters": self.filters,
                 "likelihood_sigma": self.likelihood_sigma, "kl_warmup_steps": self.kl_warmup_steps,
                 "kl_start": self.kl_start, "seed": self.seed}
+
+
+def _current_values(scope, variables, previous):
+    """The values a :class:`keras.StatelessScope` assigned to ``variables`` (else their ``previous`` ones)."""
+    out = []
+    for v, old in zip(variables, previous):
+        new = scope.get_current_value(v)
+        out.append(old if new is None else new)
+    return out
 
 
 def to_unit(images) -> np.ndarray:
