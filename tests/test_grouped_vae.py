@@ -79,7 +79,8 @@ m = GroupedVAEMethod(PreprocessConfig(size=32, crop=(112, 112)), epochs=3, w_dim
 m.fit(images, labels)
 w = keras.ops.convert_to_numpy(m.model_.q_w(to_unit(faces[:3, :4]))[0])
 est = fewshot.importance_log_px(m.model_, to_unit(faces[:3, 5]), w, k=4)
-print("RESULT " + json.dumps({"backend": keras.backend.backend(), "history": m.history_,
+held_out = m.model_.evaluate(to_unit(faces[:, :4]), batch_size=4, verbose=0, return_dict=True)
+print("RESULT " + json.dumps({"backend": keras.backend.backend(), "history": m.history_, "evaluate": held_out,
                               "embed": m.embed(images[:6]).tolist(), "est": est.tolist()}))
 """
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
@@ -94,6 +95,8 @@ print("RESULT " + json.dumps({"backend": keras.backend.backend(), "history": m.h
     assert history["kl_w"][-1] > 0 and history["kl_z"][-1] > 0
     assert np.asarray(res["embed"]).shape == (6, 8) and np.all(np.isfinite(res["embed"]))
     assert np.all(np.isfinite(res["est"]))
+    ev = res["evaluate"]  # the stateless test step: the negative ELBO at β = 1
+    assert ev["beta"] == 1.0 and np.isclose(ev["loss"], ev["nll"] + ev["kl_w"] + ev["kl_z"], rtol=1e-4)
 def test_gaussian_kl_matches_closed_form():
     rng = np.random.default_rng(0)
     mu_q, mu_p = rng.normal(size=(2, 7, 5))

@@ -376,15 +376,18 @@ class GroupedVAE(keras.Model):
         """The negative ELBO at β = 1; ``test_step(state, data)`` under Keras' JAX trainer."""
         state, data = args if len(args) == 2 else (None, args[0])
         groups = data[0] if isinstance(data, (tuple, list)) else data
-        if state is None:
+
+        def elbo_logs():
             terms = self.loss_terms(groups)
             return self._record(terms, ops.convert_to_tensor(1.0), terms["nll"] + terms["kl_w"] + terms["kl_z"])
+
+        if state is None:
+            return elbo_logs()
         trainable, non_trainable, metric_vars = state
         mapping = (list(zip(self.trainable_variables, trainable)) + list(zip(self.non_trainable_variables, non_trainable))
                    + list(zip(self.metrics_variables, metric_vars)))
         with keras.StatelessScope(state_mapping=mapping) as scope:
-            terms = self.loss_terms(groups)
-            logs = self._record(terms, ops.convert_to_tensor(1.0), terms["nll"] + terms["kl_w"] + terms["kl_z"])
+            logs = elbo_logs()
         return logs, (trainable, _current_values(scope, self.non_trainable_variables, non_trainable),
                       _current_values(scope, self.metrics_variables, metric_vars))
 
