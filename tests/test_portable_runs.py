@@ -120,6 +120,32 @@ def test_numpy_pipeline_gives_the_tf_data_batches_and_seeded_flips(lfw, monkeypa
     assert 0 < n_flipped < 40
 
 
+def test_gan_stage_batches_are_the_same_without_tensorflow(lfw, monkeypatch):
+    """The GAN's stage pipeline rides on the same mapped_batches: identical batches under both paths."""
+    from facelab.data import pipeline
+    from facelab.data.samplers import PKSampler
+    from facelab.generative.gan_disentangler import stage_dataset
+
+    images, labels = lfw.load_images(PreprocessConfig())[:400], lfw.labels[:400]
+    sampler = PKSampler(labels, 4, 2, short="replace", seed=5)
+    pose = np.random.default_rng(0).normal(size=(len(images), 2)).astype(np.float32)
+    targets = lambda idx: (pose[idx], np.arange(len(idx)) % 3 > 0)
+
+    def batches():
+        ds = stage_dataset(images, labels, targets, sampler, epochs=2, start_epoch=0, skip=1, max_steps=3,
+                           augment=True, seed=7)
+        return [tuple(np.asarray(a) for a in item) for item in ds]
+
+    with_tf = batches()
+    monkeypatch.setattr(pipeline, "use_tf_data", lambda: False)
+    without_tf = batches()
+    assert len(with_tf) == len(without_tf) == 2 + 3  # the first epoch resumes after one batch
+    for a, b in zip(with_tf, without_tf, strict=True):
+        assert b[0].dtype == np.float32 and b[3].dtype == bool
+        for u, v in zip(a, b, strict=True):
+            np.testing.assert_array_equal(u, v)
+
+
 def test_numpy_pipeline_hands_errors_of_its_thread_to_the_consumer(monkeypatch):
     from facelab.data import pipeline
 

@@ -126,8 +126,9 @@ def _consume(prefetched: _Prefetched):
         prefetched.close()
 
 
-def _finish(gen: Callable[[], Iterator], signature: Callable[[], object], fn: Callable):
-    """``fn`` mapped over ``gen()``: a prefetched tf.data pipeline or a prefetched NumPy iterator."""
+def mapped_batches(gen: Callable[[], Iterator], signature: Callable[[], object], fn: Callable):
+    """``fn`` mapped over the batches of ``gen()``: a prefetched tf.data pipeline under TensorFlow
+    (``signature()``: the tf.TensorSpec structure of a batch), else a prefetched NumPy iterator."""
     if not use_tf_data():
         return _consume(_Prefetched(fn(*item) if isinstance(item, tuple) else fn(item) for item in gen()))
     import tensorflow as tf
@@ -136,13 +137,15 @@ def _finish(gen: Callable[[], Iterator], signature: Callable[[], object], fn: Ca
     return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-def _spec(images, extra_dims=(), dtype="uint8"):
+def image_spec(images, extra_dims=(), dtype="uint8"):
+    """tf.TensorSpec of a batch of ``images``-like arrays (for :func:`mapped_batches` under TensorFlow)."""
     import tensorflow as tf
 
     return tf.TensorSpec((None, *extra_dims, *images.shape[1:]), dtype)
 
 
-def _vec(shape=(None,), dtype="int32"):
+def vector_spec(shape=(None,), dtype="int32"):
+    """tf.TensorSpec of per-batch labels or other small arrays."""
     import tensorflow as tf
 
     return tf.TensorSpec(shape, dtype)
@@ -196,7 +199,7 @@ def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, see
         x = to_float(x)
         return (augment_batch(x, s) if augment else x), y
 
-    return _finish(gen, lambda: (_spec(images), _vec(), _vec((2,), "int64")), fn)
+    return mapped_batches(gen, lambda: (image_spec(images), vector_spec(), vector_spec((2,), "int64")), fn)
 
 
 def pair_dataset(images, labels, sampler: PairSampler, batch_size: int, *, epochs: int = 1, start_epoch: int = 0,
@@ -226,8 +229,8 @@ def pair_dataset(images, labels, sampler: PairSampler, batch_size: int, *, epoch
             xa, xb = augment_batch(xa, sa), augment_batch(xb, sb)
         return (xa, xb), ((same, ya, yb) if with_identities else same)
 
-    return _finish(gen, lambda: (_spec(images), _spec(images), _vec(), _vec(), _vec(), _vec((2,), "int64"),
-                                 _vec((2,), "int64")), fn)
+    return mapped_batches(gen, lambda: (image_spec(images), image_spec(images), vector_spec(), vector_spec(),
+                                        vector_spec(), vector_spec((2,), "int64"), vector_spec((2,), "int64")), fn)
 
 
 def group_dataset(images, labels, sampler: GroupSampler, groups_per_batch: int, *, epochs: int = 1,
@@ -260,7 +263,7 @@ def group_dataset(images, labels, sampler: GroupSampler, groups_per_batch: int, 
                 x = tf.reshape(augment_batch(tf.reshape(x, (-1, h, w, c)), s), tf.shape(x))
         return x, y
 
-    return _finish(gen, lambda: (_spec(images, (None,)), _vec(), _vec((2,), "int64")), fn)
+    return mapped_batches(gen, lambda: (image_spec(images, (None,)), vector_spec(), vector_spec((2,), "int64")), fn)
 
 
 def episode_dataset(images, sampler: EpisodeSampler, count: int, *, start: int = 0):
@@ -274,9 +277,10 @@ def episode_dataset(images, sampler: EpisodeSampler, count: int, *, start: int =
                    "query": images[ep.query], "query_labels": ep.query_labels.astype(np.int32),
                    "classes": ep.classes.astype(np.int32)}
 
-    return _finish(gen, lambda: {"support": _spec(images), "support_labels": _vec(), "query": _spec(images),
-                                 "query_labels": _vec(), "classes": _vec()},
-                   lambda d: {**d, "support": to_float(d["support"]), "query": to_float(d["query"])})
+    return mapped_batches(gen, lambda: {"support": image_spec(images), "support_labels": vector_spec(),
+                                        "query": image_spec(images), "query_labels": vector_spec(),
+                                        "classes": vector_spec()},
+                          lambda d: {**d, "support": to_float(d["support"]), "query": to_float(d["query"])})
 
 
 def inference_dataset(images, batch_size: int = 256):
@@ -287,4 +291,4 @@ def inference_dataset(images, batch_size: int = 256):
         for i in range(0, len(images), batch_size):
             yield images[i: i + batch_size]
 
-    return _finish(gen, lambda: _spec(images), to_float)
+    return mapped_batches(gen, lambda: image_spec(images), to_float)

@@ -55,7 +55,7 @@ from keras import layers, ops
 
 from .. import io
 from ..base import FaceMethod, check_images, check_labels
-from ..data.pipeline import to_float
+from ..data.pipeline import image_spec, mapped_batches, to_float, vector_spec
 from ..data.preprocess import PreprocessConfig
 from ..data.samplers import BatchSampler, PKSampler
 from ..memo import MEMO
@@ -529,8 +529,6 @@ def stage_dataset(images, labels, targets, sampler, *, epochs: int, start_epoch:
     ``targets(idx) -> (pose (B, 2), valid (B,))``. Flips are drawn per batch from ``(seed, epoch,
     batch)``, so resumed runs see the same ones; a flipped image's pose target is negated (exact,
     see :mod:`facelab.generative.pose`)."""
-    import tensorflow as tf
-
     n_steps = len(sampler) if max_steps is None else min(len(sampler), max_steps)
 
     def gen():
@@ -547,11 +545,9 @@ def stage_dataset(images, labels, targets, sampler, *, epochs: int, start_epoch:
                     pose[flip] = -pose[flip]
                 yield x, labels[idx], pose, np.asarray(valid, bool)
 
-    h, w, c = images.shape[1:]
-    ds = tf.data.Dataset.from_generator(gen, output_signature=(
-        tf.TensorSpec((None, h, w, c), tf.uint8), tf.TensorSpec((None,), tf.int32),
-        tf.TensorSpec((None, len(POSE_NAMES)), tf.float32), tf.TensorSpec((None,), tf.bool)))
-    return ds.map(lambda x, y, t, v: (to_float(x), y, t, v)).prefetch(tf.data.AUTOTUNE)
+    signature = lambda: (image_spec(images), vector_spec(), vector_spec((None, len(POSE_NAMES)), "float32"),
+                         vector_spec((None,), "bool"))
+    return mapped_batches(gen, signature, lambda x, y, t, v: (to_float(x), y, t, v))
 
 
 # -- the method -----------------------------------------------------------------------------------------
