@@ -151,7 +151,7 @@ def main(argv=None) -> int:
             rounds.append(this_round)
     ours = rounds[-1]["facelab"]
     paired = [r for r in rounds if "tfa" in r]
-    theirs = paired[-1]["tfa"] if paired and pythons["tfa"] else None
+    theirs = paired[-1]["tfa"] if paired else None  # rounds before a failed tfa worker still count
 
     print(f"triplet loss + gradient, batch {args.batch} (P={args.batch // args.per_class} × K={args.per_class}), "
           f"dim {args.dim}, margin {args.margin}; per worker the median of ≥ {args.repeats} runs (≥ {args.min_time:g} s) "

@@ -129,8 +129,10 @@ def cmd_report(args) -> int:
         return 0
     if not args.results:
         raise ValueError("give a results.json (or --merge DIR ... --out DIR)")
+    from .generative import fewshot
+
     results = json.loads(Path(args.results).read_text())
-    if args.figure and "importance_samples" not in results:
+    if args.figure and not fewshot.is_result(results):
         raise ValueError(f"--figure draws few-shot results (python -m facelab.generative.fewshot); {args.results} "
                          "is a facelab compare file, whose roc.png compare writes itself")
     if args.readme:
@@ -140,9 +142,8 @@ def cmd_report(args) -> int:
         print(markdown_table(results))
     if args.figure:
         from . import io
-        from .generative.fewshot import figure
 
-        io.save_figure(figure(results), args.figure, dpi=120)
+        io.save_figure(fewshot.figure(results), args.figure, dpi=120)
         print(f"wrote {args.figure}")
     return 0
 

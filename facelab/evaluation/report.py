@@ -62,10 +62,10 @@ def _subset_lines(results: dict) -> list[str]:
 def markdown_table(results: dict) -> str:
     """One row per method: the numbers a reader compares, with the budget next to them.
     A few-shot results file of ``python -m facelab.generative.fewshot`` gets its own table."""
-    if "importance_samples" in results:
-        from ..generative.fewshot import markdown
+    from ..generative import fewshot
 
-        return markdown(results)
+    if fewshot.is_result(results):
+        return fewshot.markdown(results)
     lines = [
         f"# facelab compare — LFW {results['protocol']} ({results['data_variant']})",
         "",

@@ -169,6 +169,11 @@ def few_shot_accuracy(vae, images: np.ndarray, labels: np.ndarray, split, *, k: 
             "seconds": time.perf_counter() - t0}
 
 
+def is_result(results: dict) -> bool:
+    """Whether a results file came from :func:`few_shot_accuracy` (not from ``facelab compare``)."""
+    return "importance_samples" in results
+
+
 def markdown(result: dict, command: str | None = None) -> str:
     """The accuracy-vs-N table of :func:`few_shot_accuracy` (and the command, when given)."""
     acc = result["accuracy"]

@@ -26,26 +26,25 @@ from facelab.miners.base import (IndexTriplets, OnlineMiner, TripletMask, as_emb
 _INF = float("inf")
 
 
-def _argmax(x, axis=1):
-    """``ops.argmax``, but TensorFlow's own under the TensorFlow backend: Keras' version first maps
-    −0.0 to −tiny with six extra full-matrix ops (jax#24280, flush-to-zero), which for a row of
-    distances can only change which of several exact zeros is picked, never the chosen value.
-    Batch-hard makes four arg-reductions per step, so those extra ops were a visible share of
-    its loss + gradient time (benchmarks/bench_triplet.py)."""
+def _arg_reduce(name: str, x, axis=1):
+    """``ops.argmax`` / ``ops.argmin`` (``name``), but TensorFlow's own under the TensorFlow backend:
+    Keras' version first maps −0.0 to −tiny with six extra full-matrix ops (jax#24280,
+    flush-to-zero), which for a row of distances can only change which of several exact zeros is
+    picked, never the chosen value. Batch-hard makes four arg-reductions per step, so those extra
+    ops were a visible share of its loss + gradient time (benchmarks/bench_triplet.py)."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.math.argmax(x, axis=axis, output_type="int32")
-    return ops.argmax(x, axis=axis)
+        return getattr(tf.math, name)(x, axis=axis, output_type="int32")
+    return getattr(ops, name)(x, axis=axis)
+
+
+def _argmax(x, axis=1):
+    return _arg_reduce("argmax", x, axis)
 
 
 def _argmin(x, axis=1):
-    """``ops.argmin`` (TensorFlow's own under that backend; see :func:`_argmax`)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.math.argmin(x, axis=axis, output_type="int32")
-    return ops.argmin(x, axis=axis)
+    return _arg_reduce("argmin", x, axis)
 
 
 def _masked_argmax(dist, mask, axis=1):
