@@ -10,8 +10,6 @@ fits are seconds and their timings stay their own). A method reused this way get
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 
 import numpy as np
 
@@ -32,12 +30,12 @@ def share_fits():
 
 
 def _key(method, images: np.ndarray, labels: np.ndarray) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(json.dumps(method.config, sort_keys=True, default=str).encode())
-    h.update(str(images.shape).encode())
-    h.update(np.ascontiguousarray(labels).tobytes())
-    h.update(np.ascontiguousarray(images[:: max(1, len(images) // 256)]).tobytes())
-    return h.hexdigest()
+    """The method's config, the labels and every ~1/256th image (hashing all pixels of every fold
+    would cost more than the lookup saves for small fits). Only deep and generative methods get
+    here, so importing the training module (and Keras) costs nothing they do not pay already."""
+    from ..nets.training import fingerprint
+
+    return fingerprint(method.config, list(images.shape), labels, images[:: max(1, len(images) // 256)])
 
 
 def fit_shared(method, images: np.ndarray, labels: np.ndarray):
