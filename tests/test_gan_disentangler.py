@@ -4,6 +4,7 @@ messages are checked."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -242,3 +243,97 @@ def test_clear_errors_for_other_configurations_and_image_sizes(trained, faces64,
     with pytest.raises(ValueError, match=r"stage 2 got images of shape \(32, 32, 1\).*stage 1 was trained on "
                                          r"\(24, 24, 1\)"):
         trained["model"].train_disentanglement(x32, y32)
+
+
+# -- the JAX training step (the GPU machine has no TensorFlow) --------------------------------------
+_ONE_STEP = r"""
+import json, sys, numpy as np, keras
+from facelab.generative import gan_disentangler as gd
+
+def one_step(stage, arrays):
+    settings = dict(gd.QUICK_SETTINGS)
+    settings.pop("quick"), settings.pop("preprocess")
+    cfg = gd.GanConfig(image_shape=arrays["x"].shape[1:], **settings)
+    nets = gd.Networks(cfg)
+    for name in gd.Networks.names:
+        net = getattr(nets, name)
+        net.set_weights([arrays[f"{name}/{i}"] for i in range(len(net.weights))])
+    model = gd.StageTrainer(nets, stage, cfg)
+    prior = keras.ops.convert_to_tensor(arrays["prior"])
+    model._prior_sample = lambda batch: prior  # the backends' random streams differ; the rest must not
+    model.compile(jit_compile=keras.backend.backend() == "jax")  # as facelab.nets.training does
+    batch = tuple(arrays[k] for k in ("x", "y", "t", "valid"))
+
+    def data():
+        yield batch
+
+    history = model.fit(data(), steps_per_epoch=1, epochs=1, verbose=0).history
+    # Adam with beta_1 = 0: after one step every first moment *is* the gradient it was given
+    grads = {"main": [model.optimizer._momentums[i] for i in range(len(model.main_variables()))]}
+    for name, opt in getattr(model, "d_optimizers", {}).items():
+        grads[name] = list(opt._momentums)
+    out = {f"{k}/{i}": keras.ops.convert_to_numpy(g) for k, gs in grads.items() for i, g in enumerate(gs)}
+    out.update({f"{n}/state/{i}": keras.ops.convert_to_numpy(v) for n in gd.Networks.names
+                for i, v in enumerate(getattr(nets, n).non_trainable_weights)})
+    out.update({f"log/{k}": np.float64(v[0]) for k, v in history.items()})
+    out["backend"] = np.array(keras.backend.backend())
+    return out
+
+if __name__ == "__main__":
+    arrays = dict(np.load(sys.argv[1]))
+    np.savez(sys.argv[2], **one_step(int(sys.argv[3]), arrays))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_jax_training_step_gives_tensorflows_gradients(faces64, lfw, tmp_path, stage):
+    """One step of stage 1 (autoencoder + both discriminators) and stage 3 (every loss) from the same
+    weights, batch and prior codes: Keras on JAX (subprocess, jitted) hands every optimiser — the main
+    one and the discriminators' own — the gradients the TensorFlow tape gives, and updates the same
+    BatchNorm statistics and loss logs. Adam has beta_1 = 0 here, so its first moments are the gradients."""
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    from deep_helpers import lfw_subset
+
+    x, y = lfw_subset(lfw, people=8, per_person=4, size=24, min_images=4)
+    pose, found = head_pose(x)
+    settings = {k: v for k, v in gd.QUICK_SETTINGS.items() if k not in ("quick", "preprocess")}
+    cfg = gd.GanConfig(image_shape=x.shape[1:], **settings)
+    keras.utils.set_random_seed(stage)
+    nets = gd.Networks(cfg)
+    arrays = {f"{n}/{i}": w for n in gd.Networks.names for i, w in enumerate(getattr(nets, n).get_weights())}
+    arrays.update(x=x.astype(np.float32) / 255.0, y=y, t=(pose / 10.0).astype(np.float32), valid=found,
+                  prior=np.random.default_rng(stage).normal(size=(len(x), cfg.z_dim)).astype(np.float32))
+    np.savez(tmp_path / "in.npz", **arrays)
+    (tmp_path / "one_step.py").write_text(_ONE_STEP)
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
+               PYTHONPATH=os.pathsep.join([str(Path(gd.__file__).parents[2]), os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, str(tmp_path / "one_step.py"), str(tmp_path / "in.npz"),
+                          str(tmp_path / "jax.npz"), str(stage)], capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    jax_out = dict(np.load(tmp_path / "jax.npz"))
+    namespace = {}
+    exec(compile(_ONE_STEP.replace('if __name__ == "__main__":', "if False:"), "one_step", "exec"), namespace)
+    tf_out = namespace["one_step"](stage, dict(np.load(tmp_path / "in.npz")))
+    assert str(jax_out.pop("backend")) == "jax" and str(tf_out.pop("backend")) == "tensorflow"
+    assert sorted(jax_out) == sorted(tf_out)
+    optimisers = {k.split("/")[0] for k in tf_out if not k.startswith("log/") and "/state/" not in k}
+    assert optimisers == ({"main"} if stage == 2 else {"main", "latent_discriminator", "image_discriminator"})
+    # float32 through G and E twice (the cycle) is ill-conditioned in stage 3: there TensorFlow with XLA
+    # differs from TensorFlow without it by up to 1.5 % of a gradient's largest entry (measured on this
+    # test's inputs), so stage 3 gets a looser bound; a wrong or missing term moves gradients by far more
+    tolerance = {1: 5e-3, 2: 5e-3, 3: 5e-2}[stage]
+    for key, want in tf_out.items():
+        got = jax_out[key]
+        assert got.shape == want.shape, key
+        scale = float(np.abs(want).max())
+        if key.startswith("log/"):
+            assert got == pytest.approx(want, rel=1e-3, abs=1e-6), key
+        else:  # the floor: biases in front of a BatchNorm, whose gradients are zero up to rounding
+            assert np.abs(got - want).max() <= tolerance * scale + 1e-5, (key, np.abs(got - want).max(), scale)
+    assert all(np.abs(v).max() > 0 for k, v in tf_out.items() if k.startswith("main/"))

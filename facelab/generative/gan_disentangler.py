@@ -39,8 +39,9 @@ through AdaIN.
 
 Every stage is a Keras model with its own ``train_step`` trained by
 :func:`facelab.nets.training.train` (checkpoints, resume mid-epoch, NaN guard, TensorBoard), in
-``<run_dir>/stage1|stage2|stage3``. The training steps use ``tf.GradientTape`` (TensorFlow
-backend); the losses are ``keras.ops``.
+``<run_dir>/stage1|stage2|stage3``. The losses are ``keras.ops``; the training step uses
+``tf.GradientTape`` under TensorFlow and a stateless ``jax.vjp`` step under Keras on JAX (the GPU
+machine has no TensorFlow), with the same gradients (tested).
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ from ..losses.triplet import MinedTripletLoss, TripletMarginLoss
 from ..miners.online import BatchHardMiner, SemiHardMiner
 from ..nets.backbones import _basic_block
 from ..nets.layers import L2Normalize
-from ..nets.training import CHECKPOINT, CheckpointMismatchError, TrainConfig, fingerprint, train
+from ..nets.training import CHECKPOINT, CheckpointMismatchError, TrainConfig, fingerprint, scope_values, train
 from .pose import POSE_NAMES, head_pose
 
 PARTS = ("id", "noid", "pose", "style", "z")
@@ -365,9 +366,13 @@ class StageTrainer(keras.Model):
         miner = MINERS[cfg.miner]()
         self.triplet = MinedTripletLoss(miner, TripletMarginLoss(cfg.margin, "L2"))
         self.l2norm = L2Normalize()
+        self.l2norm.build((None, cfg.id_dim))
         self.adversarial = stage in (1, 3)
         self.disentangle = stage in (2, 3)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names()}
+        # every layer is built (the networks are functional models): nothing for Keras to build
+        # symbolically (its JAX trainer would otherwise call this model on the first batch)
+        self.built = True
 
     # which networks each optimiser moves
     def main_variables(self) -> list:
@@ -439,58 +444,125 @@ class StageTrainer(keras.Model):
         logs.update(encrec=encrec, id=id_loss, pose=pose_loss, aug_id=aug_id, aug_pose=aug_pose)
         return total, logs
 
-    def train_step(self, data):
-        import tensorflow as tf
+    def _prior_sample(self, batch):
+        """Codes from the prior N(0, I) for Eq. 4 and D_z (its own method so tests can fix them)."""
+        return keras.random.normal((batch, self.cfg.z_dim), seed=self.prior_seed)
 
+    def _objectives(self, data):
+        """Every loss of one step: ``(main, dz_loss, dx_loss, logs)``. ``main`` trains
+        :meth:`main_variables`, ``dz_loss`` D_z and ``dx_loss`` D_x; each objective is differentiated
+        only with respect to its own networks, so the discriminators' inputs need no stop_gradient."""
         cfg, nets = self.cfg, self.nets
         x, y, t, valid = data
         batch = ops.shape(x)[0]
-        dz, dx = nets.latent_discriminator, nets.image_discriminator
+        dz_loss = dx_loss = 0.0
         logs = {}
-        # one tape; each objective is differentiated only w.r.t. its own networks, so the
-        # discriminators' inputs need no stop_gradient
-        with tf.GradientTape(persistent=True) as tape:
-            main = 0.0
-            z = nets.encoder(x, training=self.stage != 2)
-            if self.stage == 2:
-                z = ops.stop_gradient(z)
-            if self.adversarial:
-                z_prior = keras.random.normal((batch, cfg.z_dim), seed=self.prior_seed)
-                fakes = nets.decode(ops.concatenate([z, z_prior]), training=True)  # [G(E(x)); G(z)]
-                x_rec = fakes[:batch]
-                dz_logits = dz(ops.concatenate([z, z_prior]), training=True)
-                dx_logits = dx(ops.concatenate([x, fakes]), training=True)
-                enc_logits, prior_logits = dz_logits[:batch], dz_logits[batch:]
-                real_logits, rec_logits, gen_logits = (dx_logits[:batch], dx_logits[batch:2 * batch],
-                                                       dx_logits[2 * batch:])
-                rec = ops.mean(ops.abs(x - x_rec))  # Eq. 1
-                enc_adv = _real(enc_logits)  # Eq. 2
-                rec_adv = _real(rec_logits)  # Eq. 3
-                gen_adv = _real(gen_logits)  # Eq. 4
-                main = (cfg.lambda_rec * rec + cfg.lambda_enc * enc_adv + cfg.lambda_adv * rec_adv
-                        + cfg.lambda_gen * gen_adv)  # Eq. 5
-                dz_loss = _real(prior_logits) + _fake(enc_logits)
-                fake_logits = dx_logits[batch:]
-                dx_loss = _real(real_logits) + _fake(fake_logits)
-                logs.update(rec=rec, enc_adv=enc_adv, rec_adv=rec_adv, gen_adv=gen_adv, dz_loss=dz_loss,
-                            dx_loss=dx_loss, dx_real_acc=_accuracy(real_logits, True),
-                            dx_fake_acc=_accuracy(fake_logits, False))
-            if self.disentangle:
-                d_total, d_logs = self._disentangle_losses(z, y, t, valid, training=True)
-                main = main + d_total
-                logs.update(d_logs)
-        pairs = [(main, self.optimizer, self.main_variables())]
+        main = 0.0
+        z = nets.encoder(x, training=self.stage != 2)
+        if self.stage == 2:
+            z = ops.stop_gradient(z)
         if self.adversarial:
-            pairs += [(dz_loss, self.d_optimizers["latent_discriminator"], dz.trainable_variables),
-                      (dx_loss, self.d_optimizers["image_discriminator"], dx.trainable_variables)]
-        for loss, opt, variables in pairs:
-            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        del tape
+            dz, dx = nets.latent_discriminator, nets.image_discriminator
+            z_prior = self._prior_sample(batch)
+            fakes = nets.decode(ops.concatenate([z, z_prior]), training=True)  # [G(E(x)); G(z)]
+            x_rec = fakes[:batch]
+            dz_logits = dz(ops.concatenate([z, z_prior]), training=True)
+            dx_logits = dx(ops.concatenate([x, fakes]), training=True)
+            enc_logits, prior_logits = dz_logits[:batch], dz_logits[batch:]
+            real_logits, rec_logits, gen_logits = (dx_logits[:batch], dx_logits[batch:2 * batch],
+                                                   dx_logits[2 * batch:])
+            rec = ops.mean(ops.abs(x - x_rec))  # Eq. 1
+            enc_adv = _real(enc_logits)  # Eq. 2
+            rec_adv = _real(rec_logits)  # Eq. 3
+            gen_adv = _real(gen_logits)  # Eq. 4
+            main = (cfg.lambda_rec * rec + cfg.lambda_enc * enc_adv + cfg.lambda_adv * rec_adv
+                    + cfg.lambda_gen * gen_adv)  # Eq. 5
+            dz_loss = _real(prior_logits) + _fake(enc_logits)
+            fake_logits = dx_logits[batch:]
+            dx_loss = _real(real_logits) + _fake(fake_logits)
+            logs.update(rec=rec, enc_adv=enc_adv, rec_adv=rec_adv, gen_adv=gen_adv, dz_loss=dz_loss,
+                        dx_loss=dx_loss, dx_real_acc=_accuracy(real_logits, True),
+                        dx_fake_acc=_accuracy(fake_logits, False))
+        if self.disentangle:
+            d_total, d_logs = self._disentangle_losses(z, y, t, valid, training=True)
+            main = main + d_total
+            logs.update(d_logs)
         # "loss" (watched by the NaN guard) = every objective of the step, discriminators included
-        logs["loss"] = main + (logs["dz_loss"] + logs["dx_loss"] if self.adversarial else 0.0)
+        logs["loss"] = main + dz_loss + dx_loss
+        return main, dz_loss, dx_loss, logs
+
+    def _updates(self):
+        """``(optimizer, variables)`` per objective of :meth:`_objectives`, in its order."""
+        pairs = [(self.optimizer, self.main_variables())]
+        if self.adversarial:
+            pairs += [(self.d_optimizers[n], getattr(self, n).trainable_variables)
+                      for n in ("latent_discriminator", "image_discriminator")]
+        return pairs
+
+    def _record(self, logs):
         for name, value in logs.items():
             self.trackers[name].update_state(value)
         return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, *args):
+        """One step of the stage: one forward pass, one gradient per objective (each only for its own
+        networks), one optimiser each. TensorFlow: ``train_step(data)`` with a persistent tape; Keras'
+        JAX trainer calls ``train_step(state, data)`` (:meth:`_jax_train_step`)."""
+        if len(args) == 2:
+            return self._jax_train_step(*args)
+        import tensorflow as tf
+
+        (data,) = args
+        with tf.GradientTape(persistent=True) as tape:
+            *objectives, logs = self._objectives(data)
+        for loss, (opt, variables) in zip(objectives, self._updates()):
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        del tape
+        return self._record(logs)
+
+    def _jax_train_step(self, state, data):
+        """The same step, stateless (as :meth:`GroupedVAE._jax_train_step`). One forward pass under
+        ``jax.vjp``; its pull-back is applied once per objective (the persistent tape's three
+        gradients). Keras' JAX trainer carries only ``self.optimizer``'s slots in ``state``; the
+        discriminators' Adam slots are non-trainable variables of this model (:attr:`variables`),
+        so they travel in ``state``'s non-trainable part and are updated there."""
+        import jax
+
+        trainable, non_trainable, optimizer_vars, metric_vars = state
+        t_vars, nt_vars = self.trainable_variables, self.non_trainable_variables
+
+        def forward(trainable):
+            mapping = (list(zip(t_vars, trainable)) + list(zip(nt_vars, non_trainable))
+                       + list(zip(self.optimizer.variables, optimizer_vars)))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                main, dz_loss, dx_loss, logs = self._objectives(data)
+            return (main, dz_loss, dx_loss), (logs, scope_values(scope, nt_vars, non_trainable))
+
+        objectives, pull_back, (logs, non_trainable) = jax.vjp(forward, trainable, has_aux=True)
+        trainable, non_trainable = list(trainable), list(non_trainable)
+        t_index = {id(v): i for i, v in enumerate(t_vars)}
+        nt_index = {id(v): i for i, v in enumerate(nt_vars)}
+        for k, (opt, variables) in enumerate(self._updates()):
+            cotangent = tuple(ops.ones_like(o) if j == k else ops.zeros_like(o) for j, o in enumerate(objectives))
+            (grads,) = pull_back(cotangent)
+            rows = [t_index[id(v)] for v in variables]
+            if opt is self.optimizer:
+                opt_values = optimizer_vars
+            else:
+                opt_values = [non_trainable[nt_index[id(v)]] for v in opt.variables]
+            new_values, opt_values = opt.stateless_apply(opt_values, [grads[i] for i in rows],
+                                                         [trainable[i] for i in rows])
+            for i, value in zip(rows, new_values):
+                trainable[i] = value
+            if opt is self.optimizer:
+                optimizer_vars = opt_values
+            else:
+                for v, value in zip(opt.variables, opt_values):
+                    non_trainable[nt_index[id(v)]] = value
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_vars))) as scope:
+            logs = self._record(logs)
+        metric_vars = scope_values(scope, self.metrics_variables, metric_vars)
+        return logs, (trainable, non_trainable, optimizer_vars, metric_vars)
 
 
 class DxWinsMonitor(keras.callbacks.Callback):

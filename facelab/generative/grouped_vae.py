@@ -38,6 +38,7 @@ from keras import ops
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
 from ..nets.training import save_model  # noqa: F401  (atomic .keras save, shared with the deep methods)
+from ..nets.training import scope_values
 
 PACKAGE = "facelab"
 
@@ -362,14 +363,14 @@ class GroupedVAE(keras.Model):
                        + list(zip(self.optimizer.variables, optimizer_vars)))
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 loss, terms, beta = self._objective(groups)
-            return loss, (terms, beta, _current_values(scope, self.non_trainable_variables, non_trainable))
+            return loss, (terms, beta, scope_values(scope, self.non_trainable_variables, non_trainable))
 
         (loss, (terms, beta, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(
             trainable, non_trainable)
         trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
         with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_vars))) as scope:
             logs = self._record(terms, beta, loss)
-        metric_vars = _current_values(scope, self.metrics_variables, metric_vars)
+        metric_vars = scope_values(scope, self.metrics_variables, metric_vars)
         return logs, (trainable, non_trainable, optimizer_vars, metric_vars)
 
     def test_step(self, *args):
@@ -388,23 +389,14 @@ class GroupedVAE(keras.Model):
                    + list(zip(self.metrics_variables, metric_vars)))
         with keras.StatelessScope(state_mapping=mapping) as scope:
             logs = elbo_logs()
-        return logs, (trainable, _current_values(scope, self.non_trainable_variables, non_trainable),
-                      _current_values(scope, self.metrics_variables, metric_vars))
+        return logs, (trainable, scope_values(scope, self.non_trainable_variables, non_trainable),
+                      scope_values(scope, self.metrics_variables, metric_vars))
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape), "w_dim": self.w_dim,
                 "z_dim": self.z_dim, "feature_dim": self.feature_dim, "hidden": self.hidden, "filters": self.filters,
                 "likelihood_sigma": self.likelihood_sigma, "kl_warmup_steps": self.kl_warmup_steps,
                 "kl_start": self.kl_start, "seed": self.seed}
-
-
-def _current_values(scope, variables, previous):
-    """The values a :class:`keras.StatelessScope` assigned to ``variables`` (else their ``previous`` ones)."""
-    out = []
-    for v, old in zip(variables, previous):
-        new = scope.get_current_value(v)
-        out.append(old if new is None else new)
-    return out
 
 
 def to_unit(images) -> np.ndarray:

@@ -209,6 +209,16 @@ def load_checkpoint(path, model, fingerprint: str | None = None) -> dict:
     return meta
 
 
+def scope_values(scope, variables, previous) -> list:
+    """The values a :class:`keras.StatelessScope` assigned to ``variables`` (else their ``previous``
+    ones): the new state of a stateless JAX training step (BatchNorm statistics, seed generators, metrics)."""
+    out = []
+    for v, old in zip(variables, previous):
+        new = scope.get_current_value(v)
+        out.append(old if new is None else new)
+    return out
+
+
 def fingerprint(*parts) -> str:
     """A short hash of the things a checkpoint must match (data, labels, settings)."""
     h = hashlib.sha256()
