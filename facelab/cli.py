@@ -96,13 +96,18 @@ def cmd_data(args) -> int:
 
         if not args.out:
             raise ValueError("facelab data pack needs --out DIR (a new folder for the packed copy)")
-        configs = {}
+        configs, tables = {}, {}
         for name in methods.resolve_names(args.methods or "deep"):
-            config = methods.create(name).preprocess
+            method = methods.create(name)
+            config = method.preprocess
             configs[config.key()] = config
-        out = pack_lfw(LFW(args.data_dir, progress=not args.no_progress), args.out, configs.values())
+            for table, fn in getattr(method, "memo_tables", {}).items():
+                tables[(table, config.key())] = (table, config, fn)
+        out = pack_lfw(LFW(args.data_dir, progress=not args.no_progress), args.out, configs.values(),
+                       tables.values())
         size = sum(f.stat().st_size for f in out.iterdir()) / 2 ** 20
-        print(f"packed LFW ({len(configs)} preprocessing config(s)) into {out}: {size:.1f} MiB; "
+        print(f"packed LFW ({len(configs)} preprocessing config(s), {len(tables)} memo table(s)) into {out}: "
+              f"{size:.1f} MiB; "
               f"use it as the data root (--data-dir {out} or FACELAB_DATA={out})")
     return 0
 

@@ -63,6 +63,24 @@ class ImageMemo:
         self._evict(keep=key)
         return out
 
+    def preload(self, key: Hashable, images: np.ndarray, rows: np.ndarray) -> None:
+        """Remember ``rows`` as ``fn``'s rows of ``images`` under ``key`` (rows computed elsewhere: a
+        packed LFW copy carries the OpenCV head-pose rows for machines whose OpenCV cannot compute them)."""
+        rows = np.asarray(rows)
+        if len(rows) != len(images):
+            raise ValueError(f"preload: {len(rows)} rows for {len(images)} images")
+        if self.max_bytes <= 0 or len(images) == 0:
+            return
+        table = self._tables.setdefault(key, {})
+        self._tables.move_to_end(key)
+        fresh = 0
+        for digest, row in zip(image_digests(images), rows):
+            if digest not in table:
+                table[digest] = row
+                fresh += row.nbytes
+        self._bytes[key] = self._bytes.get(key, 0) + fresh
+        self._evict(keep=key)
+
     def _evict(self, keep: Hashable) -> None:
         while sum(self._bytes.values()) > self.max_bytes and len(self._tables) > 1:
             oldest = next(iter(self._tables))
@@ -73,6 +91,11 @@ class ImageMemo:
         if self._bytes.get(keep, 0) > self.max_bytes:  # one key alone is too big: keep nothing of it
             self._tables.pop(keep, None)
             self._bytes.pop(keep, None)
+
+    def discard(self, key: Hashable) -> None:
+        """Forget every row kept under ``key``."""
+        self._tables.pop(key, None)
+        self._bytes.pop(key, None)
 
     def clear(self) -> None:
         self._tables.clear()

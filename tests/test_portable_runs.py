@@ -55,13 +55,76 @@ def test_pack_command_writes_a_data_root_that_compare_accepts(lfw, tmp_path, cac
 
     monkeypatch.setenv("FACELAB_CACHE", str(cache_dir))
     assert main(["data", "pack", "--out", str(tmp_path / "p"), "--methods", "eigenfaces", "--no-progress"]) == 0
-    assert "packed LFW (1 preprocessing config(s))" in capsys.readouterr().out
+    assert "packed LFW (1 preprocessing config(s), 0 memo table(s))" in capsys.readouterr().out
     assert main(["data", "pack", "--no-progress"]) == 2  # --out is required
     assert "needs --out" in capsys.readouterr().err
     assert main(["compare", "--methods", "eigenfaces", "--data-dir", str(tmp_path / "p"), "--folds", "1",
                  "--no-identification", "--no-progress", "--out", str(tmp_path / "r")]) == 0
     acc = json.loads((tmp_path / "r" / "results.json").read_text())["methods"]["eigenfaces"]["fold_accuracy"]
     assert len(acc) == 1 and 0.6 < acc[0] < 0.85
+
+
+# -- rows a pack computes where OpenCV can (the GAN's head-pose targets) ---------------------------
+TINY_PACKED = PreprocessConfig(size=16, crop=(112, 112))
+
+
+def _stand_in_rows(images):
+    """A cheap per-image function in place of the OpenCV head pose (≈ 8 ms per image, 13,233 images):
+    these tests are about carrying rows, not about computing them."""
+    flat = images.reshape(len(images), -1).astype(np.float64)
+    return np.column_stack([flat.mean(axis=1), flat.std(axis=1), (flat[:, 0] > 100)])
+
+
+def test_gan_pose_targets_come_from_the_pack_where_opencv_cannot_compute_them(lfw, tmp_path, monkeypatch):
+    """The GPU machine's OpenCV may have no Haar cascades (5.x): a pack carries the rows, and the
+    GAN's targets are read from it without calling OpenCV; images it does not carry still go to OpenCV."""
+    from facelab.generative import gan_disentangler as gd
+    from facelab.memo import MEMO
+
+    pack_lfw(lfw, tmp_path / "p", [TINY_PACKED], [(gd.POSE_MEMO_KEY, TINY_PACKED, _stand_in_rows)])
+    assert (tmp_path / "p" / f"memo-{gd.POSE_MEMO_KEY}-{TINY_PACKED.key()}.npz").is_file()
+    MEMO.discard(gd.POSE_MEMO_KEY)  # a fresh process: nothing computed here
+
+    def no_cascades(images, detector=None):
+        raise RuntimeError("OpenCV has no Haar cascades here")
+
+    monkeypatch.setattr(gd, "head_pose", no_cascades)
+    try:
+        images = LFW(tmp_path / "p", progress=False).load_images(TINY_PACKED)
+        idx = np.array([0, 17, 4096, len(images) - 1])
+        pose, found = gd.PoseTargets(images).get(idx)
+        rows = _stand_in_rows(images[idx])
+        np.testing.assert_array_equal(pose, rows[:, :2])
+        np.testing.assert_array_equal(found, rows[:, 2] > 0.5)
+        assert not np.array_equal(pose[0], pose[1])
+        with pytest.raises(RuntimeError, match="no Haar cascades"):
+            gd.pose_targets(images[:2, :, ::-1] // 2)  # not in the pack: computed, i.e. OpenCV is asked
+    finally:
+        MEMO.discard(gd.POSE_MEMO_KEY)
+
+
+def test_a_memo_table_of_the_wrong_length_is_named(lfw, tmp_path):
+    from facelab import io
+    from facelab.data.pack import memo_table_path
+
+    pack_lfw(lfw, tmp_path / "p", [TINY_PACKED], [("stand-in", TINY_PACKED, _stand_in_rows)])
+    path = memo_table_path(tmp_path / "p", "stand-in", TINY_PACKED)
+    io.save_npz(path, rows=np.zeros((5, 3)))
+    with pytest.raises(DataError, match=rf"{path.name}: 5 rows for {len(lfw.labels)} packed images"):
+        LFW(tmp_path / "p", progress=False).load_images(TINY_PACKED)
+    with pytest.raises(ValueError, match="not packed"):
+        pack_lfw(lfw, tmp_path / "q", [PreprocessConfig()], [("stand-in", TINY_PACKED, _stand_in_rows)])
+
+
+def test_missing_haar_cascades_name_the_pack_that_carries_the_targets(monkeypatch):
+    import cv2
+
+    from facelab.generative import pose
+
+    monkeypatch.setattr(pose, "_CASCADES", {})
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    with pytest.raises(RuntimeError, match=r"no Haar cascades.*facelab data pack --methods gan-disentangler"):
+        pose.head_pose(np.zeros((1, 64, 64, 1), np.uint8))
 
 
 def test_deep_methods_train_and_evaluate_under_keras_jax_from_a_pack(packed, tmp_path):

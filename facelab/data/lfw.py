@@ -85,6 +85,10 @@ class LFW:
                 [r.path for r in records], config, cache_dir=self.layout.root if packed else self.cache_dir,
                 tag=self.cache_tag, progress=self.progress, build=not packed,
                 sizes=[r.size for r in records] if packed else None)
+            if packed:
+                from .pack import preload_memo_tables
+
+                preload_memo_tables(self.layout.root, config, self._arrays[key].images)
         return self._arrays[key]
 
     # -- protocol files -----------------------------------------------------------------

@@ -623,22 +623,31 @@ def stage_dataset(images, labels, targets, sampler, *, epochs: int, start_epoch:
 
 
 # -- the method -----------------------------------------------------------------------------------------
+POSE_MEMO_KEY = "head_pose"
+
+
 def _pose_rows(images: np.ndarray) -> np.ndarray:
     pose, found = head_pose(images)
     return np.column_stack([pose, found]).astype(np.float64)
 
 
+def pose_targets(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pose (n, 2), found (n,))`` = :func:`~facelab.generative.pose.head_pose`, memoised per image
+    content (:mod:`facelab.memo`): quick runs pay only for the images they see, the evaluator's folds
+    share the work, and a packed LFW copy (``facelab data pack --methods gan-disentangler``) brings
+    the rows computed where OpenCV has its Haar cascades."""
+    rows = MEMO(POSE_MEMO_KEY, np.asarray(images), _pose_rows)
+    return rows[:, :-1], rows[:, -1] > 0.5
+
+
 class PoseTargets:
-    """OpenCV pose targets (:func:`~facelab.generative.pose.head_pose`) of an image array, computed
-    lazily for the images a batch needs and memoised per image content (:mod:`facelab.memo`), so
-    quick runs pay only for the images they see and the evaluator's folds share the work."""
+    """The pose targets of an image array, looked up per batch of indices (:func:`pose_targets`)."""
 
     def __init__(self, images: np.ndarray):
         self.images = images
 
     def get(self, idx) -> tuple[np.ndarray, np.ndarray]:
-        rows = MEMO("head_pose", self.images[np.asarray(idx, dtype=np.int64)], _pose_rows)
-        return rows[:, :-1], rows[:, -1] > 0.5
+        return pose_targets(self.images[np.asarray(idx, dtype=np.int64)])
 
 
 def _describe_differences(saved: dict, now: dict) -> list[str]:
@@ -666,6 +675,8 @@ class GanDisentangler(FaceMethod):
     quick_epochs = 2
     quick_steps = 4
     pose_subset = 512  # images whose OpenCV pose sets the targets' scale
+    #: per-image functions whose rows ``facelab data pack`` computes and ships (see :func:`pose_targets`)
+    memo_tables = {POSE_MEMO_KEY: _pose_rows}
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
@@ -937,7 +948,7 @@ def reconstruction_rmse(model: GanDisentangler, images) -> dict:
 def pose_error(model: GanDisentangler, images) -> dict:
     """Mean absolute error of f_pose (in target units) against the OpenCV targets on the images whose
     eyes OpenCV finds, next to the error of always predicting the training mean, and the correlation."""
-    target, found = head_pose(np.asarray(images))
+    target, found = pose_targets(np.asarray(images))
     pred = model.predict_pose(np.asarray(images))
     out = {"images": int(len(found)), "with_target": int(found.sum())}
     for j, name in enumerate(POSE_NAMES):

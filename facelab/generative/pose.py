@@ -49,9 +49,14 @@ class EyeDetector:
     def cascade(self) -> cv2.CascadeClassifier:
         c = _CASCADES.get("eye")
         if c is None:
+            hint = ("; on a machine without them, train from a packed LFW copy made where they are: "
+                    "facelab data pack --methods gan-disentangler --out DIR (it carries the pose targets)")
+            if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
+                raise RuntimeError(f"OpenCV {cv2.__version__} has no Haar cascades (5.x dropped them; "
+                                   f"facelab needs opencv-contrib-python-headless 4.x){hint}")
             c = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_eye.xml")
             if c.empty():
-                raise RuntimeError("OpenCV could not load haarcascade_eye.xml from cv2.data.haarcascades")
+                raise RuntimeError("OpenCV could not load haarcascade_eye.xml from cv2.data.haarcascades" + hint)
             _CASCADES["eye"] = c
         return c
 
