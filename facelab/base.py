@@ -52,6 +52,20 @@ class FaceMethod:
         """Method-specific hyper-parameters for :attr:`config` (override)."""
         return {}
 
+    @property
+    def fit_config(self) -> dict:
+        """What the fit depends on (default :attr:`config`). Methods that differ only in what they
+        embed from one fitted model (the GAN's Table-2 sub-vectors) leave that out, and
+        ``facelab compare`` fits them once per split (:mod:`facelab.evaluation.shared_fits`)."""
+        return self.config
+
+    def adopt_fit(self, fitted: "FaceMethod") -> "FaceMethod":
+        """Take over the fitted state (the scikit-learn ``*_`` attributes) of ``fitted``, a method
+        with the same :attr:`fit_config` fitted on the same data."""
+        self.__dict__.update({k: v for k, v in fitted.__dict__.items()
+                              if k.endswith("_") and not k.startswith("_") and k != "fit_reused_"})
+        return self
+
 
 def check_images(images: np.ndarray, expected_shape: tuple | None = None, what: str = "images") -> np.ndarray:
     """Validate a batch of images: 4-D ``(n, h, w, c)``, non-empty, expected shape if given."""

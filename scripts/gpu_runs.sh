@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deep methods at real training budgets on a GPU machine without TensorFlow (Keras 3 on JAX).
 #
-#   scripts/gpu_runs.sh view1|view2|vae OUT_DIR
+#   scripts/gpu_runs.sh view1|view2|vae|gan OUT_DIR
 #
 # Every run is an ordinary `facelab compare` (so any reader can rerun one line of this file
 # anywhere, on a CPU only slower): KERAS_BACKEND=jax, the data root a packed copy of LFW
@@ -12,10 +12,13 @@
 #   view2: the settings chosen on View 1, ten folds, for the reported numbers.
 #   vae:   the grouped VAE's few-shot experiment at its default budget (64×64, 60 epochs, K = 32, all
 #          probes, 5 repeats; training groups of 10), not a compare: python -m facelab.generative.fewshot.
+#   gan:   the GAN disentangler's Table 2 (f_id, f_-id, f_pose, f_style; one training per split) at its
+#          default budget (64×64, 20 + 10 + 10 epochs): View 1 and the ten View 2 folds side by side.
+#          Its OpenCV pose targets travel in the pack: facelab data pack --methods deepid,gan-disentangler.
 # Environment: RUN_LIMIT (seconds per run, default 500), ONLY (a regular expression: runs whose name matches),
 # EXTRA (more compare arguments, e.g. "--quick" for a dry run on a laptop).
 set -u
-phase=${1:?view1 or view2}; out=${2:?output folder}
+phase=${1:?view1, view2, vae or gan}; out=${2:?output folder}
 export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=${MEM_FRACTION:-0.08}
 export PYTHONUNBUFFERED=1
 data=${FACELAB_DATA:-.pack}
@@ -39,6 +42,18 @@ if [ "$phase" = vae ]; then
   timeout "$limit" python3 -m facelab.generative.fewshot --data-dir "$data" --group-size 10 \
     --out "$out/grouped-vae-fewshot" > "$out/grouped-vae-fewshot/log.txt" 2>&1
   tail -n 12 "$out/grouped-vae-fewshot/log.txt"
+  exit 0
+fi
+
+if [ "$phase" = gan ]; then
+  table2=gan-disentangler,gan-disentangler-noid,gan-disentangler-pose,gan-disentangler-style
+  common=(--data-dir "$data" --no-identification --no-progress)
+  run gan-v1 "$table2" --protocol view1
+  for k in 1 2 3 4 5 6 7 8 9 10; do
+    run "gan-fold$k" "$table2" --protocol view2 --folds "$k"
+  done
+  wait
+  for f in "$out"/*/log.txt; do echo "== $f"; tail -n 6 "$f"; done
   exit 0
 fi
 

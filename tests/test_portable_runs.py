@@ -381,3 +381,28 @@ def test_held_out_threshold_fold_is_left_out_of_fitting(lfw):
         verification_splits(lfw, "view1", "held-out")
     with pytest.raises(ValueError, match="threshold must be one of"):
         verification_splits(lfw, "view2", "test")
+
+
+def test_compare_trains_the_gan_once_for_its_table2_sub_vectors(lfw, monkeypatch):
+    """gan-disentangler (f_id) and gan-disentangler-noid (f_-id) differ only in what they embed:
+    inside share_fits the second adopts the first's fit, and each still embeds its own sub-vector."""
+    from deep_helpers import lfw_subset
+
+    from facelab.evaluation.shared_fits import fit_shared, share_fits
+    from facelab.generative import gan_disentangler as gd
+
+    x, y = lfw_subset(lfw, people=8, per_person=4, size=24, min_images=4)
+    trainings = []
+    train = gd.GanDisentangler.train_autoencoder
+    monkeypatch.setattr(gd.GanDisentangler, "train_autoencoder", lambda self, *a: trainings.append(self) or train(self, *a))
+    settings = dict(gd.QUICK_SETTINGS, epochs=(1, 1, 1))
+    with share_fits():
+        f_id = fit_shared(gd.GanDisentangler(**settings), x, y)
+        f_noid = fit_shared(gd.GanDisentanglerNoId(**settings), x, y)
+        other_seed = fit_shared(gd.GanDisentanglerNoId(**settings, seed=1), x, y)
+    assert len(trainings) == 2  # the seed is part of the fit; the sub-vector is not
+    assert f_noid is not f_id and f_noid.fit_reused_ and not getattr(f_id, "fit_reused_", False)
+    assert f_noid.name == "gan-disentangler-noid" and f_noid.nets_ is f_id.nets_
+    np.testing.assert_array_equal(f_noid.embed(x[:5]), f_id.embed(x[:5], part="noid"))
+    assert not np.allclose(f_noid.embed(x[:5]), f_id.embed(x[:5]))
+    assert other_seed.nets_ is not f_id.nets_

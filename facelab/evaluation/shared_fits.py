@@ -2,8 +2,9 @@
 share the trained DeepID.
 
 Inside :func:`share_fits` (``facelab compare`` opens it), :func:`fit_shared` returns an already
-fitted method when one with the same config was fitted on the same training images; outside it,
-it simply fits. Only deep and generative methods are shared (minutes of training each; classical
+fitted method when one with the same config was fitted on the same training images, and a method
+whose config differs only outside its ``fit_config`` (the GAN disentangler's sub-vectors, Table 2)
+adopts that fit; outside it, it simply fits. Only deep and generative methods are shared (minutes of training each; classical
 fits are seconds and their timings stay their own). A method reused this way gets
 ``fit_reused_ = True`` (the caller's fit time then excludes that training, and says so).
 """
@@ -35,7 +36,7 @@ def _key(method, images: np.ndarray, labels: np.ndarray) -> str:
     here, so importing the training module (and Keras) costs nothing they do not pay already."""
     from ..nets.training import fingerprint
 
-    return fingerprint(method.config, list(images.shape), labels, images[:: max(1, len(images) // 256)])
+    return fingerprint(method.fit_config, list(images.shape), labels, images[:: max(1, len(images) // 256)])
 
 
 def fit_shared(method, images: np.ndarray, labels: np.ndarray):
@@ -44,7 +45,10 @@ def fit_shared(method, images: np.ndarray, labels: np.ndarray):
         return method.fit(images, labels)
     key = _key(method, images, labels)
     if key in _SHARED:
-        _SHARED[key].fit_reused_ = True
-        return _SHARED[key]
+        fitted = _SHARED[key]
+        if fitted.config != method.config:  # same fit, another view of it
+            fitted = method.adopt_fit(fitted)
+        fitted.fit_reused_ = True
+        return fitted
     _SHARED[key] = method.fit(images, labels)
     return _SHARED[key]

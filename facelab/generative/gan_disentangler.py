@@ -699,6 +699,11 @@ class GanDisentangler(FaceMethod):
     def params(self) -> dict:
         return {"part": self.part, **self.gan_config.to_dict()}
 
+    @property
+    def fit_config(self) -> dict:
+        """Every sub-vector is read from the same fitted model (Table 2): ``part`` is not part of the fit."""
+        return {k: v for k, v in self.config.items() if k not in ("part", "name")}
+
     # -- training ------------------------------------------------------------------------------
     def fit(self, images, labels) -> "GanDisentangler":
         images, labels = self._check(images, labels)
@@ -706,15 +711,14 @@ class GanDisentangler(FaceMethod):
         if self.shared is not None:
             key = fingerprint(labels, images, {k: v for k, v in self.params().items() if k != "part"}, self.seed)
             if key in self.shared:
-                self.__dict__.update({k: v for k, v in self.shared[key].items()})
-                return self
+                return self.adopt_fit(self.shared[key])
             if self.run_dir:  # one run folder per training set (the evaluator's splits)
                 self.run_dir = str(Path(self.run_dir) / f"data-{key}")
         self.train_autoencoder(images)
         self.train_disentanglement(images, labels)
         self.train_joint(images, labels)
         if key is not None:
-            self.shared[key] = {k: v for k, v in self.__dict__.items() if k.endswith("_")}
+            self.shared[key] = self
         return self
 
     def _check(self, images, labels=None):
