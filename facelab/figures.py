@@ -208,18 +208,13 @@ def grouped_vae_figures(ctx: Context):
 
 
 # -- unit 6: GAN disentangler ----------------------------------------------------------------
-#: the lecture's CPU budget: 32×32 grey, small networks, 6 + 3 + 3 epochs
-GAN_LECTURE = dict(preprocess=PreprocessConfig(size=32), id_dim=32, pose_dim=2, style_dim=30, width=16, mlp=128,
-                   p=16, k=4, batch_size=64, epochs=(6, 3, 3))
-
-
 @figure("06_gan_disentangler")
 def gan_disentangler_figures(ctx: Context):
     """Identity transfer on View 1 test people (source identity × target pose/style) and the loss
     curves of every stage, from a disentangler trained on View 1's training people."""
     from .generative import gan_disentangler as gd
 
-    settings = dict(gd.QUICK_SETTINGS) if ctx.quick else dict(GAN_LECTURE)
+    settings = dict(gd.QUICK_SETTINGS) if ctx.quick else dict(gd.LECTURE_SETTINGS)
     model = gd.GanDisentangler(seed=ctx.seed, **settings)
     train = _view1_training_people(ctx.lfw)
     images, labels = ctx.lfw.load_images(model.preprocess), ctx.lfw.labels

@@ -337,3 +337,20 @@ def test_jax_training_step_gives_tensorflows_gradients(faces64, lfw, tmp_path, s
         else:  # the floor: biases in front of a BatchNorm, whose gradients are zero up to rounding
             assert np.abs(got - want).max() <= tolerance * scale + 1e-5, (key, np.abs(got - want).max(), scale)
     assert all(np.abs(v).max() > 0 for k, v in tf_out.items() if k.startswith("main/"))
+
+
+@pytest.mark.slow
+def test_measurement_command_writes_every_table_and_its_command(trained, tmp_path, capsys):
+    """``python -m facelab.generative.gan_disentangler``: resumes the fixture's finished run (same budget,
+    same run folder), so its Table 2 is the fixture's, and writes what it prints with the command."""
+    out = tmp_path / "gan.json"
+    assert gd.main(["--budget", "quick", "--run-dir", str(trained["run_dir"].parent), "--out", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert json.loads(out.read_text()) == printed
+    assert printed["budget"] == "quick" and printed["command"].endswith("--budget quick --run-dir "
+                                                                       f"{trained['run_dir'].parent} --out {out}")
+    for part, summary in trained["table"].items():
+        assert printed["verification"][part]["accuracy_mean"] == pytest.approx(summary["accuracy_mean"], abs=1e-12)
+    assert {"reconstruction_rmse", "pose_error", "identity_transfer"} <= set(printed)
+    with pytest.raises(SystemExit):
+        gd.main(["--budget", "huge"])

@@ -1002,6 +1002,10 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
 
 QUICK_SETTINGS = dict(quick=True, preprocess=PreprocessConfig(size=24, crop=(112, 112)), id_dim=12, pose_dim=2,
                       style_dim=10, width=8, mlp=32, p=8, k=4, batch_size=32, epochs=(2, 1, 1))
+#: the lecture's CPU budget (its figures; about half an hour of training on a 2-core machine)
+LECTURE_SETTINGS = dict(preprocess=PreprocessConfig(size=32), id_dim=32, pose_dim=2, style_dim=30, width=16, mlp=128,
+                        p=16, k=4, batch_size=64, epochs=(6, 3, 3))
+BUDGETS = {"quick": QUICK_SETTINGS, "lecture": LECTURE_SETTINGS, "default": {}}
 
 
 def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
@@ -1027,17 +1031,40 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
             "dx_wins_epochs": model.dx_wins_epochs_, "seconds": time.perf_counter() - t0}
 
 
-if __name__ == "__main__":  # python -m facelab.generative.gan_disentangler [--quick] [--protocol view2]
+def main(argv=None) -> int:
+    """``python -m facelab.generative.gan_disentangler [--budget quick|lecture|default] [--out FILE]``."""
     import argparse
+    import shlex
+    import sys
 
     from ..data.lfw import LFW
+    from ..evaluation.report import device_description
 
-    ap = argparse.ArgumentParser(description="GAN disentangler measurements on LFW (JSON on stdout)")
-    ap.add_argument("--quick", action="store_true", help="tiny CPU budget (the test suite's settings)")
+    ap = argparse.ArgumentParser(prog="python -m facelab.generative.gan_disentangler",
+                                 description="GAN disentangler measurements on LFW (Table 2 per sub-vector, "
+                                             "reconstruction RMSE, pose error, identity transfer), JSON")
+    ap.add_argument("--budget", choices=sorted(BUDGETS), default="default",
+                    help="quick: the test suite's tiny networks; lecture: the lecture figures' CPU budget "
+                         "(32×32, 6+3+3 epochs); default: GanConfig's (64×64, 20+10+10 epochs, a GPU job)")
+    ap.add_argument("--quick", action="store_true", help="same as --budget quick")
     ap.add_argument("--protocol", default="view1", choices=("view1", "view2"))
-    ap.add_argument("--run-dir", default=None)
+    ap.add_argument("--data-dir", default=None, help="LFW root or a packed copy (default: $FACELAB_DATA)")
+    ap.add_argument("--run-dir", default=None, help="checkpoints per stage (a killed run resumes)")
+    ap.add_argument("--out", default=None, help="also write the JSON here (atomically)")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    settings = dict(QUICK_SETTINGS) if args.quick else {}
-    print(json.dumps(measure(LFW(progress=False), protocol=args.protocol, seed=args.seed, run_dir=args.run_dir,
-                             **settings), indent=1, default=float))
+    args = ap.parse_args(argv)
+    budget = "quick" if args.quick else args.budget
+    result = measure(LFW(args.data_dir, progress=False), protocol=args.protocol, seed=args.seed,
+                     run_dir=args.run_dir, **dict(BUDGETS[budget]))
+    argv = sys.argv[1:] if argv is None else argv
+    result.update(budget=budget, device=device_description(), keras_backend=keras.backend.backend(),
+                  command=" ".join(["python -m facelab.generative.gan_disentangler", *map(shlex.quote, argv)]))
+    text = json.dumps(result, indent=1, default=float)
+    if args.out:
+        io.write_text(args.out, text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
