@@ -279,19 +279,17 @@ def one_step(stage, arrays):
     out["backend"] = np.array(keras.backend.backend())
     return out
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # one_step.py INPUTS.npz OUT_PREFIX 1,2,3 -> OUT_PREFIX-<stage>.npz
     arrays = dict(np.load(sys.argv[1]))
-    np.savez(sys.argv[2], **one_step(int(sys.argv[3]), arrays))
+    for stage in map(int, sys.argv[3].split(",")):
+        np.savez(f"{sys.argv[2]}-{stage}.npz", **one_step(stage, arrays))
 """
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("stage", [1, 2, 3])
-def test_jax_training_step_gives_tensorflows_gradients(faces64, lfw, tmp_path, stage):
-    """One step of stage 1 (autoencoder + both discriminators) and stage 3 (every loss) from the same
-    weights, batch and prior codes: Keras on JAX (subprocess, jitted) hands every optimiser — the main
-    one and the discriminators' own — the gradients the TensorFlow tape gives, and updates the same
-    BatchNorm statistics and loss logs. Adam has beta_1 = 0 here, so its first moments are the gradients."""
+@pytest.fixture(scope="module")
+def jax_steps(lfw, tmp_path_factory):
+    """Inputs for one step of each stage (real faces, their OpenCV pose, seeded weights and prior codes),
+    and that step taken by Keras on JAX in one subprocess (jitted, through ``model.fit``)."""
     import os
     import subprocess
     import sys
@@ -300,26 +298,37 @@ def test_jax_training_step_gives_tensorflows_gradients(faces64, lfw, tmp_path, s
 
     from deep_helpers import lfw_subset
 
+    tmp = tmp_path_factory.mktemp("jax-steps")
     x, y = lfw_subset(lfw, people=8, per_person=4, size=24, min_images=4)
     pose, found = head_pose(x)
     settings = {k: v for k, v in gd.QUICK_SETTINGS.items() if k not in ("quick", "preprocess")}
     cfg = gd.GanConfig(image_shape=x.shape[1:], **settings)
-    keras.utils.set_random_seed(stage)
+    keras.utils.set_random_seed(3)
     nets = gd.Networks(cfg)
     arrays = {f"{n}/{i}": w for n in gd.Networks.names for i, w in enumerate(getattr(nets, n).get_weights())}
     arrays.update(x=x.astype(np.float32) / 255.0, y=y, t=(pose / 10.0).astype(np.float32), valid=found,
-                  prior=np.random.default_rng(stage).normal(size=(len(x), cfg.z_dim)).astype(np.float32))
-    np.savez(tmp_path / "in.npz", **arrays)
-    (tmp_path / "one_step.py").write_text(_ONE_STEP)
+                  prior=np.random.default_rng(3).normal(size=(len(x), cfg.z_dim)).astype(np.float32))
+    np.savez(tmp / "in.npz", **arrays)
+    (tmp / "one_step.py").write_text(_ONE_STEP)
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
                PYTHONPATH=os.pathsep.join([str(Path(gd.__file__).parents[2]), os.environ.get("PYTHONPATH", "")]))
-    run = subprocess.run([sys.executable, str(tmp_path / "one_step.py"), str(tmp_path / "in.npz"),
-                          str(tmp_path / "jax.npz"), str(stage)], capture_output=True, text=True, env=env, timeout=600)
+    run = subprocess.run([sys.executable, str(tmp / "one_step.py"), str(tmp / "in.npz"), str(tmp / "jax"), "1,2,3"],
+                         capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    jax_out = dict(np.load(tmp_path / "jax.npz"))
+    return tmp
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_jax_training_step_gives_tensorflows_gradients(jax_steps, stage):
+    """One step of stage 1 (autoencoder + both discriminators), 2 (Φ, Φ⁻¹ alone) and 3 (every loss) from
+    the same weights, batch and prior codes: Keras on JAX hands every optimiser — the main one and the
+    discriminators' own — the gradients the TensorFlow tape gives, and updates the same BatchNorm
+    statistics and loss logs. Adam has beta_1 = 0 here, so its first moments are the gradients."""
+    jax_out = dict(np.load(jax_steps / f"jax-{stage}.npz"))
     namespace = {}
     exec(compile(_ONE_STEP.replace('if __name__ == "__main__":', "if False:"), "one_step", "exec"), namespace)
-    tf_out = namespace["one_step"](stage, dict(np.load(tmp_path / "in.npz")))
+    tf_out = namespace["one_step"](stage, dict(np.load(jax_steps / "in.npz")))
     assert str(jax_out.pop("backend")) == "jax" and str(tf_out.pop("backend")) == "tensorflow"
     assert sorted(jax_out) == sorted(tf_out)
     optimisers = {k.split("/")[0] for k in tf_out if not k.startswith("log/") and "/state/" not in k}
