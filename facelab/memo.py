@@ -56,12 +56,19 @@ class ImageMemo:
             if len(rows) != len(missing):
                 raise ValueError(f"memoised function returned {len(rows)} rows for {len(missing)} images")
             self.computed += len(missing)
-            for i, row in zip(missing, rows):  # views into ``rows``: every row is kept, nothing is wasted
-                table[digests[i]] = row
-            self._bytes[key] = self._bytes.get(key, 0) + rows.nbytes
+            self._store(key, [digests[i] for i in missing], rows)
         out = np.stack([table[d] for d in digests])
         self._evict(keep=key)
         return out
+
+    def _store(self, key: Hashable, digests: list[bytes], rows: np.ndarray) -> None:
+        """Keep ``rows`` (views into one array: every row is kept, nothing is wasted) under ``key``;
+        rows already there stay as they are."""
+        table = self._tables.setdefault(key, {})
+        for digest, row in zip(digests, rows):
+            if digest not in table:
+                table[digest] = row
+                self._bytes[key] = self._bytes.get(key, 0) + row.nbytes
 
     def preload(self, key: Hashable, images: np.ndarray, rows: np.ndarray) -> None:
         """Remember ``rows`` as ``fn``'s rows of ``images`` under ``key`` (rows computed elsewhere: a
@@ -71,14 +78,8 @@ class ImageMemo:
             raise ValueError(f"preload: {len(rows)} rows for {len(images)} images")
         if self.max_bytes <= 0 or len(images) == 0:
             return
-        table = self._tables.setdefault(key, {})
+        self._store(key, image_digests(images), rows)
         self._tables.move_to_end(key)
-        fresh = 0
-        for digest, row in zip(image_digests(images), rows):
-            if digest not in table:
-                table[digest] = row
-                fresh += row.nbytes
-        self._bytes[key] = self._bytes.get(key, 0) + fresh
         self._evict(keep=key)
 
     def _evict(self, keep: Hashable) -> None:

@@ -64,7 +64,8 @@ from ..losses.triplet import MinedTripletLoss, TripletMarginLoss
 from ..miners.online import BatchHardMiner, SemiHardMiner
 from ..nets.backbones import _basic_block
 from ..nets.layers import L2Normalize
-from ..nets.training import CHECKPOINT, CheckpointMismatchError, TrainConfig, fingerprint, scope_values, train
+from ..nets.training import (CHECKPOINT, CheckpointMismatchError, TrainConfig, fingerprint, scope_values,
+                             stateless_record, train)
 from .pose import POSE_NAMES, head_pose
 
 PARTS = ("id", "noid", "pose", "style", "z")
@@ -559,9 +560,7 @@ class StageTrainer(keras.Model):
             else:
                 for v, value in zip(opt.variables, opt_values):
                     non_trainable[nt_index[id(v)]] = value
-        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_vars))) as scope:
-            logs = self._record(logs)
-        metric_vars = scope_values(scope, self.metrics_variables, metric_vars)
+        logs, metric_vars = stateless_record(self, metric_vars, lambda: self._record(logs))
         return logs, (trainable, non_trainable, optimizer_vars, metric_vars)
 
 

@@ -38,7 +38,7 @@ from keras import ops
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
 from ..nets.training import save_model  # noqa: F401  (atomic .keras save, shared with the deep methods)
-from ..nets.training import scope_values
+from ..nets.training import scope_values, stateless_record
 
 PACKAGE = "facelab"
 
@@ -368,9 +368,7 @@ class GroupedVAE(keras.Model):
         (loss, (terms, beta, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(
             trainable, non_trainable)
         trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
-        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_vars))) as scope:
-            logs = self._record(terms, beta, loss)
-        metric_vars = scope_values(scope, self.metrics_variables, metric_vars)
+        logs, metric_vars = stateless_record(self, metric_vars, lambda: self._record(terms, beta, loss))
         return logs, (trainable, non_trainable, optimizer_vars, metric_vars)
 
     def test_step(self, *args):

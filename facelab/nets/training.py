@@ -219,6 +219,14 @@ def scope_values(scope, variables, previous) -> list:
     return out
 
 
+def stateless_record(model: keras.Model, metric_vars, record: Callable[[], dict]):
+    """``record()`` (which updates ``model``'s metrics and returns the logs) run statelessly on the
+    metric values ``metric_vars``: ``(logs, new metric values)``, for a JAX ``train_step``."""
+    with keras.StatelessScope(state_mapping=list(zip(model.metrics_variables, metric_vars))) as scope:
+        logs = record()
+    return logs, scope_values(scope, model.metrics_variables, metric_vars)
+
+
 def fingerprint(*parts) -> str:
     """A short hash of the things a checkpoint must match (data, labels, settings)."""
     h = hashlib.sha256()
