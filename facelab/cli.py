@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate methods on LFW (View 2: 10 folds, unrestricted, no outside data; "
                        "View 1: dev split) plus closed/open-set and few-shot identification on View 1's test people.")
     p.add_argument("--methods", default=None,
-                   help="comma-separated method names, a kind (classical, deep, generative) or 'all' "
-                   "(default: the fast classical methods pixels, eigenfaces, fisherfaces, lbp); see `facelab methods`")
+                   help="comma-separated method names, kinds (classical, deep, generative) or 'all', "
+                   "e.g. 'deep,lbp+jb' (default: the fast classical methods, starred by `facelab methods`)")
     p.add_argument("--protocol", choices=["view2", "view1"], default="view2")
     _add_data_dir(p)
     p.add_argument("--out", default="results", help="output folder (default: ./results)")
@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["locate", "download", "verify", "counts", "pack"])
     _add_data_dir(p)
     p.add_argument("--out", default=None, help="pack: the folder to write")
-    p.add_argument("--methods", default=None, help="pack: methods whose preprocessing to include (default: deep)")
+    p.add_argument("--methods", default=None, help="pack: methods (names or kinds, as for compare) whose preprocessing to include "
+                   "(default: deep)")
     p.add_argument("--url", default=None, help="base URL to download from (default: $FACELAB_LFW_URL or the official site)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)

@@ -57,17 +57,23 @@ KINDS = ("classical", "deep", "generative")
 
 
 def resolve_names(text: str | None) -> list[str]:
-    """``None`` → the default set (the fast classical methods); ``"all"`` → every method; a kind
-    (``"classical"``, ``"deep"``, ``"generative"``) → every method of that kind; else a comma list."""
-    if text is None or text == "":
+    """``None`` → the default set (the fast classical methods); else a comma list whose items are
+    method names, a kind (``"classical"``, ``"deep"``, ``"generative"``: every method of that kind)
+    or ``"all"``, expanded in order with repeats dropped (``"deep,pixels"``, ``"classical,vae"``)."""
+    if text is None or text.strip() == "":
         return [n for n, s in _REGISTRY.items() if s.default]
-    if text == "all":
-        return available()
-    if text in KINDS:
-        return available(text)
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    for n in names:
-        spec(n)
+    names: list[str] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        if item == "all":
+            expanded = available()
+        elif item in KINDS:
+            expanded = available(item)
+        else:
+            spec(item)
+            expanded = [item]
+        names.extend(n for n in expanded if n not in names)
     return names
 
 

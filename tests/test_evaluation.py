@@ -186,6 +186,12 @@ def test_method_sets_resolve_by_kind_and_default():
         | set(methods.resolve_names("generative")) == set(methods.resolve_names("all"))
     with pytest.raises(KeyError, match="unknown method 'x'"):
         methods.resolve_names("pixels,x")
+    # a kind inside a comma list expands in place; a name repeated by a kind is kept once, first place
+    mixed = methods.resolve_names("gan-disentangler, deep,pixels")
+    assert mixed[0] == "gan-disentangler" and mixed[-1] == "pixels"
+    assert mixed[1:-1] == methods.resolve_names("deep") and len(set(mixed)) == len(mixed)
+    assert methods.resolve_names("pixels,classical") == ["pixels"] + [
+        n for n in methods.resolve_names("classical") if n != "pixels"]
 
 
 def test_report_fills_the_readme_block_from_a_results_file(tmp_path):

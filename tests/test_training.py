@@ -64,6 +64,27 @@ def test_saved_model_reloads_with_identical_embeddings(fitted, faces, tmp_path):
         again.embed(np.zeros((2, 32, 32, 3), np.uint8))  # wrong channel count names the expected shape
 
 
+def test_flip_average_embeds_a_face_and_its_mirror_alike(fitted, faces, tmp_path):
+    """Test-time flipping: the mean of the outputs for a face and its mirror image, so a face and
+    its mirror embed alike; recorded in the config, left out of the fit config, kept by save/load."""
+    import copy
+
+    from facelab.nets.siamese import DeepID
+
+    x, _ = faces
+    plain = fitted["deepid"]
+    flipped = copy.copy(plain)
+    flipped.flip_average = True
+    e, e_plain, e_mirror = flipped.embed(x), plain.embed(x), plain.embed(x[:, :, ::-1])
+    np.testing.assert_allclose(e, 0.5 * (e_plain + e_mirror), atol=1e-6)
+    np.testing.assert_allclose(flipped.embed(x[:, :, ::-1]), e, atol=1e-6)
+    assert np.abs(e - e_plain).max() > 1e-3  # the network is not symmetric by itself
+    assert flipped.config["flip_average"] is True and "flip_average" not in plain.config
+    assert flipped.fit_config == plain.fit_config
+    again = DeepID.load(flipped.save(tmp_path / "flip.keras"))
+    assert again.flip_average and np.allclose(again.embed(x), e, atol=1e-6)
+
+
 def test_siamese_binary_scores_pairs_with_its_trained_head(fitted, faces):
     """Verification thresholds the head the network was trained with: the Similarity's logit equals
     the Keras training model's output on the same image pairs."""

@@ -33,7 +33,9 @@ class DeepMethod(FaceMethod):
     Parameters common to all deep methods (subclasses add their own): ``backbone`` ("small" |
     "resnet"), ``embedding_dim``, ``backbone_kwargs`` (e.g. ``{"width": 32}``), ``epochs``,
     ``batch_size``, ``learning_rate``, ``lr_schedule`` ("constant" | "cosine"), ``weight_decay``,
-    ``augment`` (random horizontal flips), ``run_dir``
+    ``augment`` (random horizontal flips), ``flip_average`` (embed a face as the mean of the
+    network's outputs for it and its mirror image: test-time augmentation, as in DeepFace and
+    FaceNet's evaluations; not part of the fit, so a finished run can be re-embedded with it), ``run_dir``
     (checkpoints + TensorBoard logs; None = temporary), ``precision`` ("auto" | "float32" |
     "mixed_bfloat16" | "mixed_float16"), ``jit_compile`` (True | False | "auto": XLA under JAX only),
     ``progress``. ``quick=True`` caps the
@@ -49,7 +51,8 @@ class DeepMethod(FaceMethod):
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  backbone: str = "small", embedding_dim: int = 128, backbone_kwargs: dict | None = None,
                  epochs: int = 20, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 lr_schedule: str = "constant", augment: bool = True, run_dir: str | None = None,
+                 lr_schedule: str = "constant", augment: bool = True, flip_average: bool = False,
+                 run_dir: str | None = None,
                  precision: str = "auto", jit_compile: bool | str = "auto", checkpoint_every: int = 50, progress: bool = False,
                  tensorboard: bool | None = None):
         super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
@@ -62,6 +65,7 @@ class DeepMethod(FaceMethod):
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.augment = augment
+        self.flip_average = flip_average
         self.run_dir = run_dir
         self.precision = precision
         self.jit_compile = jit_compile
@@ -105,7 +109,13 @@ class DeepMethod(FaceMethod):
                 **({"lr_schedule": self.lr_schedule} if self.lr_schedule != "constant" else {}),
                 "augment": self.augment,
                 "precision": resolve_precision(self.precision), "jit_compile": self.jit_compile,
-                **self.method_params()}
+                **self.method_params(),
+                **({"flip_average": True} if self.flip_average else {})}
+
+    @property
+    def fit_config(self) -> dict:
+        """Test-time flipping changes what is embedded, not what is trained."""
+        return {k: v for k, v in self.config.items() if k != "flip_average"}
 
     def build_backbone(self, input_shape) -> keras.Model:
         return build_backbone(self.backbone, input_shape, self.embedding_dim, **self.backbone_kwargs)
@@ -130,7 +140,8 @@ class DeepMethod(FaceMethod):
                              jit_compile=self.jit_compile,
                              checkpoint_every=self.checkpoint_every, run_dir=self.run_dir,
                              tensorboard=self.tensorboard, progress=self.progress,
-                             extra={"method": self.name, "params": self.params()})
+                             extra={"method": self.name,
+                                    "params": {k: v for k, v in self.params().items() if k != "flip_average"}})
         data_fp = fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
         self.training_ = train(model, lambda e, s: self.make_dataset(images, labels, sampler, e, s), steps, config,
                                loss=self.loss, loss_weights=self.loss_weights, data_fingerprint=data_fp,
@@ -147,9 +158,15 @@ class DeepMethod(FaceMethod):
         images = check_images(images, self.input_shape_)
         # predict_on_batch runs the backbone as one compiled (graph) function in inference mode
         # (benchmarks/bench_embed.py: 1.18× the eager call's throughput here, same outputs to 5e-8)
-        out = [np.asarray(self.backbone_.predict_on_batch(self._float(images[i: i + batch_size])), dtype=np.float32)
-               for i in range(0, len(images), batch_size)]
-        return np.concatenate(out)
+        out = np.concatenate([self._predict(images[i: i + batch_size]) for i in range(0, len(images), batch_size)])
+        if self.flip_average:
+            mirrored = np.concatenate([self._predict(images[i: i + batch_size, :, ::-1])
+                                       for i in range(0, len(images), batch_size)])
+            out = 0.5 * (out + mirrored)
+        return out
+
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.backbone_.predict_on_batch(self._float(batch)), dtype=np.float32)
 
     @staticmethod
     def _float(batch: np.ndarray) -> np.ndarray:
@@ -180,7 +197,7 @@ class DeepMethod(FaceMethod):
         cfg = info.get("config", {})
         pre = cfg.get("preprocess")
         method = cls(preprocess=PreprocessConfig(**pre) if pre else None, seed=cfg.get("seed", 0),
-                     quick=cfg.get("quick", False))
+                     quick=cfg.get("quick", False), flip_average=cfg.get("flip_average", False))
         method.backbone_ = load_model(path)
         method.input_shape_ = tuple(method.backbone_.input_shape[1:])
         method.restore_extra_state(info)
