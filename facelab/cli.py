@@ -141,7 +141,7 @@ def cmd_report(args) -> int:
         raise ValueError(f"--figure draws few-shot results (python -m facelab.generative.fewshot); {args.results} "
                          "is a facelab compare file, whose roc.png compare writes itself")
     if args.readme:
-        update_readme(args.readme, args.results, args.produced_by, block=args.block)
+        update_readme(args.readme, args.results, args.produced_by, block=args.block, results=results)
         print(f"updated the results block of {args.readme} from {args.results}")
     else:
         print(markdown_table(results))

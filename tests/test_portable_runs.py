@@ -136,7 +136,8 @@ def test_deep_methods_train_and_evaluate_under_keras_jax_from_a_pack(packed, tmp
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     run = subprocess.run([sys.executable, "-m", "facelab", "compare", "--methods", "deepid,deepid+jb,triplet-offline-hard",
                           "--quick", "--folds", "1", "--data-dir", str(packed), "--no-identification", "--no-progress",
-                          "--param", 'lr_schedule="cosine"', "--out", str(tmp_path)],
+                          "--param", 'lr_schedule="cosine"', "--param", 'backbone_kwargs={"width": 8}',
+                          "--out", str(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     res = json.loads((tmp_path / "results.json").read_text())
@@ -286,7 +287,8 @@ def test_compare_trains_deepid_once_for_deepid_and_deepid_jb(tmp_path, cache_dir
     fit = DeepID.fit
     monkeypatch.setattr(DeepID, "fit", lambda self, *a: trainings.append(self) or fit(self, *a))
     res = compare(["deepid", "deepid+jb"], protocol="view2", folds=[1], quick=True, identification=False,
-                  progress=False, out_dir=tmp_path, cache_dir=cache_dir, log=lambda *_: None)
+                  progress=False, out_dir=tmp_path, cache_dir=cache_dir, log=lambda *_: None,
+                  params={"backbone_kwargs": {"width": 8}})  # a narrow network: the test is about sharing
     deepid, jb = res["methods"]["deepid"], res["methods"]["deepid+jb"]
     assert jb["config"]["fit_reused"] is True and "fit_reused" not in deepid["config"]
     assert jb["config"]["base"] == {k: v for k, v in deepid["config"].items()}

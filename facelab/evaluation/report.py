@@ -131,10 +131,12 @@ SEP = "::"
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def update_readme(readme: str | Path, results_json: str | Path, command: str, block: str | None = None) -> Path:
+def update_readme(readme: str | Path, results_json: str | Path, command: str, block: str | None = None,
+                  results: dict | None = None) -> Path:
     """Replace the block between the results markers of ``readme`` with the table of
     ``results_json`` and the command that produced it — README numbers are never typed in.
-    ``block`` names one of several blocks (``<!-- results:NAME:begin -->``)."""
+    ``block`` names one of several blocks (``<!-- results:NAME:begin -->``); ``results``: the file's
+    contents when the caller has already read them."""
     import json
 
     readme, results_json = Path(readme), Path(results_json)
@@ -143,7 +145,8 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
         (f"<!-- results:{block}:begin -->", f"<!-- results:{block}:end -->")
     if begin not in text or end not in text:
         raise ValueError(f"{readme} has no {begin} … {end} block to fill")
-    results = json.loads(results_json.read_text(encoding="utf-8"))
+    if results is None:
+        results = json.loads(results_json.read_text(encoding="utf-8"))
     command = results.get("command", command)  # a run that recorded its own command line quotes that
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
     option = f" --block {block}" if block else ""
