@@ -91,6 +91,9 @@ else
       # the same, with each fold's threshold chosen on a training fold held out of fitting
       run "$strategy-small-heldout-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 --param p=32 \
         "${wd[@]}" --folds "$k" --threshold held-out
+      # and with test-time mirror averaging (flip_average: not part of the fit, so the same training)
+      run "$strategy-small-heldout-flip-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 --param p=32 \
+        "${wd[@]}" --folds "$k" --threshold held-out --param flip_average=true
     done
   done
 fi

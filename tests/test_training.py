@@ -85,6 +85,15 @@ def test_flip_average_embeds_a_face_and_its_mirror_alike(fitted, faces, tmp_path
     assert again.flip_average and np.allclose(again.embed(x), e, atol=1e-6)
 
 
+def test_a_finished_run_is_re_embedded_with_flip_average_without_training_again(faces, tmp_path):
+    x, y = faces
+    kw = dict(quick=True, batch_size=16, seed=0, backbone_kwargs={"width": 8}, run_dir=str(tmp_path / "run"))
+    first = methods.create("deepid", **kw).fit(x, y)
+    again = methods.create("deepid", flip_average=True, **kw).fit(x, y)
+    assert first.training_.epochs_run == 2 and again.training_.epochs_run == 0  # the checkpoint's settings match
+    np.testing.assert_allclose(again.embed(x), 0.5 * (first.embed(x) + first.embed(x[:, :, ::-1])), atol=1e-6)
+
+
 def test_siamese_binary_scores_pairs_with_its_trained_head(fitted, faces):
     """Verification thresholds the head the network was trained with: the Similarity's logit equals
     the Keras training model's output on the same image pairs."""

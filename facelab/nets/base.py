@@ -34,8 +34,9 @@ class DeepMethod(FaceMethod):
     "resnet"), ``embedding_dim``, ``backbone_kwargs`` (e.g. ``{"width": 32}``), ``epochs``,
     ``batch_size``, ``learning_rate``, ``lr_schedule`` ("constant" | "cosine"), ``weight_decay``,
     ``augment`` (random horizontal flips), ``flip_average`` (embed a face as the mean of the
-    network's outputs for it and its mirror image: test-time augmentation, as in DeepFace and
-    FaceNet's evaluations; not part of the fit, so a finished run can be re-embedded with it), ``run_dir``
+    network's outputs for it and its mirror image: test-time augmentation, as DeepID (Sun et al.
+    2014) and SphereFace (Liu et al. 2017) describe a test face by it and its flipped copy; not part
+    of the fit, so a finished run can be re-embedded with it), ``run_dir``
     (checkpoints + TensorBoard logs; None = temporary), ``precision`` ("auto" | "float32" |
     "mixed_bfloat16" | "mixed_float16"), ``jit_compile`` (True | False | "auto": XLA under JAX only),
     ``progress``. ``quick=True`` caps the
@@ -103,19 +104,22 @@ class DeepMethod(FaceMethod):
         return min(self.epochs, self.quick_epochs) if self.quick else self.epochs
 
     def params(self) -> dict:
+        return {**self._training_params(), **({"flip_average": True} if self.flip_average else {})}
+
+    @property
+    def fit_config(self) -> dict:
+        """Test-time flipping changes what is embedded, not what is trained."""
+        return {k: v for k, v in self.config.items() if k != "flip_average"}
+
+    def _training_params(self) -> dict:
+        """The hyper-parameters the trained network depends on (they key its checkpoints)."""
         return {"backbone": self.backbone, "embedding_dim": self.embedding_dim,
                 "backbone_kwargs": self.backbone_kwargs, "epochs": self.train_epochs, "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
                 **({"lr_schedule": self.lr_schedule} if self.lr_schedule != "constant" else {}),
                 "augment": self.augment,
                 "precision": resolve_precision(self.precision), "jit_compile": self.jit_compile,
-                **self.method_params(),
-                **({"flip_average": True} if self.flip_average else {})}
-
-    @property
-    def fit_config(self) -> dict:
-        """Test-time flipping changes what is embedded, not what is trained."""
-        return {k: v for k, v in self.config.items() if k != "flip_average"}
+                **self.method_params()}
 
     def build_backbone(self, input_shape) -> keras.Model:
         return build_backbone(self.backbone, input_shape, self.embedding_dim, **self.backbone_kwargs)
@@ -140,8 +144,7 @@ class DeepMethod(FaceMethod):
                              jit_compile=self.jit_compile,
                              checkpoint_every=self.checkpoint_every, run_dir=self.run_dir,
                              tensorboard=self.tensorboard, progress=self.progress,
-                             extra={"method": self.name,
-                                    "params": {k: v for k, v in self.params().items() if k != "flip_average"}})
+                             extra={"method": self.name, "params": self._training_params()})
         data_fp = fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
         self.training_ = train(model, lambda e, s: self.make_dataset(images, labels, sampler, e, s), steps, config,
                                loss=self.loss, loss_weights=self.loss_weights, data_fingerprint=data_fp,
