@@ -54,6 +54,6 @@ def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick:
     record = {"method": name, "config": method.config, "people": people, "images": int(len(index)),
               "identities": int(len(np.unique(labels))), "fit_seconds": seconds,
               "device": method.training_.device, "epochs_run_this_call": method.training_.epochs_run,
-              "resumed_from": method.training_.resumed_from, "model": str(model_path)}
+              "resumed_from": method.training_.resumed_from, "run_dir": method.fit_dir_, "model": str(model_path)}
     io.write_json(out / "train.json", record)
     return record

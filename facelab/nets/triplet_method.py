@@ -12,7 +12,7 @@
 
 Loss: FaceNet's hinge ``max(d(a,p) - d(a,n) + margin, 0)`` on the L2-normalised embedding
 (margin 0.2, FaceNet §3), or the soft margin (``soft=True``). Mining statistics of a fixed P×K
-probe batch are logged to TensorBoard under ``<run_dir>/logs`` each epoch, with a collapse warning.
+probe batch are logged to TensorBoard under ``<run_dir>/data-<fingerprint>/logs`` each epoch, with a collapse warning.
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ class TripletMethod(DeepMethod):
 
             out.append(_Mine())
         if self._probe is not None:
-            log_dir = None if self.run_dir is None else f"{self.run_dir}/logs/triplet"
+            log_dir = None if self.fit_dir_ is None else f"{self.fit_dir_}/logs/triplet"
             self.stats_callback_ = TripletStatsCallback(*self._probe, margin=self.margin, log_dir=log_dir)
             out.append(self.stats_callback_)
         return out
