@@ -92,7 +92,7 @@ def test_a_finished_run_is_re_embedded_with_flip_average_without_training_again(
     again = methods.create("deepid", flip_average=True, **kw).fit(x, y)
     assert first.training_.epochs_run == 2 and again.training_.epochs_run == 0  # the checkpoint's settings match
     other = methods.create("deepid", **kw).fit(x[:-12], y[:-12])  # another training set: its own folder
-    assert other.training_.epochs_run == 2 and len(list((tmp_path / "run").glob("data-*"))) == 2
+    assert other.training_.epochs_run == 2 and len(list((tmp_path / "run" / "deepid").glob("data-*"))) == 2
     np.testing.assert_allclose(again.embed(x), 0.5 * (first.embed(x) + first.embed(x[:, :, ::-1])), atol=1e-6)
 
 
@@ -187,7 +187,7 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(faces, tmp
         deadline = time.monotonic() + 120
         meta = None
         while time.monotonic() < deadline and proc.poll() is None:
-            found = list(run_dir.glob(f"data-*/{CHECKPOINT}"))  # the training set's folder in run_dir
+            found = list(run_dir.glob(f"siamese-contrastive/data-*/{CHECKPOINT}"))  # the training set's folder in run_dir
             if found:
                 ckpt = found[0]
                 meta = read_checkpoint_meta(ckpt)
@@ -208,7 +208,7 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(faces, tmp
 
     done = subprocess.run(cmd + ["0"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert list(run_dir.iterdir()) == [ckpt.parent]  # the same training set: the same folder
+    assert list(ckpt.parent.parent.iterdir()) == [ckpt.parent]  # the same training set: the same folder
     history = json.loads((ckpt.parent / "history.json").read_text())
     assert history["resumed_from"] == [killed_at["epoch"], killed_at["batch"]]
     assert killed_at["batch"] > 0  # resumed mid-epoch

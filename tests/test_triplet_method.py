@@ -32,7 +32,7 @@ def test_training_paths_fit_and_embed(faces, name, tmp_path):
     assert np.isfinite(m.training_.history["loss"]).all() and len(m.training_.history["loss"]) == m.train_epochs
     stats = m.stats_callback_.history
     assert len(stats) == m.train_epochs and 0 <= stats[-1]["frac_active"] <= 1
-    assert list((tmp_path / "run").glob("data-*/logs/triplet/events.out.tfevents.*"))
+    assert list((tmp_path / "run").glob(f"{name}/data-*/logs/triplet/events.out.tfevents.*"))
     assert m.config["strategy"] == name.removeprefix("triplet-")
     json.dumps(m.config)
 

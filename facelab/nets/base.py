@@ -37,8 +37,8 @@ class DeepMethod(FaceMethod):
     network's outputs for it and its mirror image: test-time augmentation, as DeepID (Sun et al.
     2014) and SphereFace (Liu et al. 2017) describe a test face by it and its flipped copy; not part
     of the fit, so a finished run can be re-embedded with it), ``run_dir``
-    (checkpoints + TensorBoard logs in ``run_dir/data-<fingerprint of the training set>``, so one
-    folder serves every split; None = temporary), ``precision`` ("auto" | "float32" |
+    (checkpoints + TensorBoard logs in ``run_dir/<name>/data-<fingerprint of the training set>``, so
+    one folder serves every method and split; None = temporary), ``precision`` ("auto" | "float32" |
     "mixed_bfloat16" | "mixed_float16"), ``jit_compile`` (True | False | "auto": XLA under JAX only),
     ``progress``. ``quick=True`` caps the
     budget at ``quick_epochs`` epochs of at most ``quick_steps`` batches.
@@ -141,9 +141,9 @@ class DeepMethod(FaceMethod):
         if self.quick:
             steps = min(steps, self.quick_steps)
         data_fp = fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
-        # one folder per training set, so one run_dir serves every fold of a comparison (and its
-        # identification fit) and a finished fold is re-evaluated without training
-        self.fit_dir_ = None if self.run_dir is None else str(Path(self.run_dir) / f"data-{data_fp}")
+        # one folder per method and training set, so one run_dir serves every method and fold of a
+        # comparison (and its identification fit) and a finished fold is re-evaluated without training
+        self.fit_dir_ = None if self.run_dir is None else str(Path(self.run_dir) / self.name / f"data-{data_fp}")
         config = TrainConfig(epochs=self.train_epochs, learning_rate=self.learning_rate,
                              weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
                              jit_compile=self.jit_compile,

@@ -12,7 +12,7 @@
 
 Loss: FaceNet's hinge ``max(d(a,p) - d(a,n) + margin, 0)`` on the L2-normalised embedding
 (margin 0.2, FaceNet §3), or the soft margin (``soft=True``). Mining statistics of a fixed P×K
-probe batch are logged to TensorBoard under ``<run_dir>/data-<fingerprint>/logs`` each epoch, with a collapse warning.
+probe batch are logged to TensorBoard under ``<run_dir>/<name>/data-<fingerprint>/logs`` each epoch, with a collapse warning.
 """
 from __future__ import annotations
 
