@@ -59,7 +59,7 @@ KINDS = ("classical", "deep", "generative")
 def resolve_names(text: str | None) -> list[str]:
     """``None`` → the default set (the fast classical methods); else a comma list whose items are
     method names, a kind (``"classical"``, ``"deep"``, ``"generative"``: every method of that kind)
-    or ``"all"``, expanded in order with repeats dropped (``"deep,pixels"``, ``"classical,vae"``)."""
+    or ``"all"``, expanded in order with repeats dropped (``"deep,pixels"``, ``"classical,grouped-vae"``)."""
     if text is None or text.strip() == "":
         return [n for n, s in _REGISTRY.items() if s.default]
     names: list[str] = []
