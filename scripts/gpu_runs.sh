@@ -95,8 +95,8 @@ else
   # triplet settings, on View 1, with the backbone that finished there
   run batch-hard-small-v1 triplet-batch-hard "${small[@]}" --param epochs=150 --param p=32 "${wd[@]}" --protocol view1
   run semi-hard-small-v1  triplet-semi-hard "${small[@]}" --param epochs=150 --param p=32 "${wd[@]}" --protocol view1
-  # 40 epochs on this CPU (Keras on TensorFlow) gave 84.7 % on View 1 where 150 on the H100 gave 77.8 %
-  # (reports/cpu/triplet-semi-hard-v1-40ep): the same budget here, on the same backend as the 150
+  # 40 epochs on this CPU (Keras on TensorFlow): semi-hard 84.7 % on View 1 where 150 on the H100 gave 77.8 %;
+  # batch-hard collapsed (73.8 %; reports/cpu/triplet-*-v1-40ep): the same budget here, on the 150's backend
   run semi-hard-small-40ep-v1 triplet-semi-hard "${small[@]}" --param epochs=40 --param p=32 "${wd[@]}" --protocol view1
   run batch-hard-small-40ep-v1 triplet-batch-hard "${small[@]}" --param epochs=40 --param p=32 "${wd[@]}" --protocol view1
   # View 1: semi-hard 77.8 %, batch-hard 77.1 % (150 epochs of 32×4 batches); both on the ten folds

@@ -91,6 +91,8 @@ def test_a_finished_run_is_re_embedded_with_flip_average_without_training_again(
     first = methods.create("deepid", **kw).fit(x, y)
     again = methods.create("deepid", flip_average=True, **kw).fit(x, y)
     assert first.training_.epochs_run == 2 and again.training_.epochs_run == 0  # the checkpoint's settings match
+    kept = json.loads((Path(first.fit_dir_) / "history.json").read_text())["history"]
+    assert kept == first.training_.history  # re-evaluating a finished run keeps its training history
     other = methods.create("deepid", **kw).fit(x[:-12], y[:-12])  # another training set: its own folder
     assert other.training_.epochs_run == 2 and len(list((tmp_path / "run" / "deepid").glob("data-*"))) == 2
     np.testing.assert_allclose(again.embed(x), 0.5 * (first.embed(x) + first.embed(x[:, :, ::-1])), atol=1e-6)

@@ -403,7 +403,8 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
         raise TrainingDivergedError(
             f"{desc}: loss became {nan_guard.loss} at epoch {epoch}, batch {batch}; training stopped and "
             f"{kept}. Try a lower learning rate (now {config.learning_rate}).")
-    if tmp is None:
+    if tmp is None and (history or not (run_dir / "history.json").exists()):
+        # a call that found the run finished trains nothing and keeps the finished run's history
         io.write_json(run_dir / "history.json", {"history": history, "resumed_from": resumed})
     result = TrainResult(history, len(history.get("loss", [])), resumed, time.perf_counter() - t0,
                          str(run_dir), device_summary())
