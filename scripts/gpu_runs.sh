@@ -28,25 +28,27 @@ common=(--protocol "$phase" --data-dir "$data" --no-identification --no-progress
 resnet=(--param backbone='"resnet"' --param 'backbone_kwargs={"widths":[32,64,128,256]}')
 mkdir -p "$out"
 
-run() {  # run NAME METHODS [extra compare args...]
-  local name=$1 methods=$2; shift 2
-  if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return; fi
-  mkdir -p "$out/$name"
+selected() { [ -z "${ONLY:-}" ] || [[ $1 =~ $ONLY ]]; }
+
+compare_into() {  # compare_into DIR METHODS [extra compare args...]: DIR/results.json and DIR/log.txt
+  local dir=$1 methods=$2; shift 2
+  mkdir -p "$dir"
   # shellcheck disable=SC2086
-  timeout "$limit" python3 -m facelab compare --methods "$methods" --out "$out/$name" "${common[@]}" "$@" \
-    ${EXTRA:-} > "$out/$name/log.txt" 2>&1 &
+  timeout "$limit" python3 -m facelab compare --methods "$methods" --out "$dir" "${common[@]}" "$@" \
+    ${EXTRA:-} > "$dir/log.txt" 2>&1
+}
+
+run() {  # run NAME METHODS [extra compare args...], in the background
+  selected "$1" || return 0
+  compare_into "$out/$1" "${@:2}" &
 }
 
 run_then_flip() {  # like run, keeping the network in OUT/NAME/run; then evaluates it with flip_average
   local name=$1 methods=$2; shift 2
-  if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then return; fi
-  mkdir -p "$out/$name" "$out/$name-flip"
+  selected "$name" || return 0
   local keep=(--param "run_dir=\"$out/$name/run\"")
-  # shellcheck disable=SC2086
-  ( timeout "$limit" python3 -m facelab compare --methods "$methods" --out "$out/$name" "${common[@]}" "$@" \
-      "${keep[@]}" ${EXTRA:-} > "$out/$name/log.txt" 2>&1 &&
-    timeout "$limit" python3 -m facelab compare --methods "$methods" --out "$out/$name-flip" "${common[@]}" "$@" \
-      "${keep[@]}" --param flip_average=true ${EXTRA:-} > "$out/$name-flip/log.txt" 2>&1 ) &
+  { compare_into "$out/$name" "$methods" "$@" "${keep[@]}" &&
+    compare_into "$out/$name-flip" "$methods" "$@" "${keep[@]}" --param flip_average=true; } &
 }
 
 if [ "$phase" = vae ]; then
