@@ -136,8 +136,8 @@ def trained(lfw, tmp_path_factory):
 
     split = verification_splits(lfw, "view1")[0]
     images = lfw.load_images(SIZE)
-    (run_dir,) = list(run_dir.glob("data-*"))  # one training split → one run folder
-    return {"table": table, "model": model, "run_dir": run_dir, "train": split.train_images,
+    (fit_dir,) = list(run_dir.glob("gan-disentangler/data-*"))  # one training split → one run folder
+    return {"table": table, "model": model, "run_root": run_dir, "run_dir": fit_dir, "train": split.train_images,
             "images": images, "labels": lfw.labels, "test": split.test_pairs}
 
 
@@ -153,7 +153,7 @@ def test_every_loss_has_a_finite_curve(trained):
         assert set(names[stage]) <= set(curves)
         for k in names[stage]:
             assert len(curves[k]) == epochs and np.all(np.isfinite(curves[k])), (stage, k, curves[k])
-        saved = json.loads((trained["run_dir"] / f"stage{stage}" / "curves.json").read_text())
+        saved = json.loads((trained["run_dir"] / f"stage{stage}" / "history.json").read_text())["history"]
         assert saved == curves
         assert list((trained["run_dir"] / f"stage{stage}" / "logs").rglob("events.out.tfevents.*"))
 
@@ -213,7 +213,8 @@ def test_resume_from_finished_run_restores_everything(trained):
     m = trained["model"]
     x = trained["images"][trained["train"]]
     y = np.unique(trained["labels"][trained["train"]], return_inverse=True)[1]
-    again = gd.GanDisentangler(run_dir=str(trained["run_dir"]), **TINY).fit(x, y)
+    again = gd.GanDisentangler(run_dir=str(trained["run_root"]), **TINY).fit(x, y)
+    assert again.fit_dir_ == str(trained["run_dir"])
     for stage in (1, 2, 3):
         assert getattr(again, f"training_stage{stage}_").resumed_from == (TINY["epochs"][stage - 1], 0)
         old, new = m.stage_models_[stage].variables, again.stage_models_[stage].variables
@@ -233,13 +234,14 @@ def test_clear_errors_for_other_configurations_and_image_sizes(trained, faces64,
     x = trained["images"][trained["train"]]
     y = trained["labels"][trained["train"]]
     with pytest.raises(CheckpointMismatchError, match=r"id_dim: checkpoint 12, now 14"):
-        gd.GanDisentangler(run_dir=str(trained["run_dir"]), **{**TINY, "id_dim": 14}).fit(x, y)
+        gd.GanDisentangler(run_dir=str(trained["run_root"]), **{**TINY, "id_dim": 14}).fit(x, y)
     from deep_helpers import lfw_subset
 
     x32, y32 = lfw_subset(lfw, people=8, per_person=4, size=32, min_images=4)
+    # fit() would train other images in their own folder; a stage run in the fitted folder must refuse them
     with pytest.raises(CheckpointMismatchError, match=r"image_shape: checkpoint \[24, 24, 1\], now \[32, 32, 1\]"):
-        gd.GanDisentangler(run_dir=str(trained["run_dir"]), **{**TINY, "preprocess": PreprocessConfig(size=32)}).fit(
-            x32, y32)
+        gd.GanDisentangler(run_dir=str(trained["run_dir"]), **{**TINY, "preprocess": PreprocessConfig(size=32)}
+                           ).train_autoencoder(x32)
     with pytest.raises(ValueError, match=r"stage 2 got images of shape \(32, 32, 1\).*stage 1 was trained on "
                                          r"\(24, 24, 1\)"):
         trained["model"].train_disentanglement(x32, y32)
@@ -353,11 +355,11 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
     """``python -m facelab.generative.gan_disentangler``: resumes the fixture's finished run (same budget,
     same run folder), so its Table 2 is the fixture's, and writes what it prints with the command."""
     out = tmp_path / "gan.json"
-    assert gd.main(["--budget", "quick", "--run-dir", str(trained["run_dir"].parent), "--out", str(out)]) == 0
+    assert gd.main(["--budget", "quick", "--run-dir", str(trained["run_root"]), "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == printed
     assert printed["budget"] == "quick" and printed["command"].endswith("--budget quick --run-dir "
-                                                                       f"{trained['run_dir'].parent} --out {out}")
+                                                                       f"{trained['run_root']} --out {out}")
     for part, summary in trained["table"].items():
         assert printed["verification"][part]["accuracy_mean"] == pytest.approx(summary["accuracy_mean"], abs=1e-12)
     assert {"reconstruction_rmse", "pose_error", "identity_transfer"} <= set(printed)

@@ -385,9 +385,10 @@ def test_held_out_threshold_fold_is_left_out_of_fitting(lfw):
         verification_splits(lfw, "view2", "test")
 
 
-def test_compare_trains_the_gan_once_for_its_table2_sub_vectors(lfw, monkeypatch):
+def test_compare_trains_the_gan_once_for_its_table2_sub_vectors(lfw, monkeypatch, tmp_path):
     """gan-disentangler (f_id) and gan-disentangler-noid (f_-id) differ only in what they embed:
-    inside share_fits the second adopts the first's fit, and each still embeds its own sub-vector."""
+    inside share_fits the second adopts the first's fit, and each still embeds its own sub-vector.
+    One run_dir keeps a folder per training set (another split trains beside it, as deep methods do)."""
     from deep_helpers import lfw_subset
 
     from facelab.evaluation.shared_fits import fit_shared, share_fits
@@ -397,7 +398,7 @@ def test_compare_trains_the_gan_once_for_its_table2_sub_vectors(lfw, monkeypatch
     trainings = []
     train = gd.GanDisentangler.train_autoencoder
     monkeypatch.setattr(gd.GanDisentangler, "train_autoencoder", lambda self, *a: trainings.append(self) or train(self, *a))
-    settings = dict(gd.QUICK_SETTINGS, epochs=(1, 1, 1))
+    settings = dict(gd.QUICK_SETTINGS, epochs=(1, 1, 1), run_dir=str(tmp_path / "run"), tensorboard=False)
     with share_fits():
         f_id = fit_shared(gd.GanDisentangler(**settings), x, y)
         f_noid = fit_shared(gd.GanDisentanglerNoId(**settings), x, y)
@@ -408,3 +409,6 @@ def test_compare_trains_the_gan_once_for_its_table2_sub_vectors(lfw, monkeypatch
     assert f_noid.name == "gan-disentangler-noid" and f_noid.nets_ is f_id.nets_
     np.testing.assert_array_equal(f_noid.embed(x[:5]), f_id.embed(x[:5], part="noid"))
     assert not np.allclose(f_noid.embed(x[:5]), f_id.embed(x[:5]))
+    other_split = gd.GanDisentangler(**settings).fit(x[4:], y[4:])  # one person fewer: another training set
+    assert len(trainings) == 2 and other_split.fit_dir_ != f_id.fit_dir_ == f_noid.fit_dir_
+    assert len(list((tmp_path / "run" / "gan-disentangler").glob("data-*/stage3/checkpoint*"))) == 2

@@ -193,11 +193,11 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(faces, tmp
             if found:
                 ckpt = found[0]
                 meta = read_checkpoint_meta(ckpt)
-                if meta["batch"] > 0:
+                if meta["batch"] > 0 and meta["epoch"] >= 1:  # mid-epoch, after a finished epoch
                     break
             time.sleep(0.02)
         assert proc.poll() is None, f"run ended before it could be killed:\n{proc.stdout.read().decode()[-2000:]}"
-        assert meta and meta["batch"] > 0, "no mid-epoch checkpoint within 120 s"
+        assert meta and meta["batch"] > 0 and meta["epoch"] >= 1, "no mid-epoch checkpoint in epoch 1 within 120 s"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -207,14 +207,18 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(faces, tmp
     assert proc.returncode == -signal.SIGKILL
     killed_at = read_checkpoint_meta(ckpt)  # readable after the kill: written atomically
     assert not (tmp_path / "emb.npy").exists()
+    history_file = ckpt.parent / "history.json"  # written at each epoch end: the killed run's finished epochs
+    before = json.loads(history_file.read_text())["history"]["loss"] if history_file.exists() else []
+    assert len(before) == killed_at["epoch"] >= 1
 
     done = subprocess.run(cmd + ["0"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert list(ckpt.parent.parent.iterdir()) == [ckpt.parent]  # the same training set: the same folder
-    history = json.loads((ckpt.parent / "history.json").read_text())
+    history = json.loads(history_file.read_text())
     assert history["resumed_from"] == [killed_at["epoch"], killed_at["batch"]]
     assert killed_at["batch"] > 0  # resumed mid-epoch
-    assert len(history["history"]["loss"]) == 3 - killed_at["epoch"]  # only the remaining epochs ran
+    assert len(history["history"]["loss"]) == 3  # the whole run: the killed call's epochs, then the rest
+    assert history["history"]["loss"][:killed_at["epoch"]] == before
     assert read_checkpoint_meta(ckpt)["epoch"] == 3
 
     # the same seed, uninterrupted, in this process: same batches, same weights, same embeddings

@@ -39,7 +39,8 @@ through AdaIN.
 
 Every stage is a Keras model with its own ``train_step`` trained by
 :func:`facelab.nets.training.train` (checkpoints, resume mid-epoch, NaN guard, TensorBoard), in
-``<run_dir>/stage1|stage2|stage3``. The losses are ``keras.ops``; the training step uses
+``stage1|stage2|stage3`` of the run folder (``<run_dir>/gan-disentangler/data-<training set>`` for
+:meth:`GanDisentangler.fit`). The losses are ``keras.ops``; the training step uses
 ``tf.GradientTape`` under TensorFlow and a stateless ``jax.vjp`` step under Keras on JAX (the GPU
 machine has no TensorFlow), with the same gradients (tested).
 """
@@ -64,8 +65,8 @@ from ..losses.triplet import MinedTripletLoss, TripletMarginLoss
 from ..miners.online import BatchHardMiner, SemiHardMiner
 from ..nets.backbones import _basic_block
 from ..nets.layers import L2Normalize
-from ..nets.training import (CHECKPOINT, CheckpointMismatchError, TrainConfig, fingerprint, scope_values,
-                             stateless_record, train)
+from ..nets.training import (CHECKPOINT, CheckpointMismatchError, TrainConfig, scope_values,
+                             stateless_record, train, training_set_dir, training_set_fingerprint)
 from .pose import POSE_NAMES, head_pose
 
 PARTS = ("id", "noid", "pose", "style", "z")
@@ -663,8 +664,11 @@ class GanDisentangler(FaceMethod):
     Table 2 — or ``"z"`` (the stage-1 code). Keyword arguments go to :class:`GanConfig` (``epochs``
     per stage, dimensions, λ's, ...). ``quick=True`` caps every epoch at ``quick_steps`` batches and
     every stage at ``quick_epochs`` epochs. ``run_dir`` keeps checkpoints, TensorBoard logs and
-    ``curves.json`` per stage (None: a temporary folder, no resumption). ``shared``: a dict through
-    which methods that differ only in ``part`` reuse one fitted model (Table 2 in one training).
+    ``history.json`` (every loss per epoch) per stage (None: a temporary folder, no resumption): :meth:`fit` trains in
+    ``run_dir/gan-disentangler/data-<fingerprint of the training set>``, as the deep methods do, so one
+    folder serves every split and sub-vector of a comparison; the stage methods called one by one
+    train in ``run_dir`` itself. Methods that differ only in ``part`` read one fitted model (Table 2
+    in one training) inside :func:`facelab.evaluation.shared_fits.share_fits`.
     """
 
     name = "gan-disentangler"
@@ -679,7 +683,7 @@ class GanDisentangler(FaceMethod):
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
-                 tensorboard: bool | None = None, checkpoint_every: int = 50, shared: dict | None = None, **config):
+                 tensorboard: bool | None = None, checkpoint_every: int = 50, **config):
         super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
         self.part = part or type(self).part
         if self.part not in PARTS:
@@ -693,7 +697,6 @@ class GanDisentangler(FaceMethod):
         self.gan_config = GanConfig(image_shape=self.preprocess.shape, **config)
         self.run_dir, self.progress, self.checkpoint_every = run_dir, progress, checkpoint_every
         self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
-        self.shared = shared
 
     def params(self) -> dict:
         return {"part": self.part, **self.gan_config.to_dict()}
@@ -706,18 +709,11 @@ class GanDisentangler(FaceMethod):
     # -- training ------------------------------------------------------------------------------
     def fit(self, images, labels) -> "GanDisentangler":
         images, labels = self._check(images, labels)
-        key = None
-        if self.shared is not None:
-            key = fingerprint(labels, images, {k: v for k, v in self.params().items() if k != "part"}, self.seed)
-            if key in self.shared:
-                return self.adopt_fit(self.shared[key])
-            if self.run_dir:  # one run folder per training set (the evaluator's splits)
-                self.run_dir = str(Path(self.run_dir) / f"data-{key}")
+        # every sub-vector reads the same fit, so the folder is named for the model, not the part
+        self.fit_dir_ = training_set_dir(self.run_dir, GanDisentangler.name, training_set_fingerprint(images, labels))
         self.train_autoencoder(images)
         self.train_disentanglement(images, labels)
         self.train_joint(images, labels)
-        if key is not None:
-            self.shared[key] = self
         return self
 
     def _check(self, images, labels=None):
@@ -785,9 +781,10 @@ class GanDisentangler(FaceMethod):
 
     def _run_stage(self, stage, images, labels, targets, sampler):
         cfg = self.gan_config
-        run_root = Path(self.run_dir) if self.run_dir else None
+        run_dir = self.fit_dir_ if hasattr(self, "fit_dir_") else self.run_dir  # fit()'s folder, or run_dir
+        run_root = Path(run_dir) if run_dir else None
         stage_dir = None if run_root is None else run_root / f"stage{stage}"
-        data_fp = fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
+        data_fp = training_set_fingerprint(images, labels)
         # everything but the epoch budgets: a finished run may be extended by asking for more epochs
         record = {"stage": stage, "seed": self.seed, "data": data_fp,
                   **{k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
@@ -806,7 +803,7 @@ class GanDisentangler(FaceMethod):
                                           augment=cfg.augment, seed=self.seed + 1000 * stage)
         result = train(model, make, steps, tconf, data_fingerprint=data_fp,
                        callbacks=[monitor] if model.adversarial else [], desc=f"{self.name} stage {stage}")
-        self.curves_[f"stage{stage}"] = self._merge_curves(stage_dir, result)
+        self.curves_[f"stage{stage}"] = result.run_history  # every epoch, across resumed calls
         self.dx_wins_epochs_ = {**getattr(self, "dx_wins_epochs_", {}), f"stage{stage}": monitor.fired}
         setattr(self, f"training_stage{stage}_", result)
         self.stage_models_ = {**getattr(self, "stage_models_", {}), stage: model}
@@ -824,19 +821,6 @@ class GanDisentangler(FaceMethod):
                                               + ". Use another run_dir or delete it to start afresh.")
         stage_dir.mkdir(parents=True, exist_ok=True)
         io.write_json(path, record)
-
-    @staticmethod
-    def _merge_curves(stage_dir, result) -> dict:
-        """Per-epoch curves of every loss, kept across resumed runs in ``curves.json``."""
-        curves = {}
-        if stage_dir is not None and (stage_dir / "curves.json").exists():
-            curves = json.loads((stage_dir / "curves.json").read_text())
-        done = result.resumed_from[0] if result.resumed_from else 0
-        for k, values in result.history.items():
-            curves[k] = curves.get(k, [])[:done] + [float(v) for v in values]
-        if stage_dir is not None:
-            io.write_json(stage_dir / "curves.json", curves)
-        return curves
 
     # -- inference -----------------------------------------------------------------------------
     def _require_fit(self):
@@ -917,23 +901,25 @@ GanDisentanglerStyle = _variant("style", "GanDisentanglerStyle")
 def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "pose", "style"), folds=None,
                          progress: bool = False, **method_kwargs) -> tuple[dict, "GanDisentangler"]:
     """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
-    :func:`facelab.evaluation.evaluate_verification`; one model is trained per split and shared by the
-    parts (with ``run_dir``, each split trains in ``run_dir/data-<fingerprint>``, so a killed run resumes
-    split by split). Returns ``({part: summary}, the fitted model of the last split)``."""
+    :func:`facelab.evaluation.evaluate_verification`; one model is trained per split and read by every
+    part (:func:`~facelab.evaluation.shared_fits.share_fits`, as ``facelab compare`` does; with
+    ``run_dir``, each split trains in its own folder, so a killed run resumes split by split). Returns
+    ``({part: summary}, the fitted model of the last split)``."""
     from ..evaluation.runner import evaluate_verification
+    from ..evaluation.shared_fits import share_fits
 
-    shared: dict = {}
     made: list = []
 
     def factory(part):
         def make():
-            m = GanDisentangler(part=part, shared=shared, **method_kwargs)
+            m = GanDisentangler(part=part, **method_kwargs)
             made.append(m)
             return m
         return make
 
-    out = {part: evaluate_verification(factory(part), lfw, protocol, progress=progress, folds=folds).summary()
-           for part in parts}
+    with share_fits():
+        out = {part: evaluate_verification(factory(part), lfw, protocol, progress=progress, folds=folds).summary()
+               for part in parts}
     fitted = [m for m in made if hasattr(m, "nets_")]
     return out, fitted[-1]
 

@@ -23,8 +23,8 @@ from .. import io
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
 from .backbones import build_backbone
-from .training import TrainConfig, fingerprint, load_model, precision_scope, resolve_precision, \
-    save_model, train
+from .training import TrainConfig, load_model, precision_scope, resolve_precision, \
+    save_model, train, training_set_dir, training_set_fingerprint
 
 
 class DeepMethod(FaceMethod):
@@ -140,10 +140,8 @@ class DeepMethod(FaceMethod):
         steps = self.steps_per_epoch(sampler)
         if self.quick:
             steps = min(steps, self.quick_steps)
-        data_fp = fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
-        # one folder per method and training set, so one run_dir serves every method and fold of a
-        # comparison (and its identification fit) and a finished fold is re-evaluated without training
-        self.fit_dir_ = None if self.run_dir is None else str(Path(self.run_dir) / self.name / f"data-{data_fp}")
+        data_fp = training_set_fingerprint(images, labels)
+        self.fit_dir_ = training_set_dir(self.run_dir, self.name, data_fp)
         config = TrainConfig(epochs=self.train_epochs, learning_rate=self.learning_rate,
                              weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
                              jit_compile=self.jit_compile,

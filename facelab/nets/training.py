@@ -13,7 +13,9 @@ What it adds to ``fit``:
   saved, and :func:`train` raises :class:`TrainingDivergedError` naming the step and the last
   good checkpoint, which is kept.
 - Progress (one tqdm bar over all steps), TensorBoard logs in ``<run_dir>/logs`` (a CSV log
-  there when the ``tensorboard`` package is missing), the history in ``<run_dir>/history.json``.
+  there when the ``tensorboard`` package is missing), and the whole run's per-epoch history in
+  ``<run_dir>/history.json``, written at each epoch end (before the checkpoint) and carried across
+  resumed calls (a killed run's finished epochs are kept; a resumed epoch's entry is the new one).
 - Precision and device: :func:`precision_scope` builds a model under a dtype policy without
   changing the global one; ``"auto"`` means mixed_float16 on a GPU, float32 on a CPU (where
   mixed_float16 measured 6× slower and mixed_bfloat16 only marginally faster).
@@ -155,6 +157,29 @@ class TrainResult:
     seconds: float
     run_dir: str
     device: str
+    run_history: dict = field(default_factory=dict)  # every epoch of the run, across resumed calls
+
+
+class _RunHistory(keras.callbacks.Callback):
+    """The whole run's per-epoch logs: the earlier calls' epochs before ``first_epoch`` (read from
+    ``history.json``), then this call's, rewritten atomically at each epoch end."""
+
+    def __init__(self, path: Path | None, first_epoch: int, resumed):
+        super().__init__()
+        self.path, self.resumed = path, resumed
+        earlier = {}
+        if path is not None and resumed is not None and path.exists():
+            earlier = json.loads(path.read_text()).get("history", {})
+        self.history = {k: list(v[:first_epoch]) for k, v in earlier.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(float(v))
+        self.write()
+
+    def write(self):
+        if self.path is not None:
+            io.write_json(self.path, {"history": self.history, "resumed_from": self.resumed})
 
 
 # -- checkpoints ----------------------------------------------------------------------------
@@ -237,6 +262,19 @@ def fingerprint(*parts) -> str:
         else:
             h.update(json.dumps(p, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
+
+
+def training_set_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    """What a run's training data must match: the labels, every ~1/64th image and the array shape
+    (hashing every pixel of a fold costs more than it protects)."""
+    return fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
+
+
+def training_set_dir(run_dir: str | os.PathLike | None, method_name: str, data_fingerprint: str) -> str | None:
+    """``run_dir/<method>/data-<fingerprint>``: one folder per method and training set, so one
+    ``run_dir`` serves every method and split of a comparison (and its identification fit), and a
+    finished split is re-evaluated without training. None stays None (a temporary run)."""
+    return None if run_dir is None else str(Path(run_dir) / method_name / f"data-{data_fingerprint}")
 
 
 # -- callbacks ------------------------------------------------------------------------------
@@ -356,7 +394,8 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
             state["offset"] = 0
 
     nan_guard = StopOnNaN(position)
-    cbs = [_Epoch(), nan_guard,
+    run_history = _RunHistory(None if tmp else run_dir / "history.json", start_epoch, resumed)
+    cbs = [_Epoch(), nan_guard, run_history,  # the history before the checkpoint: resuming never skips an entry
            Checkpointer(ckpt, config.checkpoint_every, fp, nan_guard, position, steps_per_epoch,
                         extra={"desc": desc})]
     progress = None
@@ -403,11 +442,10 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
         raise TrainingDivergedError(
             f"{desc}: loss became {nan_guard.loss} at epoch {epoch}, batch {batch}; training stopped and "
             f"{kept}. Try a lower learning rate (now {config.learning_rate}).")
-    if tmp is None and (history or not (run_dir / "history.json").exists()):
-        # a call that found the run finished trains nothing and keeps the finished run's history
-        io.write_json(run_dir / "history.json", {"history": history, "resumed_from": resumed})
+    if not (run_dir / "history.json").exists():
+        run_history.write()  # a run of 0 epochs
     result = TrainResult(history, len(history.get("loss", [])), resumed, time.perf_counter() - t0,
-                         str(run_dir), device_summary())
+                         str(run_dir), device_summary(), run_history.history)
     if tmp is not None:
         tmp.cleanup()
         result.run_dir = ""
