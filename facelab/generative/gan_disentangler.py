@@ -664,10 +664,10 @@ class GanDisentangler(FaceMethod):
     Table 2 — or ``"z"`` (the stage-1 code). Keyword arguments go to :class:`GanConfig` (``epochs``
     per stage, dimensions, λ's, ...). ``quick=True`` caps every epoch at ``quick_steps`` batches and
     every stage at ``quick_epochs`` epochs. ``run_dir`` keeps checkpoints, TensorBoard logs and
-    ``history.json`` (every loss per epoch) per stage (None: a temporary folder, no resumption): :meth:`fit` trains in
-    ``run_dir/gan-disentangler/data-<fingerprint of the training set>``, as the deep methods do, so one
-    folder serves every split and sub-vector of a comparison; the stage methods called one by one
-    train in ``run_dir`` itself. Methods that differ only in ``part`` read one fitted model (Table 2
+    ``history.json`` (every loss per epoch) per stage (None: a temporary folder, no resumption).
+    :meth:`fit` trains in ``run_dir/gan-disentangler/data-<fingerprint of the training set>``, as the
+    deep methods do, so one folder serves every split and sub-vector of a comparison; the stage
+    methods called one by one train in ``run_dir`` itself. Methods that differ only in ``part`` read one fitted model (Table 2
     in one training) inside :func:`facelab.evaluation.shared_fits.share_fits`.
     """
 
