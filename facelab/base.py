@@ -31,6 +31,9 @@ class FaceMethod:
     name: str = "method"
     kind: str = "classical"  # "classical" | "deep" | "generative": decides the default method set
     similarity: Any = "cosine"
+    #: :attr:`config` keys that change only what is embedded from a fitted model, not the fit
+    #: (left out of :attr:`fit_config`)
+    embedding_only: tuple = ()
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False):
         self.preprocess = preprocess or PreprocessConfig()
@@ -54,10 +57,11 @@ class FaceMethod:
 
     @property
     def fit_config(self) -> dict:
-        """What the fit depends on (default :attr:`config`). Methods that differ only in what they
-        embed from one fitted model (the GAN's Table-2 sub-vectors) leave that out, and
-        ``facelab compare`` fits them once per split (:mod:`facelab.evaluation.shared_fits`)."""
-        return self.config
+        """What the fit depends on: :attr:`config` without the :attr:`embedding_only` keys. Methods
+        that differ only in those (the GAN's Table-2 sub-vectors, a deep network embedded with
+        ``flip_average``) share one fit: ``facelab compare`` fits them once per split
+        (:mod:`facelab.evaluation.shared_fits`), and a deep run's checkpoint serves them all."""
+        return {k: v for k, v in self.config.items() if k not in self.embedding_only}
 
     def adopt_fit(self, fitted: "FaceMethod") -> "FaceMethod":
         """Take over the fitted state (the scikit-learn ``*_`` attributes) of ``fitted``, a method

@@ -673,6 +673,7 @@ class GanDisentangler(FaceMethod):
 
     name = "gan-disentangler"
     kind = "generative"
+    embedding_only = ("part", "name")  # every sub-vector is read from the same fitted model (Table 2)
     similarity = "cosine"
     part = "id"
     quick_epochs = 2
@@ -700,11 +701,6 @@ class GanDisentangler(FaceMethod):
 
     def params(self) -> dict:
         return {"part": self.part, **self.gan_config.to_dict()}
-
-    @property
-    def fit_config(self) -> dict:
-        """Every sub-vector is read from the same fitted model (Table 2): ``part`` is not part of the fit."""
-        return {k: v for k, v in self.config.items() if k not in ("part", "name")}
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, images, labels) -> "GanDisentangler":

@@ -46,6 +46,7 @@ class DeepMethod(FaceMethod):
 
     kind = "deep"
     similarity = "cosine"
+    embedding_only = ("flip_average",)  # test-time flipping changes what is embedded, not what is trained
     min_identities = 2
     quick_epochs = 2
     quick_steps = 8
@@ -106,11 +107,6 @@ class DeepMethod(FaceMethod):
 
     def params(self) -> dict:
         return {**self._training_params(), **({"flip_average": True} if self.flip_average else {})}
-
-    @property
-    def fit_config(self) -> dict:
-        """Test-time flipping changes what is embedded, not what is trained."""
-        return {k: v for k, v in self.config.items() if k != "flip_average"}
 
     def _training_params(self) -> dict:
         """The hyper-parameters the trained network depends on (they key its checkpoints)."""
