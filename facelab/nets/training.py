@@ -171,11 +171,16 @@ class _RunHistory(keras.callbacks.Callback):
         if path is not None and resumed is not None and path.exists():
             earlier = json.loads(path.read_text()).get("history", {})
         self.history = {k: list(v[:first_epoch]) for k, v in earlier.items()}
+        self.earlier = {k: len(v) for k, v in self.history.items()}  # (a file older than this rule may hold fewer)
 
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(float(v))
         self.write()
+
+    def this_call(self) -> dict:
+        """The epochs this call ran (what ``model.fit``'s History of every segment would hold)."""
+        return {k: v[self.earlier.get(k, 0):] for k, v in self.history.items() if len(v) > self.earlier.get(k, 0)}
 
     def write(self):
         if self.path is not None:
@@ -412,7 +417,6 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
             cbs.append(keras.callbacks.CSVLogger(str(run_dir / "logs" / "history.csv"), append=True))
     cbs += list(callbacks or [])
 
-    history: dict = {}
     try:
         if start_epoch < config.epochs:
             segments = []
@@ -423,10 +427,8 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
             if start_epoch < config.epochs:
                 segments.append((start_epoch, config.epochs, steps_per_epoch, make_dataset(start_epoch, 0)))
             for first, last, steps, ds in segments:
-                h = model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=steps, callbacks=cbs,
-                              verbose=0, shuffle=False)
-                for k, v in h.history.items():
-                    history.setdefault(k, []).extend(float(x) for x in v)
+                model.fit(ds, initial_epoch=first, epochs=last, steps_per_epoch=steps, callbacks=cbs,
+                          verbose=0, shuffle=False)
                 if nan_guard.diverged_at is not None:
                     break
     finally:
@@ -444,6 +446,7 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
             f"{kept}. Try a lower learning rate (now {config.learning_rate}).")
     if not (run_dir / "history.json").exists():
         run_history.write()  # a run of 0 epochs
+    history = run_history.this_call()
     result = TrainResult(history, len(history.get("loss", [])), resumed, time.perf_counter() - t0,
                          str(run_dir), device_summary(), run_history.history)
     if tmp is not None:
