@@ -184,6 +184,60 @@ def test_numpy_pipeline_gives_the_tf_data_batches_and_seeded_flips(lfw, monkeypa
     assert 0 < n_flipped < 40
 
 
+def _shift_offsets(shifted, original, shift):
+    """For each image, the (dy, dx) in -shift..shift at which the reflect-padded original, cropped,
+    gives the shifted image exactly (None where no offset does)."""
+    padded = np.pad(original, [(0, 0), (shift, shift), (shift, shift), (0, 0)], mode="reflect")
+    h, w = original.shape[1:3]
+    found = []
+    for i in range(len(original)):
+        hits = [(dy - shift, dx - shift) for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)
+                if np.array_equal(padded[i, dy:dy + h, dx:dx + w], shifted[i])]
+        found.append(hits[0] if hits else None)
+    return found
+
+
+@pytest.mark.parametrize("backend", ["tf.data", "numpy"])
+def test_shift_translates_each_face_by_its_own_seeded_offset(lfw, monkeypatch, backend):
+    """``shift=s``: every face of a batch is its reflect-padded self cropped at an offset in -s..s
+    (so no pixel is invented), offsets differ between faces, and the same seed draws the same ones."""
+    from facelab.data import pipeline
+    from facelab.data.samplers import PKSampler
+
+    if backend == "numpy":
+        monkeypatch.setattr(pipeline, "use_tf_data", lambda: False)
+    images = lfw.load_images(PreprocessConfig())[:600]
+    labels = lfw.labels[:600]
+    sampler = PKSampler(labels, 8, 2, short="replace", seed=3)
+    plain = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=1), 3)
+    shifted = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=1, shift=4), 3)
+    again = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=1, shift=4), 3)
+    offsets = []
+    for (x0, y0), (x1, y1), (x2, _) in zip(plain, shifted, again, strict=True):
+        np.testing.assert_array_equal(y0, y1)
+        np.testing.assert_array_equal(x1, x2)
+        offsets += _shift_offsets(x1, x0, 4)
+    assert None not in offsets
+    assert len(set(offsets)) > 10 and max(max(abs(dy), abs(dx)) for dy, dx in offsets) <= 4
+    # flips and shifts together: each face is a shifted copy of the plain face or of its mirror image
+    both = _batches(pipeline.pk_dataset(images, labels, sampler, epochs=1, shift=4, augment=True), 1)[0][0]
+    direct, mirrored = _shift_offsets(both, plain[0][0], 4), _shift_offsets(both[:, :, ::-1], plain[0][0], 4)
+    assert all(d is not None or m is not None for d, m in zip(direct, mirrored))
+    with pytest.raises(ValueError, match="shift must be in 0..63 pixels for 64×64"):
+        pipeline.pk_dataset(images, labels, sampler, shift=64)
+
+
+def test_shift_keys_the_checkpoint_only_when_on():
+    """Runs trained before ``shift`` existed keep their fingerprint; a shifted run gets its own."""
+    from facelab.nets.triplet_method import TripletSemiHard
+
+    assert "shift" not in TripletSemiHard()._training_params()
+    assert TripletSemiHard(shift=4)._training_params()["shift"] == 4
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="shift must be a whole number"):
+            TripletSemiHard(shift=bad)
+
+
 def test_gan_stage_batches_are_the_same_without_tensorflow(lfw, monkeypatch):
     """The GAN's stage pipeline rides on the same mapped_batches: identical batches under both paths."""
     from facelab.data import pipeline

@@ -3,8 +3,8 @@
 The only TensorFlow code in the data room. A pipeline is a Python generator that walks the
 sampler's epochs ``start_epoch .. epochs-1`` (skipping the first ``skip`` batches of the first
 one, for a run resumed mid-epoch) and gathers the uint8 images in NumPy, followed by a ``map``
-that converts to float and, optionally, mirrors images seeded by ``(seed, global batch number)``.
-So the same seed gives the same batches, flips included, in any run and after any resume.
+that converts to float and, optionally, mirrors and shifts images seeded by ``(seed, global batch
+number)``. So the same seed gives the same batches, augmentation included, in any run and after any resume.
 
 Under the TensorFlow backend the map is a tf.data graph map (``tf.image.stateless_random_flip_left_right``)
 with prefetching. Under any other Keras backend (JAX on a GPU machine without TensorFlow) the
@@ -66,6 +66,45 @@ def augment_batch(images, seed):
     import tensorflow as tf
 
     return tf.image.stateless_random_flip_left_right(images, seed=seed)
+
+
+def shift_batch(images, seed, shift: int):
+    """Random translation of each image of the batch by (dy, dx), each uniform in ``-shift..shift``
+    pixels, the border filled by reflection: the crop jitter of Krizhevsky et al. (2012, Sec. 4.1),
+    which keeps a network from learning where in the frame a face sits. The draw comes from the batch's
+    stateless ``seed`` (its own stream, independent of the flips')."""
+    if shift < 1:
+        return images
+    n, h, w = images.shape[0], images.shape[1], images.shape[2]
+    pad = [[0, 0], [shift, shift], [shift, shift], [0, 0]]
+    if isinstance(images, np.ndarray):
+        offsets = np.random.default_rng([*np.asarray(seed).tolist(), 1]).integers(0, 2 * shift + 1, (n, 2))
+        padded = np.pad(images, pad, mode="reflect")
+        rows = offsets[:, :1] + np.arange(h)  # (n, h)
+        cols = offsets[:, 1:] + np.arange(w)  # (n, w)
+        return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    import tensorflow as tf
+
+    offsets = tf.random.stateless_uniform((tf.shape(images)[0], 2), tf.random.experimental.stateless_fold_in(seed, 1),
+                                          minval=0, maxval=2 * shift + 1, dtype=tf.int32)
+    padded = tf.pad(images, pad, mode="REFLECT")
+    rows = offsets[:, :1] + tf.range(h)[None]
+    cols = offsets[:, 1:] + tf.range(w)[None]
+    return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+
+
+def _check_shift(images: np.ndarray, shift: int) -> int:
+    if not 0 <= int(shift) < min(images.shape[1:3]):
+        raise ValueError(f"shift must be in 0..{min(images.shape[1:3]) - 1} pixels for {images.shape[1]}×"
+                         f"{images.shape[2]} images (a reflection pad narrower than the image); got {shift}")
+    return int(shift)
+
+
+def augment_images(images, seed, augment: bool, shift: int = 0):
+    """The training augmentation of the deep methods: :func:`shift_batch` then, with ``augment``,
+    :func:`augment_batch`'s flips."""
+    images = shift_batch(images, seed, shift)
+    return augment_batch(images, seed) if augment else images
 
 
 class _Prefetched:
@@ -170,22 +209,24 @@ def _epochs(epochs: int, start_epoch: int, skip: int) -> Iterator[tuple[int, int
 
 
 def pk_dataset(images, labels, sampler: PKSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
-               augment: bool = False, seed: int | None = None, max_steps: int | None = None):
+               augment: bool = False, shift: int = 0, seed: int | None = None, max_steps: int | None = None):
     """``(x float32 (P*K, h, w, c), y int32 (P*K,))`` batches for online mining; ``max_steps``
-    keeps only the first batches of every epoch (quick modes)."""
+    keeps only the first batches of every epoch (quick modes); ``augment`` and ``shift``: see
+    :func:`augment_images`."""
     return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
-                    seed=seed, max_steps=max_steps)
+                    shift=shift, seed=seed, max_steps=max_steps)
 
 
 def batch_dataset(images, labels, sampler: BatchSampler, *, epochs: int = 1, start_epoch: int = 0, skip: int = 0,
-                  augment: bool = False, seed: int | None = None, max_steps: int | None = None):
+                  augment: bool = False, shift: int = 0, seed: int | None = None, max_steps: int | None = None):
     """Shuffled ``(x, y)`` batches (identification training)."""
     return _indexed(images, labels, sampler, epochs=epochs, start_epoch=start_epoch, skip=skip, augment=augment,
-                    seed=seed, max_steps=max_steps)
+                    shift=shift, seed=seed, max_steps=max_steps)
 
 
-def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, seed, max_steps=None):
+def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, shift, seed, max_steps=None):
     images = _check(images, labels)
+    shift = _check_shift(images, shift)
     labels = np.asarray(labels, dtype=np.int32)
     seed = sampler.seed if seed is None else seed
     n_steps = len(sampler)
@@ -196,18 +237,18 @@ def _indexed(images, labels, sampler, *, epochs, start_epoch, skip, augment, see
                 yield images[idx], labels[idx], flip_seed(seed, e * n_steps + b)
 
     def fn(x, y, s):
-        x = to_float(x)
-        return (augment_batch(x, s) if augment else x), y
+        return augment_images(to_float(x), s, augment, shift), y
 
     return mapped_batches(gen, lambda: (image_spec(images), vector_spec(), vector_spec((2,), "int64")), fn)
 
 
 def pair_dataset(images, labels, sampler: PairSampler, batch_size: int, *, epochs: int = 1, start_epoch: int = 0,
-                 skip: int = 0, augment: bool = False, with_identities: bool = False,
+                 skip: int = 0, augment: bool = False, shift: int = 0, with_identities: bool = False,
                  seed: int | None = None):
     """Pairs in batches: ``((xa, xb), same)``; with ``with_identities`` the target is
     ``(same, ya, yb)`` (DeepID2's joint signal). ``same = 1`` means the SAME person."""
     images = _check(images, labels)
+    shift = _check_shift(images, shift)
     labels = np.asarray(labels, dtype=np.int32)
     seed = sampler.seed if seed is None else seed
     n_steps = steps_per_epoch(sampler, batch_size)
@@ -224,9 +265,7 @@ def pair_dataset(images, labels, sampler: PairSampler, batch_size: int, *, epoch
                        flip_seed(seed, g, 0), flip_seed(seed, g, 1))
 
     def fn(xa, xb, same, ya, yb, sa, sb):
-        xa, xb = to_float(xa), to_float(xb)
-        if augment:
-            xa, xb = augment_batch(xa, sa), augment_batch(xb, sb)
+        xa, xb = augment_images(to_float(xa), sa, augment, shift), augment_images(to_float(xb), sb, augment, shift)
         return (xa, xb), ((same, ya, yb) if with_identities else same)
 
     return mapped_batches(gen, lambda: (image_spec(images), image_spec(images), vector_spec(), vector_spec(),

@@ -33,7 +33,8 @@ class DeepMethod(FaceMethod):
     Parameters common to all deep methods (subclasses add their own): ``backbone`` ("small" |
     "resnet"), ``embedding_dim``, ``backbone_kwargs`` (e.g. ``{"width": 32}``), ``epochs``,
     ``batch_size``, ``learning_rate``, ``lr_schedule`` ("constant" | "cosine"), ``weight_decay``,
-    ``augment`` (random horizontal flips), ``flip_average`` (embed a face as the mean of the
+    ``augment`` (random horizontal flips), ``shift`` (random translations of up to ±``shift`` pixels,
+    reflect-padded: :func:`facelab.data.pipeline.shift_batch`; 0 = none), ``flip_average`` (embed a face as the mean of the
     network's outputs for it and its mirror image: test-time augmentation, as DeepID (Sun et al.
     2014) and SphereFace (Liu et al. 2017) describe a test face by it and its flipped copy; not part
     of the fit, so a finished run can be re-embedded with it), ``run_dir``
@@ -54,7 +55,7 @@ class DeepMethod(FaceMethod):
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  backbone: str = "small", embedding_dim: int = 128, backbone_kwargs: dict | None = None,
                  epochs: int = 20, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 lr_schedule: str = "constant", augment: bool = True, flip_average: bool = False,
+                 lr_schedule: str = "constant", augment: bool = True, shift: int = 0, flip_average: bool = False,
                  run_dir: str | None = None,
                  precision: str = "auto", jit_compile: bool | str = "auto", checkpoint_every: int = 50, progress: bool = False,
                  tensorboard: bool | None = None):
@@ -68,6 +69,9 @@ class DeepMethod(FaceMethod):
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.augment = augment
+        if not isinstance(shift, (int, np.integer)) or isinstance(shift, bool) or shift < 0:
+            raise ValueError(f"shift must be a whole number of pixels >= 0, got {shift!r}")
+        self.shift = int(shift)
         self.flip_average = flip_average
         self.run_dir = run_dir
         self.precision = precision
@@ -114,7 +118,7 @@ class DeepMethod(FaceMethod):
                 "backbone_kwargs": self.backbone_kwargs, "epochs": self.train_epochs, "batch_size": self.batch_size,
                 "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
                 **({"lr_schedule": self.lr_schedule} if self.lr_schedule != "constant" else {}),
-                "augment": self.augment,
+                "augment": self.augment, **({"shift": self.shift} if self.shift else {}),
                 "precision": resolve_precision(self.precision), "jit_compile": self.jit_compile,
                 **self.method_params()}
 

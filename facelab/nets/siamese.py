@@ -83,7 +83,7 @@ class _PairMethod(DeepMethod):
 
     def make_dataset(self, images, labels, sampler, start_epoch, skip):
         return pipeline.pair_dataset(images, labels, sampler, self.batch_size, epochs=self.train_epochs,
-                                     start_epoch=start_epoch, skip=skip, augment=self.augment,
+                                     start_epoch=start_epoch, skip=skip, augment=self.augment, shift=self.shift,
                                      with_identities=self.with_identities)
 
 
@@ -173,7 +173,7 @@ class DeepID(DeepMethod):
 
     def make_dataset(self, images, labels, sampler, start_epoch, skip):
         return pipeline.batch_dataset(images, labels, sampler, epochs=self.train_epochs, start_epoch=start_epoch,
-                                      skip=skip, augment=self.augment, max_steps=self.steps_per_epoch(sampler))
+                                      skip=skip, augment=self.augment, shift=self.shift, max_steps=self.steps_per_epoch(sampler))
 
 
 class DeepID2(_PairMethod):

@@ -120,7 +120,7 @@ class TripletMethod(DeepMethod):
 
     def make_dataset(self, images, labels, sampler, start_epoch, skip):
         return pipeline.pk_dataset(images, labels, sampler, epochs=self.train_epochs, start_epoch=start_epoch,
-                                   skip=skip, augment=self.augment, seed=self.seed,
+                                   skip=skip, augment=self.augment, shift=self.shift, seed=self.seed,
                                    max_steps=self.steps_per_epoch(sampler))
 
     def training_callbacks(self, sampler):
