@@ -108,10 +108,12 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {"results.json": io.write_json(out_dir / "results.json", results),
                "results.md": io.write_text(out_dir / "results.md", markdown_table(results))}
-    # the pooled test scores behind AUC/EER/ROC, so runs over separate folds can be merged (merge_results)
-    written["scores.npz"] = io.save_npz(out_dir / "scores.npz", **{
-        f"{n}{SEP}{part}": np.asarray(arr) for n, (scores, same) in roc_curves.items()
-        for part, arr in (("scores", scores), ("same", same))})
+    # the pooled test scores behind AUC/EER/ROC, so runs over separate folds can be merged (merge_results);
+    # JSON (exact for float64), so a report folder keeps them beside results.json and folds run in
+    # different sessions or on different machines can still be merged
+    written["scores.json"] = io.write_json(out_dir / "scores.json", {
+        n: {"scores": np.asarray(scores, dtype=np.float64).tolist(), "same": np.asarray(same).astype(int).tolist()}
+        for n, (scores, same) in roc_curves.items()})
     fig = plots.roc_figure(roc_curves, title=f"LFW {results['protocol']} ROC (test folds pooled)")
     written["roc.png"] = io.save_figure(fig, out_dir / "roc.png", dpi=120)
     cmcs = {n: np.array(r["identification"]["closed_set"]["cmc"]) for n, r in results["methods"].items()
@@ -127,7 +129,6 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     return written
 
 
-SEP = "::"
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -163,7 +164,7 @@ def merge_results(run_dirs, out_dir: str | Path) -> dict:
 
     A GPU machine trains the ten folds fastest as ten processes (``--folds 1`` … ``--folds 10``,
     scripts/gpu_runs.sh); this joins them as if one run had done all folds: per-fold accuracies and
-    thresholds in fold order, the pooled test scores (``scores.npz``) for AUC, EER, TAR@FAR and the
+    thresholds in fold order, the pooled test scores (``scores.json``) for AUC, EER, TAR@FAR and the
     ROC — computed by the same code as a single run. Each method must cover the same folds in
     every run it appears in, and no fold twice; settings must agree except the folds.
     """
@@ -175,10 +176,9 @@ def merge_results(run_dirs, out_dir: str | Path) -> dict:
     for d in map(Path, run_dirs):
         try:
             results = json.loads((d / "results.json").read_text(encoding="utf-8"))
-            with np.load(d / "scores.npz", allow_pickle=False) as npz:
-                scores = {k: npz[k] for k in npz.files}
+            scores = json.loads((d / "scores.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{d}: not a compare results folder with results.json and scores.npz ({exc})") from None
+            raise ValueError(f"{d}: not a compare results folder with results.json and scores.json ({exc})") from None
         if results.get("protocol") != "view2":
             raise ValueError(f"{d}: only View 2 runs have folds to merge (this one is {results.get('protocol')!r})")
         folds = list(range(1, 11)) if results.get("folds") == "all" else list(results["folds"])
@@ -209,8 +209,8 @@ def merge_results(run_dirs, out_dir: str | Path) -> dict:
             raise ValueError(f"method {name}: the runs used different settings; merge runs of one configuration")
         ver = VerificationResult("view2", [a for p in parts for a in p[2]["fold_accuracy"]],
                                  [t for p in parts for t in p[2]["thresholds"]],
-                                 np.concatenate([p[3][f"{name}{SEP}scores"] for p in parts]),
-                                 np.concatenate([p[3][f"{name}{SEP}same"] for p in parts]),
+                                 np.concatenate([np.asarray(p[3][name]["scores"], dtype=np.float64) for p in parts]),
+                                 np.concatenate([np.asarray(p[3][name]["same"], dtype=bool) for p in parts]),
                                  sum(p[2]["fit_seconds"] for p in parts), sum(p[2]["embed_seconds"] for p in parts),
                                  parts[0][2]["config"])
         entry = ver.summary()
