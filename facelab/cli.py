@@ -130,7 +130,7 @@ def cmd_report(args) -> int:
             raise ValueError("--merge needs --out DIR for the merged results folder")
         merged = merge_results(args.merge, args.out)
         print(markdown_table(merged))
-        print(f"wrote {Path(args.out) / 'results.json'}, results.md, roc.png, scores.json")
+        print(f"wrote results.json, results.md, scores.json, roc.png in {args.out}")
         return 0
     if not args.results:
         raise ValueError("give a results.json (or --merge DIR ... --out DIR)")

@@ -53,7 +53,7 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
     results["device"] = device_description()
     if "keras" in sys.modules:  # the backend the deep methods ran on (tensorflow here, jax on the GPU runs)
         results["keras_backend"] = sys.modules["keras"].config.backend()
-    write_results(Path(out_dir), results, curves)
-    log(f"wrote {Path(out_dir) / 'results.json'}, results.md, roc.png")
+    written = write_results(Path(out_dir), results, curves)
+    log(f"wrote {', '.join(written)} in {out_dir}")
     return results
 
