@@ -133,6 +133,9 @@ register("triplet-distance-weighted", "facelab.nets.triplet_method:TripletDistan
 register("triplet-easy-positive", "facelab.nets.triplet_method:TripletEasyPositive", "deep",
          "triplet network on P×K batches, easiest positive + hardest negative (Xuan et al. 2020)")
 
+register("triplet-semi-hard+jb", "facelab.nets.triplet_method:triplet_semi_hard_jb", "deep",
+         "semi-hard triplet embedding → PCA whitening (64) → Joint Bayesian on the training people")
+
 # -- end triplet --
 
 # -- generative (facelab.generative) — issues 6 and 7 ----------------------------------------

@@ -333,20 +333,28 @@ def test_fit_shared_reuses_a_same_config_fit_only_inside_a_comparison():
     assert Counting.fits == 5
 
 
-def test_compare_trains_deepid_once_for_deepid_and_deepid_jb(tmp_path, cache_dir, monkeypatch):
-    from facelab.evaluation.compare import compare
-    from facelab.nets.siamese import DeepID
+@pytest.mark.parametrize("module, cls_name, name, pca_dim", [
+    ("facelab.nets.siamese", "DeepID", "deepid", 128),
+    ("facelab.nets.triplet_method", "TripletSemiHard", "triplet-semi-hard", 64)])
+def test_compare_trains_the_network_once_for_it_and_its_joint_bayesian_variant(
+        module, cls_name, name, pca_dim, tmp_path, cache_dir, monkeypatch):
+    import importlib
 
+    from facelab.evaluation.compare import compare
+
+    cls = getattr(importlib.import_module(module), cls_name)
     trainings = []
-    fit = DeepID.fit
-    monkeypatch.setattr(DeepID, "fit", lambda self, *a: trainings.append(self) or fit(self, *a))
-    res = compare(["deepid", "deepid+jb"], protocol="view2", folds=[1], quick=True, identification=False,
+    fit = cls.fit
+    monkeypatch.setattr(cls, "fit", lambda self, *a: trainings.append(self) or fit(self, *a))
+    res = compare([name, f"{name}+jb"], protocol="view2", folds=[1], quick=True, identification=False,
                   progress=False, out_dir=tmp_path, cache_dir=cache_dir, log=lambda *_: None,
                   params={"backbone_kwargs": {"width": 8}})  # a narrow network: the test is about sharing
-    deepid, jb = res["methods"]["deepid"], res["methods"]["deepid+jb"]
-    assert jb["config"]["fit_reused"] is True and "fit_reused" not in deepid["config"]
-    assert jb["config"]["base"] == {k: v for k, v in deepid["config"].items()}
+    plain, jb = res["methods"][name], res["methods"][f"{name}+jb"]
+    assert jb["config"]["fit_reused"] is True and "fit_reused" not in plain["config"]
+    assert jb["config"]["base"] == {k: v for k, v in plain["config"].items()}
+    assert jb["config"]["pca_dim"] == pca_dim and jb["config"]["metric"] == "jb"
     assert len(trainings) == 1
+    assert jb["auc"] != plain["auc"]  # the same embedding, scored another way
 
 
 # -- merging runs over separate folds ----------------------------------------------------------

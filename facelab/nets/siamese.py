@@ -23,7 +23,7 @@ from ..data import pipeline
 from ..data.samplers import BatchSampler, PairSampler
 from ..losses.contrastive import ContrastiveLoss
 from ..miners.hard_pairs import HardPairSampler, MineEachEpoch
-from .base import DeepMethod
+from .base import DeepMethod, with_joint_bayesian
 from .heads import binary_pair_logit, identity_logits, pair_logit_similarity
 
 
@@ -207,18 +207,6 @@ class DeepID2(_PairMethod):
                                       classifier(feat_b)], name="deepid2")
 
 
-def _with_joint_bayesian(method_cls, name):
-    def factory(preprocess=None, seed=0, quick=False, pca_dim: int = 128, **kwargs):
-        from ..classical.face_methods import LearnedMetricMethod
-
-        base = method_cls(preprocess, seed, quick, **kwargs)
-        return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name=name, seed=seed, quick=quick)
-
-    factory.__doc__ = (f"{method_cls.__name__}'s embedding → PCA whitening → Joint Bayesian fitted on the same "
-                       "training identities: the verification stage of DeepID (Sun et al. 2014, section 4), "
-                       "which scored its ConvNet features with Joint Bayesian (Chen et al. 2012) rather than cosine.")
-    return factory
-
-
-deepid_jb = _with_joint_bayesian(DeepID, "deepid+jb")
-deepid2_jb = _with_joint_bayesian(DeepID2, "deepid2+jb")
+# DeepID's own verifier (Sun et al. 2014, section 4): its features scored by Joint Bayesian, not cosine
+deepid_jb = with_joint_bayesian(DeepID, "deepid+jb")
+deepid2_jb = with_joint_bayesian(DeepID2, "deepid2+jb")
