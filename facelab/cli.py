@@ -128,9 +128,8 @@ def cmd_report(args) -> int:
     if args.merge:
         if not args.out:
             raise ValueError("--merge needs --out DIR for the merged results folder")
-        merged = merge_results(args.merge, args.out)
+        merged = merge_results(args.merge, args.out, log=print)
         print(markdown_table(merged))
-        print(f"wrote results.json, results.md, scores.json, roc.png in {args.out}")
         return 0
     if not args.results:
         raise ValueError("give a results.json (or --merge DIR ... --out DIR)")

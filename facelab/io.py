@@ -54,8 +54,9 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
     return write_bytes(target, text.encode("utf-8"))
 
 
-def write_json(target: str | os.PathLike, obj: Any) -> Path:
-    return write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+def write_json(target: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    """``obj`` as JSON, written atomically; ``indent=None`` for long number lists (one line, half the bytes)."""
+    return write_text(target, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n")
 
 
 def save_npz(target: str | os.PathLike, compress: bool = False, **arrays: np.ndarray) -> Path:

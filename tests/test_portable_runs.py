@@ -367,12 +367,15 @@ def test_merged_per_fold_runs_equal_one_run_over_those_folds(tmp_path, cache_dir
     whole = compare(["eigenfaces"], folds=[2, 5], out_dir=tmp_path / "whole", **kw)
     for k in (5, 2):
         compare(["eigenfaces"], folds=[k], out_dir=tmp_path / f"fold{k}", **kw)
-    merged = merge_results([tmp_path / "fold5", tmp_path / "fold2"], tmp_path / "merged")
+    said = []
+    merged = merge_results([tmp_path / "fold5", tmp_path / "fold2"], tmp_path / "merged", log=said.append)
+    assert said == [f"wrote results.json, results.md, scores.json, roc.png in {tmp_path / 'merged'}"]
     a, b = merged["methods"]["eigenfaces"], whole["methods"]["eigenfaces"]
     assert merged["folds"] == [2, 5]
     for key in ("fold_accuracy", "thresholds", "accuracy_mean", "accuracy_se", "auc", "eer", "tar_at_far"):
         assert a[key] == b[key], key  # scores.json holds the float64 scores exactly
     assert (tmp_path / "merged" / "roc.png").is_file()
+    assert (tmp_path / "merged" / "scores.json").read_text().count("\n") == 1  # numbers on one line
     again = merge_results([tmp_path / "merged"], tmp_path / "merged-again")  # a merged folder merges again
     assert again["methods"]["eigenfaces"]["auc"] == b["auc"]
     with pytest.raises(ValueError, match=r"fold\(s\) \[2\] appear in more than one run"):

@@ -113,7 +113,7 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     # different sessions or on different machines can still be merged
     written["scores.json"] = io.write_json(out_dir / "scores.json", {
         n: {"scores": np.asarray(scores, dtype=np.float64).tolist(), "same": np.asarray(same).astype(int).tolist()}
-        for n, (scores, same) in roc_curves.items()})
+        for n, (scores, same) in roc_curves.items()}, indent=None)
     fig = plots.roc_figure(roc_curves, title=f"LFW {results['protocol']} ROC (test folds pooled)")
     written["roc.png"] = io.save_figure(fig, out_dir / "roc.png", dpi=120)
     cmcs = {n: np.array(r["identification"]["closed_set"]["cmc"]) for n, r in results["methods"].items()
@@ -159,7 +159,7 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
     return io.write_text(readme, head + filled + tail)
 
 
-def merge_results(run_dirs, out_dir: str | Path) -> dict:
+def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:
     """One results folder from ``facelab compare`` runs over disjoint View 2 folds.
 
     A GPU machine trains the ten folds fastest as ten processes (``--folds 1`` … ``--folds 10``,
@@ -231,5 +231,6 @@ def merge_results(run_dirs, out_dir: str | Path) -> dict:
     else:  # each method keeps the arguments of the runs it came from
         for name in merged["methods"]:
             merged["methods"][name]["params"] = next(r.get("params", {}) for _, r, _, _ in runs if name in r["methods"])
-    write_results(Path(out_dir), merged, curves)
+    written = write_results(Path(out_dir), merged, curves)
+    log(f"wrote {', '.join(written)} in {out_dir}")
     return merged
