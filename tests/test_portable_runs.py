@@ -358,7 +358,7 @@ def test_compare_trains_the_network_once_for_it_and_its_joint_bayesian_variant(
 
 
 # -- merging runs over separate folds ----------------------------------------------------------
-def test_merged_per_fold_runs_equal_one_run_over_those_folds(tmp_path, cache_dir):
+def test_merged_per_fold_runs_equal_one_run_over_those_folds(tmp_path, cache_dir, capsys):
     from facelab.evaluation.compare import compare
     from facelab.evaluation.report import merge_results
 
@@ -378,6 +378,13 @@ def test_merged_per_fold_runs_equal_one_run_over_those_folds(tmp_path, cache_dir
     assert (tmp_path / "merged" / "scores.json").read_text().count("\n") == 1  # numbers on one line
     again = merge_results([tmp_path / "merged"], tmp_path / "merged-again")  # a merged folder merges again
     assert again["methods"]["eigenfaces"]["auc"] == b["auc"]
+    from facelab.cli import main  # the command line says what it wrote, then the table
+
+    assert main(["report", "--merge", str(tmp_path / "fold2"), str(tmp_path / "fold5"),
+                 "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote results.json, results.md, scores.json, roc.png in {tmp_path / 'cli'}" in out
+    assert "| eigenfaces |" in out
     with pytest.raises(ValueError, match=r"fold\(s\) \[2\] appear in more than one run"):
         merge_results([tmp_path / "fold2", tmp_path / "whole"], tmp_path / "bad")
     with pytest.raises(ValueError, match="not a compare results folder"):
