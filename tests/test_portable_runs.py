@@ -227,6 +227,31 @@ def test_shift_translates_each_face_by_its_own_seeded_offset(lfw, monkeypatch, b
         pipeline.pk_dataset(images, labels, sampler, shift=64)
 
 
+@pytest.mark.parametrize("backend", ["tf.data", "numpy"])
+def test_pair_batches_shift_each_side_of_a_pair_by_its_own_offset(lfw, monkeypatch, backend):
+    """Siamese training (``pair_dataset``) takes the same shifts: both faces of every pair moved, each by
+    its own offset, with the pair and its label unchanged. (``batch_dataset`` shares ``pk_dataset``'s code.)"""
+    from facelab.data import pipeline
+    from facelab.data.samplers import PairSampler
+
+    if backend == "numpy":
+        monkeypatch.setattr(pipeline, "use_tf_data", lambda: False)
+    images = lfw.load_images(PreprocessConfig())[:600]
+    labels = lfw.labels[:600]
+
+    def first_batch(**kw):
+        (xa, xb), same = next(iter(pipeline.pair_dataset(images, labels, PairSampler(labels, 64, seed=2), 32, **kw)))
+        return np.asarray(xa), np.asarray(xb), np.asarray(same)
+
+    xa0, xb0, same0 = first_batch()
+    xa1, xb1, same1 = first_batch(shift=3)
+    np.testing.assert_array_equal(same0, same1)
+    a_off, b_off = _shift_offsets(xa1, xa0, 3), _shift_offsets(xb1, xb0, 3)
+    assert None not in a_off + b_off
+    assert len(set(a_off + b_off)) > 10 and a_off != b_off
+    np.testing.assert_array_equal(first_batch(shift=3)[0], xa1)  # seeded
+
+
 def test_shift_keys_the_checkpoint_only_when_on():
     """Runs trained before ``shift`` existed keep their fingerprint; a shifted run gets its own."""
     from facelab.nets.triplet_method import TripletSemiHard
