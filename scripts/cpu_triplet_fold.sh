@@ -10,21 +10,23 @@
 # fold on a 2-core CPU (results.json records fit and wall seconds). Writes OUT_DIR/foldK/plain (cosine),
 # OUT_DIR/foldK/flip (cosine, mirror-averaged embeddings) and OUT_DIR/foldK/jb (triplet-semi-hard+jb: the
 # same network's embedding, PCA-whitened to 64 dimensions, scored by Joint Bayesian fitted on the training
-# people), each with results.json, scores.json, log.txt. The network trains once (in OUT_DIR/run); the
-# second and third commands load it. Join finished folds with
-#   facelab report --merge OUT_DIR/fold*/plain --out OUT_DIR/merged-plain   (and the same for flip, jb)
+# people) and OUT_DIR/foldK/jb-flip (the same with mirror-averaged embeddings), each with results.json,
+# scores.json, log.txt. The network trains once (in OUT_DIR/run); the later commands load it. Join
+# finished folds with
+#   facelab report --merge OUT_DIR/fold*/plain --out OUT_DIR/merged-plain   (and for flip, jb, jb-flip)
 set -euo pipefail
 k=${1:?fold number 1..10}; out=${2:?output folder}
 args=(--protocol view2 --folds "$k" --threshold held-out --no-identification
       --param 'backbone_kwargs={"width":32}' --param epochs=40 --param p=32 --param weight_decay=5e-4
       --param lr_schedule='"cosine"' --param precision='"float32"' --param shift=4
       --param "run_dir=\"$out/run\"" --no-progress)
-mkdir -p "$out/fold$k/plain" "$out/fold$k/flip" "$out/fold$k/jb"
+mkdir -p "$out/fold$k/plain" "$out/fold$k/flip" "$out/fold$k/jb" "$out/fold$k/jb-flip"
 python -m facelab compare --methods triplet-semi-hard "${args[@]}" --out "$out/fold$k/plain" \
   > "$out/fold$k/plain/log.txt" 2>&1
 python -m facelab compare --methods triplet-semi-hard "${args[@]}" --param flip_average=true \
   --out "$out/fold$k/flip" > "$out/fold$k/flip/log.txt" 2>&1
 python -m facelab compare --methods triplet-semi-hard+jb "${args[@]}" --out "$out/fold$k/jb" \
   > "$out/fold$k/jb/log.txt" 2>&1
-grep -h "triplet-semi-hard" "$out/fold$k/plain/results.md" "$out/fold$k/flip/results.md" "$out/fold$k/jb/results.md" \
-  | grep "|"
+python -m facelab compare --methods triplet-semi-hard+jb "${args[@]}" --param flip_average=true \
+  --out "$out/fold$k/jb-flip" > "$out/fold$k/jb-flip/log.txt" 2>&1
+for v in plain flip jb jb-flip; do echo "$v $(grep -h "| triplet-semi-hard" "$out/fold$k/$v/results.md")"; done
