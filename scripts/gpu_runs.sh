@@ -114,8 +114,8 @@ else
     # the setting chosen on View 1 on this course's CPU: 40 epochs, random shifts of ±4 pixels (AUC 0.9371
     # against 0.9329/0.9332 without; reports/cpu/triplet-semi-hard-v1-40ep-shift4), held-out threshold;
     # +jb scores the same network (one training) by Joint Bayesian (View 1 AUC 0.9458 against 0.9371)
-    run_then_flip "semi-hard-40ep-shift4-heldout-fold$k" triplet-semi-hard,triplet-semi-hard+jb "${small[@]}" --param epochs=40 \
-      --param p=32 "${wd[@]}" --param shift=4 --folds "$k" --threshold held-out
+    run_then_flip "semi-hard-40ep-shift4-heldout-fold$k" triplet-semi-hard,triplet-semi-hard+jb "${small[@]}" \
+      --param epochs=40 --param p=32 "${wd[@]}" --param shift=4 --folds "$k" --threshold held-out
   done
 fi
 wait
