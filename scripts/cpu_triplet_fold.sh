@@ -7,8 +7,8 @@
 # semi-hard mining, small CNN of width 32, 40 epochs of 32×4 batches, weight decay 5e-4, cosine schedule,
 # random flips and shifts of ±4 pixels (chosen on View 1: reports/cpu/triplet-semi-hard-v1-40ep-shift4),
 # the threshold chosen on a training fold held out of fitting (--threshold held-out). 18-27 minutes of
-# training a fold on a 2-core CPU (fit_seconds 1082-1612 over folds 1-7; results.json records fit and
-# wall seconds). Writes OUT_DIR/foldK/plain (cosine),
+# training a fold on a 2-core CPU (fit_seconds 1082-1612 over folds 1-7, more when other work shares the
+# cores; results.json records fit and wall seconds). Writes OUT_DIR/foldK/plain (cosine),
 # OUT_DIR/foldK/flip (cosine, mirror-averaged embeddings) and OUT_DIR/foldK/jb (triplet-semi-hard+jb: the
 # same network's embedding, PCA-whitened to 64 dimensions, scored by Joint Bayesian fitted on the training
 # people) and OUT_DIR/foldK/jb-flip (the same with mirror-averaged embeddings), each with results.json,
