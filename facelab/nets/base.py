@@ -214,14 +214,12 @@ def with_joint_bayesian(method_cls, name: str, pca_dim: int = 128):
     embedding. In a comparison the network trains once for the method with and without it
     (``facelab.evaluation.shared_fits``). ``pca_dim`` is the default whitened dimension (a ``--param``).
     """
-    default_dim = pca_dim
-
-    def factory(preprocess=None, seed=0, quick=False, pca_dim: int = default_dim, **kwargs):
+    def factory(preprocess=None, seed=0, quick=False, pca_dim: int = pca_dim, **kwargs):
         from ..classical.face_methods import LearnedMetricMethod
 
         base = method_cls(preprocess, seed, quick, **kwargs)
         return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name=name, seed=seed, quick=quick)
 
-    factory.__doc__ = (f"{method_cls.__name__}'s embedding → PCA whitening ({default_dim} dimensions unless "
+    factory.__doc__ = (f"{method_cls.__name__}'s embedding → PCA whitening ({pca_dim} dimensions unless "
                        "pca_dim says otherwise) → Joint Bayesian on the training identities (Chen et al. 2012).")
     return factory
