@@ -11,23 +11,27 @@
 # cores; results.json records fit and wall seconds). Writes OUT_DIR/foldK/plain (cosine),
 # OUT_DIR/foldK/flip (cosine, mirror-averaged embeddings) and OUT_DIR/foldK/jb (triplet-semi-hard+jb: the
 # same network's embedding, PCA-whitened to 64 dimensions, scored by Joint Bayesian fitted on the training
-# people) and OUT_DIR/foldK/jb-flip (the same with mirror-averaged embeddings), each with results.json,
-# scores.json, log.txt. The network trains once (in OUT_DIR/run); the later commands load it. Join
-# finished folds with
-#   facelab report --merge OUT_DIR/fold*/plain --out OUT_DIR/merged-plain   (and for flip, jb, jb-flip)
+# people), OUT_DIR/foldK/jb-flip (the same with mirror-averaged embeddings) and OUT_DIR/foldK/tta (both
+# methods, each face embedded as the mean over 18 views: itself and its mirror, each moved over the 3×3
+# grid of ±2-pixel shifts; chosen on View 1 by AUC), each with results.json, scores.json, log.txt. The
+# network trains once (in OUT_DIR/run); the later commands load it. ONLY="jb tta" runs just those
+# variants (on a kept network: no training). Join finished folds with
+#   facelab report --merge OUT_DIR/fold*/plain --out OUT_DIR/merged-plain   (and for flip, jb, jb-flip, tta)
 set -euo pipefail
 k=${1:?fold number 1..10}; out=${2:?output folder}
 args=(--protocol view2 --folds "$k" --threshold held-out --no-identification
       --param 'backbone_kwargs={"width":32}' --param epochs=40 --param p=32 --param weight_decay=5e-4
       --param lr_schedule='"cosine"' --param precision='"float32"' --param shift=4
       --param "run_dir=\"$out/run\"" --no-progress)
-mkdir -p "$out/fold$k/plain" "$out/fold$k/flip" "$out/fold$k/jb" "$out/fold$k/jb-flip"
-python -m facelab compare --methods triplet-semi-hard "${args[@]}" --out "$out/fold$k/plain" \
-  > "$out/fold$k/plain/log.txt" 2>&1
-python -m facelab compare --methods triplet-semi-hard "${args[@]}" --param flip_average=true \
-  --out "$out/fold$k/flip" > "$out/fold$k/flip/log.txt" 2>&1
-python -m facelab compare --methods triplet-semi-hard+jb "${args[@]}" --out "$out/fold$k/jb" \
-  > "$out/fold$k/jb/log.txt" 2>&1
-python -m facelab compare --methods triplet-semi-hard+jb "${args[@]}" --param flip_average=true \
-  --out "$out/fold$k/jb-flip" > "$out/fold$k/jb-flip/log.txt" 2>&1
-for v in plain flip jb jb-flip; do echo "$v $(grep -h "| triplet-semi-hard" "$out/fold$k/$v/results.md")"; done
+run() {  # run VARIANT FACELAB-COMPARE-ARGUMENTS...: one variant's folder, unless ONLY names others
+  local v=$1; shift
+  [[ -n ${ONLY:-} && " $ONLY " != *" $v "* ]] && return 0
+  mkdir -p "$out/fold$k/$v"
+  python -m facelab compare "${args[@]}" "$@" --out "$out/fold$k/$v" > "$out/fold$k/$v/log.txt" 2>&1
+  grep -h "| triplet-semi-hard" "$out/fold$k/$v/results.md" | sed "s/^/$v /"
+}
+run plain --methods triplet-semi-hard
+run flip --methods triplet-semi-hard --param flip_average=true
+run jb --methods triplet-semi-hard+jb
+run jb-flip --methods triplet-semi-hard+jb --param flip_average=true
+run tta --methods triplet-semi-hard,triplet-semi-hard+jb --param flip_average=true --param shift_average=2

@@ -85,6 +85,54 @@ def test_flip_average_embeds_a_face_and_its_mirror_alike(fitted, faces, tmp_path
     assert again.flip_average and np.allclose(again.embed(x), e, atol=1e-6)
 
 
+def test_shift_average_embeds_the_mean_over_the_grid_of_shifted_copies(fitted, faces, tmp_path):
+    """``shift_average=s``: the mean of the outputs for the 3×3 grid of copies moved by −s, 0, s pixels
+    (reflect-padded, :func:`facelab.data.pipeline.translate`), with ``flip_average`` also their
+    mirrors (18 views); embedding-only, kept by save/load, and an offset the image cannot hold is an
+    error naming the argument."""
+    import copy
+
+    from facelab.data.pipeline import translate
+    from facelab.nets.siamese import DeepID
+
+    x, _ = faces
+    plain = fitted["deepid"]
+    grid = [(dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2)]
+    views = [translate(x, dy, dx) for dy, dx in grid]
+    shifted = copy.copy(plain)
+    shifted.shift_average = 2
+    np.testing.assert_allclose(shifted.embed(x), np.mean([plain.embed(v) for v in views], 0), atol=1e-6)
+    both = copy.copy(shifted)
+    both.flip_average = True
+    expected = np.mean([plain.embed(v) for v in views] + [plain.embed(v[:, :, ::-1]) for v in views], 0)
+    np.testing.assert_allclose(both.embed(x), expected, atol=1e-6)
+    assert np.abs(both.embed(x) - 0.5 * (plain.embed(x) + plain.embed(x[:, :, ::-1]))).max() > 1e-3
+    assert both.config["shift_average"] == 2 and "shift_average" not in plain.config
+    assert both.fit_config == plain.fit_config
+    again = DeepID.load(both.save(tmp_path / "tta.keras"))
+    assert again.shift_average == 2 and again.flip_average
+    np.testing.assert_allclose(again.embed(x), both.embed(x), atol=1e-6)
+    too_far = copy.copy(plain)
+    too_far.shift_average = 32
+    with pytest.raises(ValueError, match=r"shift_average must be in 0\.\.31 pixels for 32×32"):
+        too_far.embed(x[:2])
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="shift_average must be a whole number of pixels"):
+            methods.create("deepid", shift_average=bad)
+
+
+def test_translate_moves_every_image_by_the_same_offset_with_reflected_borders(faces):
+    from facelab.data.pipeline import translate
+
+    x, _ = faces
+    assert translate(x, 0, 0) is x
+    moved = translate(x, 3, -2)
+    assert moved.shape == x.shape and moved.dtype == x.dtype
+    np.testing.assert_array_equal(moved[:, :-3, 2:], x[:, 3:, :-2])  # out[i, j] = x[i + 3, j − 2] inside
+    np.testing.assert_array_equal(moved[:, 29:, 2:], x[:, [30, 29, 28], :-2])  # rows past the edge reflect back
+    np.testing.assert_array_equal(moved[:, :-3, :2], x[:, 3:, [2, 1]])  # columns before 0 reflect too
+
+
 def test_a_finished_run_is_re_embedded_with_flip_average_without_training_again(faces, tmp_path):
     x, y = faces
     kw = dict(quick=True, batch_size=16, seed=0, backbone_kwargs={"width": 8}, run_dir=str(tmp_path / "run"))

@@ -93,9 +93,23 @@ def shift_batch(images, seed, shift: int):
     return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
 
 
-def _check_shift(images: np.ndarray, shift: int) -> int:
+def translate(images: np.ndarray, dy: int, dx: int, name: str = "shift") -> np.ndarray:
+    """Every image of ``images`` (n, h, w, c) moved by the same (dy, dx) pixels, the border filled by
+    reflection: ``out[:, i, j] = images[:, i + dy, j + dx]`` inside the frame. The deterministic
+    counterpart of :func:`shift_batch`'s random offsets, for test-time averaging over shifted copies;
+    ``name`` is the argument an error names."""
+    s = max(abs(int(dy)), abs(int(dx)))
+    if s == 0:
+        return images
+    _check_shift(images, s, name)
+    h, w = images.shape[1:3]
+    padded = np.pad(images, [[0, 0], [s, s], [s, s], [0, 0]], mode="reflect")
+    return padded[:, s + dy: s + dy + h, s + dx: s + dx + w]
+
+
+def _check_shift(images: np.ndarray, shift: int, name: str = "shift") -> int:
     if not 0 <= int(shift) < min(images.shape[1:3]):
-        raise ValueError(f"shift must be in 0..{min(images.shape[1:3]) - 1} pixels for {images.shape[1]}×"
+        raise ValueError(f"{name} must be in 0..{min(images.shape[1:3]) - 1} pixels for {images.shape[1]}×"
                          f"{images.shape[2]} images (a reflection pad narrower than the image); got {shift}")
     return int(shift)
 

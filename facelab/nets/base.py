@@ -21,10 +21,17 @@ import numpy as np
 
 from .. import io
 from ..base import FaceMethod, check_images, check_labels
+from ..data.pipeline import translate
 from ..data.preprocess import PreprocessConfig
 from .backbones import build_backbone
 from .training import TrainConfig, load_model, precision_scope, resolve_precision, \
     save_model, train, training_set_dir, training_set_fingerprint
+
+
+def _whole_pixels(name: str, value) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a whole number of pixels >= 0, got {value!r}")
+    return int(value)
 
 
 class DeepMethod(FaceMethod):
@@ -37,7 +44,10 @@ class DeepMethod(FaceMethod):
     reflect-padded: :func:`facelab.data.pipeline.shift_batch`; 0 = none), ``flip_average`` (embed a face as the mean of the
     network's outputs for it and its mirror image: test-time augmentation, as DeepID (Sun et al.
     2014) and SphereFace (Liu et al. 2017) describe a test face by it and its flipped copy; not part
-    of the fit, so a finished run can be re-embedded with it), ``run_dir``
+    of the fit, so a finished run can be re-embedded with it), ``shift_average`` (s pixels: the mean
+    over the 3×3 grid of copies moved by −s, 0, s pixels on each axis, reflect-padded — the
+    multi-crop testing of Krizhevsky et al. 2012, Sec. 4.1, for a network trained with ``shift``;
+    with ``flip_average`` each copy and its mirror, 18 views; 0 = none; embedding-only too), ``run_dir``
     (checkpoints + TensorBoard logs in ``run_dir/<name>/data-<fingerprint of the training set>``, so
     one folder serves every method and split; None = temporary), ``precision`` ("auto" | "float32" |
     "mixed_bfloat16" | "mixed_float16"), ``jit_compile`` (True | False | "auto": XLA under JAX only),
@@ -47,7 +57,7 @@ class DeepMethod(FaceMethod):
 
     kind = "deep"
     similarity = "cosine"
-    embedding_only = ("flip_average",)  # test-time flipping changes what is embedded, not what is trained
+    embedding_only = ("flip_average", "shift_average")  # test-time views change what is embedded, not what is trained
     min_identities = 2
     quick_epochs = 2
     quick_steps = 8
@@ -56,7 +66,7 @@ class DeepMethod(FaceMethod):
                  backbone: str = "small", embedding_dim: int = 128, backbone_kwargs: dict | None = None,
                  epochs: int = 20, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.0,
                  lr_schedule: str = "constant", augment: bool = True, shift: int = 0, flip_average: bool = False,
-                 run_dir: str | None = None,
+                 shift_average: int = 0, run_dir: str | None = None,
                  precision: str = "auto", jit_compile: bool | str = "auto", checkpoint_every: int = 50, progress: bool = False,
                  tensorboard: bool | None = None):
         super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
@@ -69,10 +79,9 @@ class DeepMethod(FaceMethod):
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.augment = augment
-        if not isinstance(shift, (int, np.integer)) or isinstance(shift, bool) or shift < 0:
-            raise ValueError(f"shift must be a whole number of pixels >= 0, got {shift!r}")
-        self.shift = int(shift)
+        self.shift = _whole_pixels("shift", shift)
         self.flip_average = flip_average
+        self.shift_average = _whole_pixels("shift_average", shift_average)
         self.run_dir = run_dir
         self.precision = precision
         self.jit_compile = jit_compile
@@ -110,7 +119,8 @@ class DeepMethod(FaceMethod):
         return min(self.epochs, self.quick_epochs) if self.quick else self.epochs
 
     def params(self) -> dict:
-        return {**self._training_params(), **({"flip_average": True} if self.flip_average else {})}
+        return {**self._training_params(), **({"flip_average": True} if self.flip_average else {}),
+                **({"shift_average": self.shift_average} if self.shift_average else {})}
 
     def _training_params(self) -> dict:
         """The hyper-parameters the trained network depends on (they key its checkpoints)."""
@@ -167,8 +177,14 @@ class DeepMethod(FaceMethod):
             return np.concatenate([np.asarray(self.backbone_.predict_on_batch(self._float(x[i: i + batch_size])),
                                               dtype=np.float32) for i in range(0, len(x), batch_size)])
 
-        out = outputs(images)
-        return 0.5 * (out + outputs(images[:, :, ::-1])) if self.flip_average else out
+        s = self.shift_average
+        offsets = [(dy, dx) for dy in (-s, 0, s) for dx in (-s, 0, s)] if s else [(0, 0)]
+        out, n_views = 0.0, 0
+        for dy, dx in offsets:  # one view in memory at a time
+            view = translate(images, dy, dx, "shift_average")
+            for v in (view, view[:, :, ::-1]) if self.flip_average else (view,):
+                out, n_views = out + outputs(v), n_views + 1
+        return (out / np.float32(n_views)).astype(np.float32)
 
     @staticmethod
     def _float(batch: np.ndarray) -> np.ndarray:
@@ -199,7 +215,8 @@ class DeepMethod(FaceMethod):
         cfg = info.get("config", {})
         pre = cfg.get("preprocess")
         method = cls(preprocess=PreprocessConfig(**pre) if pre else None, seed=cfg.get("seed", 0),
-                     quick=cfg.get("quick", False), flip_average=cfg.get("flip_average", False))
+                     quick=cfg.get("quick", False), flip_average=cfg.get("flip_average", False),
+                     shift_average=cfg.get("shift_average", 0))
         method.backbone_ = load_model(path)
         method.input_shape_ = tuple(method.backbone_.input_shape[1:])
         method.restore_extra_state(info)
