@@ -43,12 +43,15 @@ run() {  # run NAME METHODS [extra compare args...], in the background
   compare_into "$out/$1" "${@:2}" &
 }
 
-run_then_flip() {  # like run, keeping the network in OUT/NAME/run; then evaluates it with flip_average
+run_then_flip() {  # like run, keeping the network in OUT/NAME/run; then re-embeds it (no training) with
+  # flip_average (OUT/NAME-flip) and with 18 test-time views, mirror × 3×3 grid of ±2-px shifts (OUT/NAME-tta)
   local name=$1 methods=$2; shift 2
   selected "$name" || return 0
   local keep=(--param "run_dir=\"$out/$name/run\"")
   { compare_into "$out/$name" "$methods" "$@" "${keep[@]}" &&
-    compare_into "$out/$name-flip" "$methods" "$@" "${keep[@]}" --param flip_average=true; } &
+    compare_into "$out/$name-flip" "$methods" "$@" "${keep[@]}" --param flip_average=true &&
+    compare_into "$out/$name-tta" "$methods" "$@" "${keep[@]}" --param flip_average=true \
+      --param shift_average=2; } &
 }
 
 if [ "$phase" = vae ]; then
@@ -107,7 +110,7 @@ else
       run "$strategy-small-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 --param p=32 "${wd[@]}" \
         --folds "$k"
       # the same, with each fold's threshold chosen on a training fold held out of fitting; then the
-      # same trained network again with test-time mirror averaging (OUT/<name>-flip)
+      # same trained network again with test-time views (OUT/<name>-flip, OUT/<name>-tta)
       run_then_flip "$strategy-small-heldout-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 \
         --param p=32 "${wd[@]}" --folds "$k" --threshold held-out
     done
