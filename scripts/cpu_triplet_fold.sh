@@ -14,7 +14,7 @@
 # people), OUT_DIR/foldK/jb-flip (the same with mirror-averaged embeddings) and OUT_DIR/foldK/tta (both
 # methods, each face embedded as the mean over 18 views: itself and its mirror, each moved over the 3×3
 # grid of ±2-pixel shifts; chosen on View 1 by AUC), each with results.json, scores.json, log.txt. The
-# network trains once (in OUT_DIR/run); the later commands load it. ONLY="jb tta" runs just those
+# network trains once (in OUT_DIR/run); the later commands load it. ONLY='jb|tta' runs just those
 # variants (on a kept network: no training). Join finished folds with
 #   facelab report --merge OUT_DIR/fold*/plain --out OUT_DIR/merged-plain   (and for flip, jb, jb-flip, tta)
 set -euo pipefail
@@ -25,7 +25,7 @@ args=(--protocol view2 --folds "$k" --threshold held-out --no-identification
       --param "run_dir=\"$out/run\"" --no-progress)
 run() {  # run VARIANT FACELAB-COMPARE-ARGUMENTS...: one variant's folder, unless ONLY names others
   local v=$1; shift
-  [[ -n ${ONLY:-} && " $ONLY " != *" $v "* ]] && return 0
+  [[ -n ${ONLY:-} && ! $v =~ ^($ONLY)$ ]] && return 0  # ONLY: a regular expression, as in gpu_runs.sh
   mkdir -p "$out/fold$k/$v"
   python -m facelab compare "${args[@]}" "$@" --out "$out/fold$k/$v" > "$out/fold$k/$v/log.txt" 2>&1
   grep -h "| triplet-semi-hard" "$out/fold$k/$v/results.md" | sed "s/^/$v /"

@@ -2,6 +2,7 @@
 
     python search.py layers OUT.txt   # which layer of the network, which JB settings
     python search.py views OUT.txt    # test-time views (mirror × shifts) and JB's EM iterations
+    python search.py seeds OUT.txt    # seeds 0 and 1 of the same setting, alone and together
 
 Loads the network trained by ``../plain`` (run_dir ``/tmp/tri-v1-shift/run``, or ``$RUN_DIR``), embeds
 View 1's training and test faces, fits PCA whitening + Joint Bayesian on the training people, and writes
@@ -128,8 +129,26 @@ def search_views(s: Search):
             s.evaluate(f"jb64 it{n_iter} {name}", x, z, joint_bayesian(s.y, 64, n_iter))
 
 
+def search_seeds(s: Search):
+    """Two networks of the same setting, seeds 0 and 1 (``$SECOND_RUN_DIR``, default
+    /tmp/tri-v1-shift-s1/run): is an ensemble the way to a better ranking?"""
+    second = registry.create("triplet-semi-hard", seed=1, **{**SETTING, "run_dir": os.environ.get(
+        "SECOND_RUN_DIR", "/tmp/tri-v1-shift-s1/run")})
+    second.fit(s.train_x, s.y)  # loads the finished run
+    for views in ("one view", "18 views"):
+        feats = []
+        for m in (s.method, second):
+            m.flip_average, m.shift_average = (False, 0) if views == "one view" else (True, 2)
+            feats.append((m.embed(s.train_x), m.embed(s.pairs_x)))
+        both = tuple(np.concatenate([l2(f[i]) for f in feats], 1) for i in (0, 1))
+        for name, (x, z) in (("seed 0", feats[0]), ("seed 1", feats[1]), ("seeds 0+1 concatenated", both)):
+            s.evaluate(f"cos {name}, {views}", x, z, cosine)
+            for d in (64, 128) if name.startswith("seeds") else (64,):
+                s.evaluate(f"jb{d} {name}, {views}", x, z, joint_bayesian(s.y, d))
+
+
 if __name__ == "__main__":
     which, path = sys.argv[1], sys.argv[2]
     with open(path, "w") as out:
         out.write("variant | accuracy % at the training-pair threshold | AUC (View 1 test pairs)\n")
-        {"layers": search_layers, "views": search_views}[which](Search(out))
+        {"layers": search_layers, "views": search_views, "seeds": search_seeds}[which](Search(out))
