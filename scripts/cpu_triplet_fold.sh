@@ -15,11 +15,12 @@
 # methods, each face embedded as the mean over 18 views: itself and its mirror, each moved over the 3×3
 # grid of ±2-pixel shifts; chosen on View 1 by AUC), each with results.json, scores.json, log.txt. The
 # network trains once (in OUT_DIR/run); the later commands load it. ONLY='jb|tta' runs just those
-# variants (on a kept network: no training). Join finished folds with
+# variants (on a kept network: no training); SEED=1 trains another network (run_dir/…/data-<fp>-seed1). Join
+# finished folds with
 #   facelab report --merge OUT_DIR/fold*/plain --out OUT_DIR/merged-plain   (and for flip, jb, jb-flip, tta)
 set -euo pipefail
 k=${1:?fold number 1..10}; out=${2:?output folder}
-args=(--protocol view2 --folds "$k" --threshold held-out --no-identification
+args=(--protocol view2 --folds "$k" --threshold held-out --no-identification --seed "${SEED:-0}"
       --param 'backbone_kwargs={"width":32}' --param epochs=40 --param p=32 --param weight_decay=5e-4
       --param lr_schedule='"cosine"' --param precision='"float32"' --param shift=4
       --param "run_dir=\"$out/run\"" --no-progress)

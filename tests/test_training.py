@@ -146,6 +146,21 @@ def test_a_finished_run_is_re_embedded_with_flip_average_without_training_again(
     np.testing.assert_allclose(again.embed(x), 0.5 * (first.embed(x) + first.embed(x[:, :, ::-1])), atol=1e-6)
 
 
+def test_another_seed_in_the_same_run_dir_trains_its_own_network(faces, tmp_path):
+    """A seed is a different network: ``--seed 1`` must not load seed 0's finished run from a shared
+    run_dir (an ensemble of seeds keeps them side by side). Seed 0 keeps the folder name it always had."""
+    x, y = faces
+    kw = dict(quick=True, batch_size=16, backbone_kwargs={"width": 8}, run_dir=str(tmp_path / "run"))
+    first = methods.create("deepid", seed=0, **kw).fit(x, y)
+    other = methods.create("deepid", seed=1, **kw).fit(x, y)
+    again = methods.create("deepid", seed=1, **kw).fit(x, y)
+    assert first.training_.epochs_run == 2 and other.training_.epochs_run == 2 and again.training_.epochs_run == 0
+    assert Path(first.fit_dir_).name.startswith("data-") and not Path(first.fit_dir_).name.endswith("-seed0")
+    assert Path(other.fit_dir_).name == Path(first.fit_dir_).name + "-seed1" == Path(again.fit_dir_).name
+    assert np.abs(other.embed(x) - first.embed(x)).max() > 1e-3
+    np.testing.assert_allclose(again.embed(x), other.embed(x), atol=1e-6)
+
+
 def test_siamese_binary_scores_pairs_with_its_trained_head(fitted, faces):
     """Verification thresholds the head the network was trained with: the Similarity's logit equals
     the Keras training model's output on the same image pairs."""

@@ -706,7 +706,8 @@ class GanDisentangler(FaceMethod):
     def fit(self, images, labels) -> "GanDisentangler":
         images, labels = self._check(images, labels)
         # every sub-vector reads the same fit, so the folder is named for the model, not the part
-        self.fit_dir_ = training_set_dir(self.run_dir, GanDisentangler.name, training_set_fingerprint(images, labels))
+        self.fit_dir_ = training_set_dir(self.run_dir, GanDisentangler.name, training_set_fingerprint(images, labels),
+                                        self.seed)
         self.train_autoencoder(images)
         self.train_disentanglement(images, labels)
         self.train_joint(images, labels)

@@ -151,7 +151,7 @@ class DeepMethod(FaceMethod):
         if self.quick:
             steps = min(steps, self.quick_steps)
         data_fp = training_set_fingerprint(images, labels)
-        self.fit_dir_ = training_set_dir(self.run_dir, self.name, data_fp)
+        self.fit_dir_ = training_set_dir(self.run_dir, self.name, data_fp, self.seed)
         config = TrainConfig(epochs=self.train_epochs, learning_rate=self.learning_rate,
                              weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
                              jit_compile=self.jit_compile,

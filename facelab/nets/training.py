@@ -275,11 +275,15 @@ def training_set_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return fingerprint(labels, images[:: max(1, len(images) // 64)], images.shape)
 
 
-def training_set_dir(run_dir: str | os.PathLike | None, method_name: str, data_fingerprint: str) -> str | None:
+def training_set_dir(run_dir: str | os.PathLike | None, method_name: str, data_fingerprint: str,
+                     seed: int = 0) -> str | None:
     """``run_dir/<method>/data-<fingerprint>``: one folder per method and training set, so one
     ``run_dir`` serves every method and split of a comparison (and its identification fit), and a
-    finished split is re-evaluated without training. None stays None (a temporary run)."""
-    return None if run_dir is None else str(Path(run_dir) / method_name / f"data-{data_fingerprint}")
+    finished split is re-evaluated without training. Another seed is another network: ``-seed<k>``
+    is appended for seed k ≠ 0 (seed 0 keeps the name runs always had). None stays None (a temporary run)."""
+    if run_dir is None:
+        return None
+    return str(Path(run_dir) / method_name / f"data-{data_fingerprint}{f'-seed{seed}' if seed else ''}")
 
 
 # -- callbacks ------------------------------------------------------------------------------
