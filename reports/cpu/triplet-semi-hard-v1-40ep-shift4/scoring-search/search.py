@@ -3,10 +3,12 @@
     python search.py layers OUT.txt   # which layer of the network, which JB settings
     python search.py views OUT.txt    # test-time views (mirror × shifts) and JB's EM iterations
     python search.py seeds OUT.txt    # seeds 0 and 1 of the same setting, alone and together
+    PROTOCOL=view2 FOLD=K RUN_DIR=… SECOND_RUN_DIR=… python search.py seeds OUT.txt   # a View 2 fold
 
 Loads the network trained by ``../plain`` (run_dir ``/tmp/tri-v1-shift/run``, or ``$RUN_DIR``), embeds
 View 1's training and test faces, fits PCA whitening + Joint Bayesian on the training people, and writes
-one line per variant: accuracy at the training-pair threshold and AUC on the test pairs. 1–4 minutes here.
+one line per variant: accuracy at the threshold chosen on the threshold pairs and AUC on the test pairs.
+2–8 minutes here.
 """
 import os
 import sys
@@ -24,6 +26,7 @@ from facelab.metrics import verification as vm
 
 SETTING = dict(backbone_kwargs={"width": 32}, epochs=40, p=32, weight_decay=5e-4, lr_schedule="cosine",
                precision="float32", shift=4, run_dir=os.environ.get("RUN_DIR", "/tmp/tri-v1-shift/run"))
+PROTOCOL, FOLD = os.environ.get("PROTOCOL", "view1"), int(os.environ.get("FOLD", "1"))
 LAYERS = ["embedding", "features", "gap", "relu4", "relu3"]  # relu3/4 maps: 2×2-grid average pooled
 
 
@@ -34,7 +37,10 @@ def l2(x):
 class Search:
     def __init__(self, out):
         lfw = LFW(None, progress=False)
-        (self.split,) = verification_splits(lfw, "view1")
+        if PROTOCOL == "view1":
+            (self.split,) = verification_splits(lfw, "view1")
+        else:  # a View 2 fold, threshold on the held-out training fold (as scripts/cpu_triplet_fold.sh)
+            self.split = verification_splits(lfw, "view2", "held-out")[FOLD - 1]
         self.method = registry.create("triplet-semi-hard", **SETTING)
         images = lfw.load_images(self.method.preprocess)
         train = self.split.train_images
@@ -150,5 +156,6 @@ def search_seeds(s: Search):
 if __name__ == "__main__":
     which, path = sys.argv[1], sys.argv[2]
     with open(path, "w") as out:
-        out.write("variant | accuracy % at the training-pair threshold | AUC (View 1 test pairs)\n")
+        where = "View 1" if PROTOCOL == "view1" else f"View 2 fold {FOLD}, held-out threshold"
+        out.write(f"variant | accuracy % (threshold chosen on the threshold pairs) | AUC ({where} test pairs)\n")
         {"layers": search_layers, "views": search_views, "seeds": search_seeds}[which](Search(out))
