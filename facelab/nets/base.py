@@ -50,9 +50,9 @@ class DeepMethod(FaceMethod):
     with ``flip_average`` each copy and its mirror, 18 views; 0 = none; embedding-only too), ``run_dir``
     (checkpoints + TensorBoard logs in ``run_dir/<name>/data-<fingerprint of the training set>``,
     ``-seed<k>`` appended for a seed k ≠ 0, so one folder serves every method, split and seed; None =
-    temporary), ``precision`` ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), ``jit_compile`` (True | False | "auto": XLA under JAX only),
-    ``progress``. ``quick=True`` caps the
-    budget at ``quick_epochs`` epochs of at most ``quick_steps`` batches.
+    temporary), ``precision`` ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), ``jit_compile``
+    (True | False | "auto": XLA under JAX only), ``progress``. ``quick=True`` caps the budget at
+    ``quick_epochs`` epochs of at most ``quick_steps`` batches.
     """
 
     kind = "deep"
