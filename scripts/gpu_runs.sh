@@ -12,10 +12,15 @@
 #   view2: the settings chosen on View 1, ten folds, for the reported numbers.
 #   vae:   the grouped VAE's few-shot experiment at its default budget (64×64, 60 epochs, K = 32, all
 #          probes, 5 repeats; training groups of 10), not a compare: python -m facelab.generative.fewshot.
+#   triplet-view1: the CPU's triplet recipe (semi-hard, shifts of ±4 px, scored by cosine and by Joint
+#          Bayesian, 18 test-time views; reports/cpu/triplet-semi-hard-v1-40ep-shift4) at GPU budgets on
+#          View 1: epochs, width, shift and batch chosen by the JB AUC with 18 views.
+#   triplet-view2: the budget triplet-view1 chose (TRIPLET_SETTING), ten folds, held-out threshold.
 #   gan:   the GAN disentangler's Table 2 (f_id, f_-id, f_pose, f_style; one training per split) at its
 #          default budget (64×64, 20 + 10 + 10 epochs): View 1 and the ten View 2 folds side by side.
 #          Its OpenCV pose targets travel in the pack: facelab data pack --methods deepid,gan-disentangler.
-# Environment: RUN_LIMIT (seconds per run, default 500), ONLY (a regular expression: runs whose name matches),
+# Environment: RUN_LIMIT (seconds per run, default 500), VIEW_LIMIT (seconds per re-embedding run, default
+# RUN_LIMIT), VIEWS (the re-embeddings after a kept network's run: default "flip tta"), ONLY (a regular expression: runs whose name matches),
 # EXTRA (more compare arguments, e.g. "--quick" for a dry run on a laptop).
 set -u
 phase=${1:?view1, view2, vae or gan}; out=${2:?output folder}
@@ -23,7 +28,8 @@ export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_M
 export PYTHONUNBUFFERED=1
 data=${FACELAB_DATA:-.pack}
 limit=${RUN_LIMIT:-500}
-common=(--protocol "$phase" --data-dir "$data" --no-identification --no-progress
+protocol=${phase#triplet-}
+common=(--protocol "$protocol" --data-dir "$data" --no-identification --no-progress
         --param lr_schedule='"cosine"' --param precision='"float32"')
 resnet=(--param backbone='"resnet"' --param 'backbone_kwargs={"widths":[32,64,128,256]}')
 mkdir -p "$out"
@@ -34,7 +40,7 @@ compare_into() {  # compare_into DIR METHODS [extra compare args...]: DIR/result
   local dir=$1 methods=$2; shift 2
   mkdir -p "$dir"
   # shellcheck disable=SC2086
-  timeout "$limit" python3 -m facelab compare --methods "$methods" --out "$dir" "${common[@]}" "$@" \
+  timeout "${stage_limit:-$limit}" python3 -m facelab compare --methods "$methods" --out "$dir" "${common[@]}" "$@" \
     ${EXTRA:-} > "$dir/log.txt" 2>&1
 }
 
@@ -44,14 +50,22 @@ run() {  # run NAME METHODS [extra compare args...], in the background
 }
 
 run_then_flip() {  # like run, keeping the network in OUT/NAME/run; then re-embeds it (no training) with
-  # flip_average (OUT/NAME-flip) and with 18 test-time views, mirror × 3×3 grid of ±2-px shifts (OUT/NAME-tta)
+  # flip_average (OUT/NAME-flip) and with 18 test-time views, mirror × 3×3 grid of ±2-px shifts (OUT/NAME-tta),
+  # each of VIEWS
   local name=$1 methods=$2; shift 2
   selected "$name" || return 0
   local keep=(--param "run_dir=\"$out/$name/run\"")
-  { compare_into "$out/$name" "$methods" "$@" "${keep[@]}" &&
-    compare_into "$out/$name-flip" "$methods" "$@" "${keep[@]}" --param flip_average=true &&
-    compare_into "$out/$name-tta" "$methods" "$@" "${keep[@]}" --param flip_average=true \
-      --param shift_average=2; } &
+  {
+    compare_into "$out/$name" "$methods" "$@" "${keep[@]}" || exit
+    for view in ${VIEWS:-flip tta}; do
+      case $view in
+        flip) local extra=(--param flip_average=true) ;;
+        tta) local extra=(--param flip_average=true --param shift_average=2) ;;
+        *) echo "VIEWS: unknown view '$view' (flip or tta)" >&2; exit 2 ;;
+      esac
+      stage_limit=${VIEW_LIMIT:-$limit} compare_into "$out/$name-$view" "$methods" "$@" "${keep[@]}" "${extra[@]}"
+    done
+  } &
 }
 
 if [ "$phase" = vae ]; then
@@ -76,6 +90,28 @@ fi
 
 wd=(--param weight_decay=5e-4)
 pk=(--param epochs=200 --param p=32)
+small=(--param 'backbone_kwargs={"width":32}')
+if [[ $phase = triplet-* ]]; then
+  # the CPU recipe (View 1 AUC 0.9511 with JB and 18 views at 40 epochs, w32, shift 4, P = 32)
+  recipe=(triplet-semi-hard,triplet-semi-hard+jb "${wd[@]}")
+  if [ "$phase" = triplet-view1 ]; then
+    run_then_flip semi-hard-e40-s4-v1  "${recipe[@]}" "${small[@]}" --param epochs=40 --param shift=4 --param p=32
+    run_then_flip semi-hard-e150-s4-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=32
+    run_then_flip semi-hard-e300-s4-v1 "${recipe[@]}" "${small[@]}" --param epochs=300 --param shift=4 --param p=32
+    run_then_flip semi-hard-e150-s8-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=8 --param p=32
+    run_then_flip semi-hard-e150-s4-p64-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=64
+    run_then_flip semi-hard-e150-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
+      --param epochs=150 --param shift=4 --param p=32
+  else
+    read -r -a setting <<< "${TRIPLET_SETTING:?the compare arguments triplet-view1 chose}"
+    for k in 1 2 3 4 5 6 7 8 9 10; do
+      run_then_flip "semi-hard-gpu-fold$k" "${recipe[@]}" "${setting[@]}" --folds "$k" --threshold held-out
+    done
+  fi
+  wait
+  for f in "$out"/*/log.txt; do echo "== $f"; tail -n 3 "$f"; done
+  exit 0
+fi
 if [ "$phase" = view1 ]; then
   run deepid-small        deepid --param 'backbone_kwargs={"width":32}' --param epochs=80 "${wd[@]}"
   run deepid-small-jb     deepid+jb --param 'backbone_kwargs={"width":32}' --param epochs=80 "${wd[@]}"
@@ -93,7 +129,6 @@ else
   # View 1 chose DeepID on the small CNN (width 32, 80 epochs): 83.7 % cosine, 86.4 % with Joint
   # Bayesian; the ResNet runs did not finish in the time slot. One process per fold (merge them with
   # `facelab report --merge`); deepid+jb reuses each fold's DeepID (one training per fold).
-  small=(--param 'backbone_kwargs={"width":32}')
   for k in 1 2 3 4 5 6 7 8 9 10; do
     run "deepid-small-fold$k" deepid,deepid+jb "${small[@]}" --param epochs=80 "${wd[@]}" --folds "$k"
   done
