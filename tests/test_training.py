@@ -216,6 +216,37 @@ def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path):
         assert all(np.isfinite(npz[k]).all() for k in npz.files if k != "meta")
 
 
+@pytest.mark.parametrize("hidden", [None, "tensorflow", "tensorboard"])
+def test_per_epoch_logs_fall_back_to_csv_without_tensorflow_or_tensorboard(tmp_path, monkeypatch, hidden):
+    """Keras's TensorBoard callback writes through tf.summary: on a JAX machine that has the tensorboard
+    package but no TensorFlow it would fail at the first epoch's end; there the logs become a CSV."""
+    import importlib.util
+
+    import keras
+
+    from facelab.nets.training import TrainConfig, train
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == hidden else find_spec(name, *a))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    x, y = np.ones((16, 3), np.float32), np.ones((16, 1), np.float32)
+
+    def make(start_epoch, skip):
+        return ((x, y) for e in range(start_epoch, 2) for b in range(skip if e == start_epoch else 0, 2))
+
+    cfg = TrainConfig(epochs=2, run_dir=str(tmp_path), tensorboard=True, progress=False)
+    if hidden:
+        with pytest.warns(UserWarning, match="TensorBoard logs need TensorFlow and the tensorboard package"):
+            train(model, make, 2, cfg, loss="mse")
+        assert len((tmp_path / "logs" / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+        assert not list((tmp_path / "logs").rglob("events.out.tfevents*"))
+    else:
+        train(model, make, 2, cfg, loss="mse")
+        assert list((tmp_path / "logs").rglob("events.out.tfevents*"))
+        assert not (tmp_path / "logs" / "history.csv").exists()
+
+
 RUN_SCRIPT = textwrap.dedent("""
     import sys, time
     import numpy as np, keras

@@ -101,6 +101,27 @@ def test_callback_logs_tensorboard_scalars_in_fit(att_dir, tmp_path):
         assert f"triplet/{name}" in tags, name
 
 
+def test_logger_writes_json_lines_where_tensorflow_is_missing(att_dir, tmp_path, monkeypatch):
+    """On a JAX-only GPU machine tf.summary does not exist: the scalars TensorBoard would get are kept
+    as JSON lines instead, and no event file is attempted."""
+    import importlib.util
+    import json
+
+    from facelab.miners.stats import STATS_JSONL
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else find_spec(name, *a))
+    x, y = _att_faces(att_dir)
+    logger = TripletStatsLogger(margin=0.2, log_dir=str(tmp_path / "logs"))
+    first, second = logger.update(3, x, y), logger.update(7, x[::-1], y[::-1])
+    rows = [json.loads(line) for line in (tmp_path / "logs" / STATS_JSONL).read_text().splitlines()]
+    assert [row["step"] for row in rows] == [3, 7]
+    for row, stats in zip(rows, (first, second)):
+        assert row == {"step": row["step"], **{f"triplet/{n}": pytest.approx(float(stats[n])) for n in STAT_NAMES},
+                       "triplet/collapsed": float(stats["collapsed"])}
+    assert not list((tmp_path / "logs").rglob("events.out.tfevents*"))
+
+
 def test_callback_warns_on_collapsed_model(att_dir):
     x, y = _att_faces(att_dir)
     model = keras.Sequential([keras.Input((x.shape[1],)),

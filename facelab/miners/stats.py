@@ -14,7 +14,10 @@ a :class:`CollapseWarning`.
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -23,6 +26,7 @@ from keras import ops
 from facelab.losses.distances import DistanceLike, get_distance
 from facelab.miners.base import NO_POSITIVE_HELP
 
+STATS_JSONL = "statistics.jsonl"  # where the scalars go where TensorFlow (and so tf.summary) is missing
 STAT_NAMES = ("frac_easy", "frac_semihard", "frac_hard", "frac_active", "mean_pos_dist", "mean_neg_dist",
               "spread", "mean_norm", "num_triplets")
 
@@ -111,7 +115,7 @@ def history_table(history: list[dict]) -> dict[str, np.ndarray]:
 class TripletStatsLogger:
     """Computes :func:`triplet_statistics` for a batch, keeps them in :attr:`history` (a list of
     dicts, plottable), writes them as TensorBoard scalars ``<prefix>/<name>`` under ``log_dir``
-    (if given), and warns (:class:`CollapseWarning`) when the embeddings have collapsed.
+    (if given; without TensorFlow, as JSON lines in ``log_dir/statistics.jsonl``), and warns (:class:`CollapseWarning`) when the embeddings have collapsed.
 
     Usable from any training loop: ``logger.update(step, embeddings, labels)``.
     """
@@ -139,6 +143,13 @@ class TripletStatsLogger:
         return stats
 
     def _write(self, step: int, stats: dict) -> None:
+        if importlib.util.find_spec("tensorflow") is None:  # a JAX-only machine: the same scalars, as JSON lines
+            log_dir = Path(self.log_dir)
+            log_dir.mkdir(parents=True, exist_ok=True)
+            row = {"step": int(step), **{f"{self.prefix}/{name}": float(stats[name]) for name in STAT_NAMES + ("collapsed",)}}
+            with open(log_dir / STATS_JSONL, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            return
         import tensorflow as tf
 
         if self._writer is None:

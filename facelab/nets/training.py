@@ -13,7 +13,7 @@ What it adds to ``fit``:
   saved, and :func:`train` raises :class:`TrainingDivergedError` naming the step and the last
   good checkpoint, which is kept.
 - Progress (one tqdm bar over all steps), TensorBoard logs in ``<run_dir>/logs`` (a CSV log
-  there when the ``tensorboard`` package is missing), and the whole run's per-epoch history in
+  there when TensorFlow or the ``tensorboard`` package is missing), and the whole run's per-epoch history in
   ``<run_dir>/history.json``, written at each epoch end (before the checkpoint) and carried across
   resumed calls (a killed run's finished epochs are kept; a resumed epoch's entry is the new one).
 - Precision and device: :func:`precision_scope` builds a model under a dtype policy without
@@ -92,9 +92,11 @@ def precision_scope(precision: str = "auto"):
 
 
 def tensorboard_available() -> bool:
+    """Keras's TensorBoard callback writes through ``tf.summary``: it needs TensorFlow as well as the
+    tensorboard package (a JAX-only GPU machine often has the second without the first)."""
     import importlib.util
 
-    return importlib.util.find_spec("tensorboard") is not None
+    return all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "tensorboard"))
 
 
 # -- configuration --------------------------------------------------------------------------
@@ -414,8 +416,8 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
     if config.tensorboard:
         if tensorboard_available():
             cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False))
-        else:  # tf.summary needs the tensorboard package; keep the per-epoch logs as CSV instead
-            warnings.warn("the tensorboard package is not installed: writing per-epoch logs to "
+        else:  # tf.summary needs TensorFlow and the tensorboard package; keep the per-epoch logs as CSV instead
+            warnings.warn("TensorBoard logs need TensorFlow and the tensorboard package: writing per-epoch logs to "
                           f"{run_dir / 'logs' / 'history.csv'} instead of TensorBoard event files", stacklevel=2)
             (run_dir / "logs").mkdir(exist_ok=True)
             cbs.append(keras.callbacks.CSVLogger(str(run_dir / "logs" / "history.csv"), append=True))
