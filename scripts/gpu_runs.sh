@@ -103,6 +103,9 @@ if [[ $phase = triplet-* ]]; then
     run_then_flip semi-hard-e150-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
       --param epochs=150 --param shift=4 --param p=32
   else
+    # triplet-view1 on the H100 (reports/gpu-h100/triplet-view1), JB AUC with 18 views: 40 ep 0.9478, 150 ep
+    # 0.9583, 300 ep 0.9679, 150 ep shift 8 0.9675, 150 ep P = 64 0.9610, 150 ep width 64 0.9674: chosen
+    # TRIPLET_SETTING='--param backbone_kwargs={"width":32} --param epochs=300 --param shift=4 --param p=32'
     read -r -a setting <<< "${TRIPLET_SETTING:?the compare arguments triplet-view1 chose}"
     for k in 1 2 3 4 5 6 7 8 9 10; do
       run_then_flip "semi-hard-gpu-fold$k" "${recipe[@]}" "${setting[@]}" --folds "$k" --threshold held-out
