@@ -102,6 +102,15 @@ if [[ $phase = triplet-* ]]; then
     run_then_flip semi-hard-e150-s4-p64-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=64
     run_then_flip semi-hard-e150-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
       --param epochs=150 --param shift=4 --param p=32
+    # the other online miners at the budget chosen below, for the mining comparison (cosine; mining statistics
+    # in OUT/<name>/run/*/data-*/logs/triplet/statistics.jsonl), and two more semi-hard budgets
+    for strategy in batch-hard batch-all distance-weighted easy-positive; do
+      run_then_flip "$strategy-e300-s4-v1" "triplet-$strategy" "${wd[@]}" "${small[@]}" --param epochs=300 \
+        --param shift=4 --param p=32
+    done
+    run_then_flip semi-hard-e300-s8-v1 "${recipe[@]}" "${small[@]}" --param epochs=300 --param shift=8 --param p=32
+    run_then_flip semi-hard-e300-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
+      --param epochs=300 --param shift=4 --param p=32
   else
     # triplet-view1 on the H100 (reports/gpu-h100/triplet-view1), JB AUC with 18 views: 40 ep 0.9478, 150 ep
     # 0.9583, 300 ep 0.9679, 150 ep shift 8 0.9675, 150 ep P = 64 0.9610, 150 ep width 64 0.9674: chosen
