@@ -20,10 +20,10 @@
 #          default budget (64×64, 20 + 10 + 10 epochs): View 1 and the ten View 2 folds side by side.
 #          Its OpenCV pose targets travel in the pack: facelab data pack --methods deepid,gan-disentangler.
 # Environment: RUN_LIMIT (seconds per run, default 500), VIEW_LIMIT (seconds per re-embedding run, default
-# RUN_LIMIT), VIEWS (the re-embeddings after a kept network's run: default "flip tta"), ONLY (a regular expression: runs whose name matches),
-# EXTRA (more compare arguments, e.g. "--quick" for a dry run on a laptop).
+# RUN_LIMIT), VIEWS (the re-embeddings after a kept network's run: default "flip tta"), ONLY (a regular
+# expression: runs whose name matches), EXTRA (more compare arguments, e.g. "--quick" for a dry run on a laptop).
 set -u
-phase=${1:?view1, view2, vae or gan}; out=${2:?output folder}
+phase=${1:?view1, view2, triplet-view1, triplet-view2, vae or gan}; out=${2:?output folder}
 export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=${MEM_FRACTION:-0.08}
 export PYTHONUNBUFFERED=1
 data=${FACELAB_DATA:-.pack}
@@ -102,8 +102,8 @@ if [[ $phase = triplet-* ]]; then
     run_then_flip semi-hard-e150-s4-p64-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=64
     run_then_flip semi-hard-e150-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
       --param epochs=150 --param shift=4 --param p=32
-    # the other online miners at the budget chosen below, for the mining comparison (cosine; mining statistics
-    # in OUT/<name>/run/*/data-*/logs/triplet/statistics.jsonl), and two more semi-hard budgets
+    # the other online miners at the budget the six runs above chose, for the mining comparison (cosine;
+    # mining statistics in OUT/<name>/run/*/data-*/logs/triplet/statistics.jsonl), and two more semi-hard budgets
     for strategy in batch-hard batch-all distance-weighted easy-positive; do
       run_then_flip "$strategy-e300-s4-v1" "triplet-$strategy" "${wd[@]}" "${small[@]}" --param epochs=300 \
         --param shift=4 --param p=32
@@ -112,7 +112,7 @@ if [[ $phase = triplet-* ]]; then
     run_then_flip semi-hard-e300-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
       --param epochs=300 --param shift=4 --param p=32
   else
-    # triplet-view1 on the H100 (reports/gpu-h100/triplet-view1), JB AUC with 18 views: 40 ep 0.9478, 150 ep
+    # triplet-view1 on the H100 (reports/gpu-h100/triplet-300ep/view1), JB AUC with 18 views: 40 ep 0.9478, 150 ep
     # 0.9583, 300 ep 0.9679, 150 ep shift 8 0.9675, 150 ep P = 64 0.9610, 150 ep width 64 0.9674: chosen
     # TRIPLET_SETTING='--param backbone_kwargs={"width":32} --param epochs=300 --param shift=4 --param p=32'
     read -r -a setting <<< "${TRIPLET_SETTING:?the compare arguments triplet-view1 chose}"

@@ -110,7 +110,8 @@ def test_logger_writes_json_lines_where_tensorflow_is_missing(att_dir, tmp_path,
     from facelab.miners.stats import STATS_JSONL
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else find_spec(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow" else find_spec(name, *a))
     x, y = _att_faces(att_dir)
     logger = TripletStatsLogger(margin=0.2, log_dir=str(tmp_path / "logs"))
     first, second = logger.update(3, x, y), logger.update(7, x[::-1], y[::-1])

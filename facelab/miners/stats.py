@@ -115,7 +115,8 @@ def history_table(history: list[dict]) -> dict[str, np.ndarray]:
 class TripletStatsLogger:
     """Computes :func:`triplet_statistics` for a batch, keeps them in :attr:`history` (a list of
     dicts, plottable), writes them as TensorBoard scalars ``<prefix>/<name>`` under ``log_dir``
-    (if given; without TensorFlow, as JSON lines in ``log_dir/statistics.jsonl``), and warns (:class:`CollapseWarning`) when the embeddings have collapsed.
+    (if given; without TensorFlow, as JSON lines in ``log_dir/statistics.jsonl``), and warns
+    (:class:`CollapseWarning`) when the embeddings have collapsed.
 
     Usable from any training loop: ``logger.update(step, embeddings, labels)``.
     """
@@ -146,7 +147,8 @@ class TripletStatsLogger:
         if importlib.util.find_spec("tensorflow") is None:  # a JAX-only machine: the same scalars, as JSON lines
             log_dir = Path(self.log_dir)
             log_dir.mkdir(parents=True, exist_ok=True)
-            row = {"step": int(step), **{f"{self.prefix}/{name}": float(stats[name]) for name in STAT_NAMES + ("collapsed",)}}
+            row = {"step": int(step),
+                   **{f"{self.prefix}/{name}": float(stats[name]) for name in STAT_NAMES + ("collapsed",)}}
             with open(log_dir / STATS_JSONL, "a") as f:
                 f.write(json.dumps(row) + "\n")
             return
