@@ -90,7 +90,23 @@ def view2_summary() -> None:
                   f"{100 * m['accuracy_se']:.2f} | {m['auc']:.4f} | {100 * m['eer']:.1f} | {m['fit_seconds']:.0f} |")
 
 
+def cpu_rescore() -> None:
+    print("| seed 0, 18 views | H100, JAX: accuracy % / AUC | this CPU, TensorFlow: accuracy % / AUC | "
+          "largest per-fold AUC difference | per-fold accuracy differences |")
+    print("|---|---|---|---|---|")
+    gpu = results(HERE / "merged-seed0-tta")["methods"]
+    cpu = json.loads((HERE / "cpu-rescore-seed0-tta" / "merged-results.json").read_text())["methods"]
+    for name in (COS, JB):
+        folds = [(results(HERE / "view2-seed0" / f"semi-hard-gpu-fold{k}-tta")["methods"][name],
+                  results(HERE / "cpu-rescore-seed0-tta" / f"fold{k}")["methods"][name]) for k in range(1, 11)]
+        auc_gap = max(abs(g["auc"] - c["auc"]) for g, c in folds)
+        acc_gaps = [round(100 * (c["accuracy_mean"] - g["accuracy_mean"]), 2) for g, c in folds]
+        print(f"| {name} | {100 * gpu[name]['accuracy_mean']:.2f} ± {100 * gpu[name]['accuracy_se']:.2f} / "
+              f"{gpu[name]['auc']:.5f} | {100 * cpu[name]['accuracy_mean']:.2f} ± {100 * cpu[name]['accuracy_se']:.2f} / "
+              f"{cpu[name]['auc']:.5f} | {auc_gap:.5f} | {', '.join(f'{d:+.2f}' for d in acc_gaps)} |")
+
+
 if __name__ == "__main__":
-    for table in (view1_budgets, view1_strategies, view2_folds, view2_summary):
+    for table in (view1_budgets, view1_strategies, view2_folds, view2_summary, cpu_rescore):
         print(f"\n<!-- {table.__name__} -->")
         table()
