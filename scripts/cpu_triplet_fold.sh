@@ -26,7 +26,7 @@ args=(--protocol view2 --folds "$k" --threshold held-out --no-identification --s
       --param "run_dir=\"$out/run\"" --no-progress)
 run() {  # run VARIANT FACELAB-COMPARE-ARGUMENTS...: one variant's folder, unless ONLY names others
   local v=$1; shift
-  [[ -n ${ONLY:-} && ! $v =~ ^($ONLY)$ ]] && return 0  # ONLY: a regular expression, as in gpu_runs.sh
+  [[ -n ${ONLY:-} && ! $v =~ ^($ONLY)$ ]] && return 0  # ONLY: a regular expression matching the whole name
   mkdir -p "$out/fold$k/$v"
   python -m facelab compare "${args[@]}" "$@" --out "$out/fold$k/$v" > "$out/fold$k/$v/log.txt" 2>&1
   grep -h "| triplet-semi-hard" "$out/fold$k/$v/results.md" | sed "s/^/$v /"

@@ -49,7 +49,7 @@ run() {  # run NAME METHODS [extra compare args...], in the background
   compare_into "$out/$1" "${@:2}" &
 }
 
-run_then_flip() {  # like run, keeping the network in OUT/NAME/run; then re-embeds it (no training) with
+run_then_views() {  # like run, keeping the network in OUT/NAME/run; then re-embeds it (no training) with
   # flip_average (OUT/NAME-flip) and with 18 test-time views, mirror × 3×3 grid of ±2-px shifts (OUT/NAME-tta),
   # each of VIEWS
   local name=$1 methods=$2; shift 2
@@ -95,21 +95,22 @@ if [[ $phase = triplet-* ]]; then
   # the CPU recipe (View 1 AUC 0.9511 with JB and 18 views at 40 epochs, w32, shift 4, P = 32)
   recipe=(triplet-semi-hard,triplet-semi-hard+jb "${wd[@]}")
   if [ "$phase" = triplet-view1 ]; then
-    run_then_flip semi-hard-e40-s4-v1  "${recipe[@]}" "${small[@]}" --param epochs=40 --param shift=4 --param p=32
-    run_then_flip semi-hard-e150-s4-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=32
-    run_then_flip semi-hard-e300-s4-v1 "${recipe[@]}" "${small[@]}" --param epochs=300 --param shift=4 --param p=32
-    run_then_flip semi-hard-e150-s8-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=8 --param p=32
-    run_then_flip semi-hard-e150-s4-p64-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=64
-    run_then_flip semi-hard-e150-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
+    run_then_views semi-hard-e40-s4-v1  "${recipe[@]}" "${small[@]}" --param epochs=40 --param shift=4 --param p=32
+    run_then_views semi-hard-e150-s4-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=32
+    run_then_views semi-hard-e300-s4-v1 "${recipe[@]}" "${small[@]}" --param epochs=300 --param shift=4 --param p=32
+    run_then_views semi-hard-e150-s8-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=8 --param p=32
+    run_then_views semi-hard-e150-s4-p64-v1 "${recipe[@]}" "${small[@]}" --param epochs=150 --param shift=4 --param p=64
+    run_then_views semi-hard-e150-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
       --param epochs=150 --param shift=4 --param p=32
     # the other online miners at the budget the six runs above chose, for the mining comparison (cosine;
-    # mining statistics in OUT/<name>/run/*/data-*/logs/triplet/statistics.jsonl), and two more semi-hard budgets
+    # mining statistics per epoch as triplet_<name> in OUT/<name>/run/*/data-*/history.json), and two more
+    # semi-hard budgets
     for strategy in batch-hard batch-all distance-weighted easy-positive; do
-      run_then_flip "$strategy-e300-s4-v1" "triplet-$strategy" "${wd[@]}" "${small[@]}" --param epochs=300 \
+      run_then_views "$strategy-e300-s4-v1" "triplet-$strategy" "${wd[@]}" "${small[@]}" --param epochs=300 \
         --param shift=4 --param p=32
     done
-    run_then_flip semi-hard-e300-s8-v1 "${recipe[@]}" "${small[@]}" --param epochs=300 --param shift=8 --param p=32
-    run_then_flip semi-hard-e300-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
+    run_then_views semi-hard-e300-s8-v1 "${recipe[@]}" "${small[@]}" --param epochs=300 --param shift=8 --param p=32
+    run_then_views semi-hard-e300-s4-w64-v1 "${recipe[@]}" --param 'backbone_kwargs={"width":64}' \
       --param epochs=300 --param shift=4 --param p=32
   else
     # triplet-view1 on the H100 (reports/gpu-h100/triplet-300ep/view1), JB AUC with 18 views: 40 ep 0.9478, 150 ep
@@ -117,7 +118,7 @@ if [[ $phase = triplet-* ]]; then
     # TRIPLET_SETTING='--param backbone_kwargs={"width":32} --param epochs=300 --param shift=4 --param p=32'
     read -r -a setting <<< "${TRIPLET_SETTING:?the compare arguments triplet-view1 chose}"
     for k in 1 2 3 4 5 6 7 8 9 10; do
-      run_then_flip "semi-hard-gpu-fold$k" "${recipe[@]}" "${setting[@]}" --folds "$k" --threshold held-out
+      run_then_views "semi-hard-gpu-fold$k" "${recipe[@]}" "${setting[@]}" --folds "$k" --threshold held-out
     done
   fi
   wait
@@ -158,13 +159,13 @@ else
         --folds "$k"
       # the same, with each fold's threshold chosen on a training fold held out of fitting; then the
       # same trained network again with test-time views (OUT/<name>-flip, OUT/<name>-tta)
-      run_then_flip "$strategy-small-heldout-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 \
+      run_then_views "$strategy-small-heldout-fold$k" "triplet-$strategy" "${small[@]}" --param epochs=150 \
         --param p=32 "${wd[@]}" --folds "$k" --threshold held-out
     done
     # the setting chosen on View 1 on this course's CPU: 40 epochs, random shifts of ±4 pixels (AUC 0.9371
     # against 0.9329/0.9332 without; reports/cpu/triplet-semi-hard-v1-40ep-shift4), held-out threshold;
     # +jb scores the same network (one training) by Joint Bayesian (View 1 AUC 0.9458 against 0.9371)
-    run_then_flip "semi-hard-40ep-shift4-heldout-fold$k" triplet-semi-hard,triplet-semi-hard+jb "${small[@]}" \
+    run_then_views "semi-hard-40ep-shift4-heldout-fold$k" triplet-semi-hard,triplet-semi-hard+jb "${small[@]}" \
       --param epochs=40 --param p=32 "${wd[@]}" --param shift=4 --folds "$k" --threshold held-out
   done
 fi

@@ -219,7 +219,8 @@ def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path):
 @pytest.mark.parametrize("hidden", [None, "tensorflow", "tensorboard"])
 def test_per_epoch_logs_fall_back_to_csv_without_tensorflow_or_tensorboard(tmp_path, monkeypatch, hidden):
     """Keras's TensorBoard callback writes through tf.summary: on a JAX machine that has the tensorboard
-    package but no TensorFlow it would fail at the first epoch's end; there the logs become a CSV."""
+    package but no TensorFlow it would fail at the first epoch's end; there the logs become a CSV. What a
+    caller's callback adds to an epoch's logs (the triplet statistics, say) reaches every record."""
     import importlib.util
 
     import keras
@@ -235,16 +236,22 @@ def test_per_epoch_logs_fall_back_to_csv_without_tensorflow_or_tensorboard(tmp_p
     def make(start_epoch, skip):
         return ((x, y) for e in range(start_epoch, 2) for b in range(skip if e == start_epoch else 0, 2))
 
+    class Probe(keras.callbacks.Callback):  # like TripletStatsCallback: adds a number to each epoch's logs
+        def on_epoch_end(self, epoch, logs=None):
+            logs["probe"] = 10.0 + epoch
+
     cfg = TrainConfig(epochs=2, run_dir=str(tmp_path), tensorboard=True, progress=False)
     if hidden:
         with pytest.warns(UserWarning, match="TensorBoard logs need TensorFlow and the tensorboard package"):
-            train(model, make, 2, cfg, loss="mse")
-        assert len((tmp_path / "logs" / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs
+            train(model, make, 2, cfg, loss="mse", callbacks=[Probe()])
+        rows = (tmp_path / "logs" / "history.csv").read_text().splitlines()
+        assert len(rows) == 3 and "probe" in rows[0].split(",")  # header + 2 epochs
         assert not list((tmp_path / "logs").rglob("events.out.tfevents*"))
     else:
-        train(model, make, 2, cfg, loss="mse")
+        train(model, make, 2, cfg, loss="mse", callbacks=[Probe()])
         assert list((tmp_path / "logs").rglob("events.out.tfevents*"))
         assert not (tmp_path / "logs" / "history.csv").exists()
+    assert json.loads((tmp_path / "history.json").read_text())["history"]["probe"] == [10.0, 11.0]
 
 
 RUN_SCRIPT = textwrap.dedent("""

@@ -15,9 +15,7 @@ a :class:`CollapseWarning`.
 from __future__ import annotations
 
 import importlib.util
-import json
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -26,7 +24,6 @@ from keras import ops
 from facelab.losses.distances import DistanceLike, get_distance
 from facelab.miners.base import NO_POSITIVE_HELP
 
-STATS_JSONL = "statistics.jsonl"  # where the scalars go where TensorFlow (and so tf.summary) is missing
 STAT_NAMES = ("frac_easy", "frac_semihard", "frac_hard", "frac_active", "mean_pos_dist", "mean_neg_dist",
               "spread", "mean_norm", "num_triplets")
 
@@ -115,8 +112,9 @@ def history_table(history: list[dict]) -> dict[str, np.ndarray]:
 class TripletStatsLogger:
     """Computes :func:`triplet_statistics` for a batch, keeps them in :attr:`history` (a list of
     dicts, plottable), writes them as TensorBoard scalars ``<prefix>/<name>`` under ``log_dir``
-    (if given; without TensorFlow, as JSON lines in ``log_dir/statistics.jsonl``), and warns
-    (:class:`CollapseWarning`) when the embeddings have collapsed.
+    (if given and TensorFlow is there: ``tf.summary`` needs it), and warns (:class:`CollapseWarning`)
+    when the embeddings have collapsed. Through :class:`TripletStatsCallback` the epoch-end numbers
+    also reach the Keras logs, hence a run's ``history.json``, on every backend.
 
     Usable from any training loop: ``logger.update(step, embeddings, labels)``.
     """
@@ -125,6 +123,11 @@ class TripletStatsLogger:
                  prefix: str = "triplet", collapse_rtol: float = 1e-2, warn_collapse: bool = True):
         self.margin, self.distance, self.log_dir, self.prefix = margin, get_distance(distance), log_dir, prefix
         self.collapse_rtol, self.warn_collapse = collapse_rtol, warn_collapse
+        if log_dir is not None and importlib.util.find_spec("tensorflow") is None:  # e.g. a JAX-only GPU machine
+            warnings.warn(f"no TensorFlow, so no TensorBoard scalars under {log_dir}: the statistics stay in "
+                          ".history (and, from TripletStatsCallback, in the run's history.json as triplet_<name>)",
+                          stacklevel=2)
+            self.log_dir = None
         self.history: list[dict] = []
         self._writer = None
 
@@ -144,14 +147,6 @@ class TripletStatsLogger:
         return stats
 
     def _write(self, step: int, stats: dict) -> None:
-        if importlib.util.find_spec("tensorflow") is None:  # a JAX-only machine: the same scalars, as JSON lines
-            log_dir = Path(self.log_dir)
-            log_dir.mkdir(parents=True, exist_ok=True)
-            row = {"step": int(step),
-                   **{f"{self.prefix}/{name}": float(stats[name]) for name in STAT_NAMES + ("collapsed",)}}
-            with open(log_dir / STATS_JSONL, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            return
         import tensorflow as tf
 
         if self._writer is None:

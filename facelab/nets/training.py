@@ -406,7 +406,10 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
 
     nan_guard = StopOnNaN(position)
     run_history = _RunHistory(None if tmp else run_dir / "history.json", start_epoch, resumed)
-    cbs = [_Epoch(), nan_guard, run_history,  # the history before the checkpoint: resuming never skips an entry
+    # the caller's callbacks before every recorder, so what they add to an epoch's logs (the triplet
+    # statistics, say) reaches history.json, TensorBoard and the CSV log on every backend; the history
+    # before the checkpoint: resuming never skips an entry
+    cbs = [_Epoch(), nan_guard, *(callbacks or []), run_history,
            Checkpointer(ckpt, config.checkpoint_every, fp, nan_guard, position, steps_per_epoch,
                         extra={"desc": desc})]
     progress = None
@@ -421,7 +424,6 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
                           f"{run_dir / 'logs' / 'history.csv'} instead of TensorBoard event files", stacklevel=2)
             (run_dir / "logs").mkdir(exist_ok=True)
             cbs.append(keras.callbacks.CSVLogger(str(run_dir / "logs" / "history.csv"), append=True))
-    cbs += list(callbacks or [])
 
     try:
         if start_epoch < config.epochs:
