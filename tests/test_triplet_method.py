@@ -33,7 +33,7 @@ def test_training_paths_fit_and_embed(faces, name, tmp_path):
     stats = m.stats_callback_.history
     assert len(stats) == m.train_epochs and 0 <= stats[-1]["frac_active"] <= 1
     kept = json.loads(next((tmp_path / "run").glob(f"{name}/data-*/history.json")).read_text())["history"]
-    assert kept["triplet_frac_active"] == [row["frac_active"] for row in stats]  # on every backend, not only TensorBoard
+    assert kept["triplet_frac_active"] == [row["frac_active"] for row in stats]  # every backend, not only TB
     assert list((tmp_path / "run").glob(f"{name}/data-*/logs/triplet/events.out.tfevents.*"))
     assert m.config["strategy"] == name.removeprefix("triplet-")
     json.dumps(m.config)
