@@ -1,7 +1,10 @@
 """Root conftest: the README's test command also executes the notebooks, in their quick mode,
-and their kernels import this checkout's facelab even when it is not pip-installed."""
+and their kernels import this checkout's facelab even when it is not pip-installed. A skipped test
+fails the run (tests/every_test_runs.py)."""
 import os
 from pathlib import Path
+
+pytest_plugins = ["tests.every_test_runs"]
 
 os.environ.setdefault("FACELAB_QUICK", "1")
 _root = str(Path(__file__).resolve().parent)

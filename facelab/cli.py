@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .assignments.cli import add_parser as add_assignment_parser
+from .cli_commands import add_command
 
 
 def _add_data_dir(p):
@@ -123,7 +124,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .evaluation.report import markdown_table, merge_results, update_readme
+    from .evaluation.report import markdown_table, merge_results, update_readme, update_summary
 
     if args.merge:
         if not args.out:
@@ -131,8 +132,14 @@ def cmd_report(args) -> int:
         merged = merge_results(args.merge, args.out, log=print)
         print(markdown_table(merged))
         return 0
+    if args.summary:
+        if not args.readme:
+            raise ValueError("--summary needs --readme FILE, the Markdown file whose summary block to fill")
+        update_summary(args.readme, args.summary)
+        print(f"updated the summary block of {args.readme} from the records under {args.summary}")
+        return 0
     if not args.results:
-        raise ValueError("give a results.json (or --merge DIR ... --out DIR)")
+        raise ValueError("give a results.json (or --merge DIR ... --out DIR, or --summary DIR --readme FILE)")
     from .generative import fewshot
 
     results = json.loads(Path(args.results).read_text())
@@ -165,9 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      "on one evaluation protocol.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("compare", help="run methods on the same LFW splits; write results.json/.md and roc.png",
-                       description="Evaluate methods on LFW (View 2: 10 folds, unrestricted, no outside data; "
-                       "View 1: dev split) plus closed/open-set and few-shot identification on View 1's test people.")
+    p = add_command(sub, "compare",
+                    example="facelab compare --methods eigenfaces --protocol view1 --out results/eigenfaces-view1",
+                    help="run methods on the same LFW splits; write results.json/.md and roc.png",
+                    description="Evaluate methods on LFW (View 2: 10 folds, unrestricted, no outside data; "
+                    "View 1: dev split) plus closed/open-set and few-shot identification on View 1's test people.")
     p.add_argument("--methods", default=None,
                    help="comma-separated method names, kinds (classical, deep, generative) or 'all', "
                    "e.g. 'deep,lbp+jb' (default: the fast classical methods, starred by `facelab methods`)")
@@ -188,12 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("methods", help="list the registered methods")
+    p = add_command(sub, "methods", example="facelab methods", help="list the registered methods")
     p.set_defaults(func=cmd_methods)
 
-    p = sub.add_parser("train", help="train one deep method on LFW training people (resumes if interrupted)",
-                       description="Train a deep method and save model.keras, TensorBoard logs and train.json in --out. "
-                       "Running the same command again after an interruption resumes from the last checkpoint.")
+    p = add_command(sub, "train", example="facelab train deepid --quick --out runs/deepid-quick",
+                    help="train one deep method on LFW training people (resumes if interrupted)",
+                    description="Train a deep method and save model.keras, TensorBoard logs and train.json in --out. "
+                    "Running the same command again after an interruption resumes from the last checkpoint.")
     p.add_argument("method", help="a deep method name (see `facelab methods`)")
     p.add_argument("--out", required=True, help="run folder")
     _add_data_dir(p)
@@ -207,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("report", help="print a results.json as a table, or fill the README's results block with it")
+    p = add_command(sub, "report", example="facelab report results/eigenfaces-view1/results.json",
+                    help="print a results.json as a table, or fill the README's results block with it")
     p.add_argument("results", nargs="?", help="a results.json written by `facelab compare`")
     p.add_argument("--merge", nargs="+", metavar="DIR", default=None,
                    help="results folders of runs over disjoint View 2 folds (compare --folds K) to join into --out")
@@ -215,11 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--readme", default=None, help="README to update between <!-- results:begin/end --> markers")
     p.add_argument("--command", dest="produced_by", default="facelab compare", help="the command that produced the results (quoted in the README)")
     p.add_argument("--block", default=None, help="which results block of the README (<!-- results:NAME:begin -->); default the main one")
+    p.add_argument("--summary", default=None, metavar="DIR",
+                   help="with --readme: fill its <!-- summary:begin/end --> block with each method family's best "
+                   "View 2 record among the results.json files under DIR")
     p.add_argument("--figure", default=None, metavar="PNG",
                    help="also draw a few-shot results file (accuracy against N) into this image")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("figures", help="regenerate the lecture figures from the real data")
+    p = add_command(sub, "figures", example="facelab figures --units 01_tasks_and_evaluation --quick --out figures",
+                    help="regenerate the lecture figures from the real data")
     p.add_argument("--units", default=None, help="comma-separated lecture units (default: all)")
     p.add_argument("--out", default="lectures/figures")
     _add_data_dir(p)
@@ -227,9 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true")
     p.set_defaults(func=cmd_figures)
 
-    p = sub.add_parser("data", help="locate, download, verify, count or pack LFW",
-                       description="pack: write the protocol files and the preprocessed arrays that --methods need "
-                       "(default: every deep method) into --out, a data root for a machine without the JPEGs.")
+    p = add_command(sub, "data", example="facelab data verify", help="locate, download, verify, count or pack LFW",
+                    description="pack: write the protocol files and the preprocessed arrays that --methods need "
+                    "(default: every deep method) into --out, a data root for a machine without the JPEGs.")
     p.add_argument("action", choices=["locate", "download", "verify", "counts", "pack"])
     _add_data_dir(p)
     p.add_argument("--out", default=None, help="pack: the folder to write")

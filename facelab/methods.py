@@ -81,7 +81,7 @@ def resolve_names(text: str | None) -> list[str]:
 register("pixels", "facelab.classical.pixels:PixelMethod", "classical",
          "raw pixel vectors, mean-centred on the training set, cosine similarity (the floor)", default=True)
 
-# -- classical (facelab.classical) — issue 3 -------------------------------------------------
+# -- classical (facelab.classical) -------------------------------------------------
 register("eigenfaces", "facelab.classical.face_methods:eigenfaces", "classical",
          "PCA of the training faces (Turk & Pentland 1991), whitened, cosine", default=True)
 register("fisherfaces", "facelab.classical.face_methods:fisherfaces", "classical",
@@ -101,7 +101,7 @@ register("lbp+lda", "facelab.classical.face_methods:lbp_lda", "classical",
 
 # -- end classical --
 
-# -- siamese / deepid (facelab.nets, facelab.losses) — issue 4 -------------------------------
+# -- siamese / deepid (facelab.nets, facelab.losses) -------------------------------
 register("siamese-contrastive", "facelab.nets.siamese:SiameseContrastive", "deep",
          "twin CNN, contrastive loss on balanced pairs (DeepID2 verification form), cosine")
 register("siamese-binary", "facelab.nets.siamese:SiameseBinary", "deep",
@@ -117,7 +117,7 @@ register("deepid2+jb", "facelab.nets.siamese:deepid2_jb", "deep",
 
 # -- end siamese --
 
-# -- triplet (facelab.losses, facelab.miners) — issue 5 --------------------------------------
+# -- triplet (facelab.losses, facelab.miners) --------------------------------------
 register("triplet-random", "facelab.nets.triplet_method:TripletRandom", "deep",
          "triplet network, random triplets (offline): the baseline mining must beat")
 register("triplet-offline-hard", "facelab.nets.triplet_method:TripletOfflineHard", "deep",
@@ -138,7 +138,7 @@ register("triplet-semi-hard+jb", "facelab.nets.triplet_method:triplet_semi_hard_
 
 # -- end triplet --
 
-# -- generative (facelab.generative) — issues 6 and 7 ----------------------------------------
+# -- generative (facelab.generative) -----------------------------------------------------------
 register("grouped-vae", "facelab.generative.grouped_vae:GroupedVAEMethod", "generative",
          "grouped-identity VAE (Tan, Pal & Courville): μ of q(w | x) of one image, cosine similarity")
 register("gan-disentangler", "facelab.generative.gan_disentangler:GanDisentangler", "generative",
@@ -151,3 +151,27 @@ register("gan-disentangler-style", "facelab.generative.gan_disentangler:GanDisen
          "the GAN disentangler's f_style (the residual code): Table 2's control")
 
 # -- end generative --
+
+
+# -- families: the course's units, for tables that show one row per family ----------------------
+FAMILIES = {
+    "holistic": "pixels, eigenfaces, Fisherfaces",
+    "lbp": "local binary patterns (+ learned metrics)",
+    "siamese": "Siamese networks and DeepID",
+    "triplet": "triplet networks and mining",
+    "grouped-vae": "grouped-identity VAE",
+    "gan": "GAN disentangler",
+}
+
+
+def family(name: str) -> str:
+    """The family (a key of :data:`FAMILIES`) of a method name; a ``+jb``/``+lda`` scoring head
+    belongs to the family of the features it scores."""
+    base = name.split("+")[0]
+    for prefix, fam in (("pixels", "holistic"), ("eigenfaces", "holistic"), ("fisherfaces", "holistic"),
+                        ("lbp", "lbp"), ("siamese", "siamese"), ("deepid", "siamese"), ("triplet", "triplet"),
+                        ("grouped-vae", "grouped-vae"), ("gan", "gan")):
+        if base.startswith(prefix):
+            return fam
+    raise KeyError(f"method {name!r} belongs to no family of {sorted(FAMILIES)}")
+

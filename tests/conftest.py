@@ -20,12 +20,3 @@ def lfw(cache_dir):
     from facelab.data import LFW
 
     return LFW(cache_dir=cache_dir, progress=False)
-
-
-@pytest.fixture(scope="session")
-def att_dir() -> Path:
-    """AT&T/ORL faces, from ``$FACELAB_ATT`` (s1..s40 folders of 10 .pgm each)."""
-    env = os.environ.get("FACELAB_ATT")
-    if not env or not Path(env).is_dir():
-        pytest.fail("set FACELAB_ATT to the AT&T faces folder (s1 ... s40) to run this test")
-    return Path(env)

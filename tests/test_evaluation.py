@@ -213,6 +213,43 @@ def test_report_fills_the_readme_block_from_a_results_file(tmp_path):
         update_readme(readme, tmp_path / "results.json", "x")
 
 
+def _result(acc):
+    return {"accuracy_mean": acc, "accuracy_se": 0.01, "fold_accuracy": [acc], "auc": 0.9, "eer": 0.1,
+            "tar_at_far": {"0.01": 0.5, "0.001": 0.3}, "fit_seconds": 1.0, "embed_seconds": 1.0}
+
+
+def test_summary_shows_each_familys_best_full_view2_record_with_its_link(tmp_path):
+    from facelab.evaluation.report import update_summary
+
+    def record(folder, methods, **top):
+        path = tmp_path / "reports" / folder / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"protocol": "view2", "folds": "all", "quick": False, "seed": 0,
+                                    "device": "cpu (2 cores, x86_64)", "data_variant": "x",
+                                    "methods": {n: _result(a) for n, a in methods.items()}} | top))
+
+    record("cpu/classical", {"eigenfaces": 0.72, "fisherfaces": 0.74, "lbp+jb": 0.85})
+    record("cpu/lbp-quick-look", {"lbp": 0.95}, folds=[1, 2])  # a few folds only: not a View 2 number
+    record("cpu/lbp-view1", {"lbp": 0.96}, protocol="view1")
+    record("cpu/lbp-quick", {"lbp": 0.97}, quick=True)
+    record("cpu/lbp-seed1", {"lbp": 0.98}, seed=1)  # a repeat with another seed: not a better number
+    record("gpu/deep", {"deepid": 0.84, "triplet-semi-hard+jb": 0.90}, threshold="held-out",
+           device="gpu (1× H100, jax)")
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- summary:begin -->\nold\n<!-- summary:end -->\nafter\n")
+    update_summary(readme, tmp_path / "reports")
+    rows = {line.split(" | ")[0].strip("| "): line for line in readme.read_text().splitlines() if line.startswith("| ")}
+    assert "`fisherfaces` | 74.00 ± 1.00" in rows["pixels, eigenfaces, Fisherfaces"]
+    assert "`lbp+jb` | 85.00 ± 1.00" in rows["local binary patterns (+ learned metrics)"]
+    assert "[reports/cpu/classical](reports/cpu/classical/)" in rows["local binary patterns (+ learned metrics)"]
+    triplet = rows["triplet networks and mining"]
+    assert "`triplet-semi-hard+jb` | 90.00" in triplet and "a held-out training fold | gpu |" in triplet
+    assert "`deepid` | 84.00" in rows["Siamese networks and DeepID"]
+    assert "| the training folds | cpu |" in rows["pixels, eigenfaces, Fisherfaces"]
+    assert "no View 2 record yet" in rows["GAN disentangler"] and "\nold\n" not in readme.read_text()
+    assert readme.read_text().endswith("after\n")
+
+
 def test_compare_params_and_fold_subsets_are_applied_and_recorded(tmp_path, cache_dir):
     r = _compare(tmp_path / "sub", "--methods", "lbp-chi2", "--folds", "3,1", "--param", "grid=[4, 4]",
                  "--no-identification", cache_dir=cache_dir)

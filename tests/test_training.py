@@ -336,19 +336,11 @@ def test_train_method_entry_point_validates_name(tmp_path):
         train_method("no-such-method", tmp_path)
 
 
-_ALLOCATE = """
-import resource, sys
-import facelab  # noqa: F401  (sets the allocator unless the environment already does)
-import tensorflow as tf
-tf.reduce_sum(tf.random.uniform((16 * 2 ** 20,)))  # first 64 MiB block: taken either way
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):
-    tf.reduce_sum(tf.random.uniform((16 * 2 ** 20,))).numpy()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
+_ALLOCATOR = "import os, facelab; print(os.environ.get('TF_CPU_ALLOCATOR_USE_BFC'))"
 
 
-def _page_faults(env_value):
+def _allocator_after_import(env_value):
+    """TF_CPU_ALLOCATOR_USE_BFC as a fresh process sees it after ``import facelab``."""
     import os
     import subprocess
     import sys
@@ -356,14 +348,15 @@ def _page_faults(env_value):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
     if env_value is not None:
         env["TF_CPU_ALLOCATOR_USE_BFC"] = env_value
-    out = subprocess.run([sys.executable, "-c", _ALLOCATE], env=env, capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1])
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
 
 
-def test_importing_facelab_makes_tensorflow_reuse_large_cpu_buffers():
-    """With facelab's default (the BFC allocator) twenty 64-MiB tensors after the first fault in almost
-    no new pages; with the variable set to false (glibc malloc) each one is mapped and faulted in anew
-    (16384 pages of 4 KiB each). An explicit setting wins over facelab's default."""
-    reused, remapped = _page_faults(None), _page_faults("false")
-    assert remapped > 20 * 16384 * 0.9
-    assert reused < remapped / 10
+def test_importing_facelab_chooses_the_cpu_allocator_unless_the_user_did():
+    """facelab's contract: ``import facelab`` turns on TensorFlow's BFC CPU allocator (the choice and
+    its measurements are in facelab/__init__.py and benchmarks/bench_cpu_allocator.py) unless the
+    variable is already set, and then the user's value is left as it is. Whether BFC is faster is a
+    property of the machine's C library and kernel: the benchmark measures it, not this test."""
+    assert _allocator_after_import(None) == "true"
+    assert _allocator_after_import("false") == "false"
+    assert _allocator_after_import("true") == "true"

@@ -1,17 +1,17 @@
 """Mining statistics against a brute-force count over all (a, p, n); the collapse warning fires on
 collapsed embeddings and not on spread ones; the Keras callback logs TensorBoard scalars in fit
-(on real AT&T faces)."""
+(on real LFW faces)."""
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
 import pytest
 
 import triplet_numpy as bf
+from deep_helpers import lfw_subset
 from facelab.miners.stats import (STAT_NAMES, CollapseWarning, TripletStatsCallback, TripletStatsLogger,
                                   history_table, is_collapsed, triplet_statistics)
 
@@ -58,15 +58,11 @@ def test_collapse_detection_and_warning():
         triplet_statistics(spread, np.arange(16))
 
 
-def _att_faces(att_dir: Path, people=4, per_person=4, size=16):
-    images, labels = [], []
-    for label, person in enumerate(sorted(att_dir.glob("s*"), key=lambda p: int(p.name[1:]))[:people]):
-        for path in sorted(person.glob("*.pgm"))[:per_person]:
-            img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-            assert img is not None, path
-            images.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA).reshape(-1) / 255.0)
-            labels.append(label)
-    return np.asarray(images, np.float32), np.asarray(labels)
+@pytest.fixture(scope="module")
+def faces(lfw):
+    """Four LFW people × four faces, 16×16 grey, flattened to [0, 1]: 16 real faces, one P×K batch."""
+    images, labels = lfw_subset(lfw, people=4, per_person=4, size=16)
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0, labels
 
 
 def _read_scalars(log_dir: Path) -> dict:
@@ -80,11 +76,11 @@ def _read_scalars(log_dir: Path) -> dict:
     return tags
 
 
-def test_callback_logs_tensorboard_scalars_in_fit(att_dir, tmp_path):
+def test_callback_logs_tensorboard_scalars_in_fit(faces, tmp_path):
     from facelab.losses.triplet import MinedTripletLoss
     from facelab.miners.online import BatchHardMiner
 
-    x, y = _att_faces(att_dir)
+    x, y = faces
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(8)])
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss=MinedTripletLoss(BatchHardMiner()))
@@ -101,7 +97,7 @@ def test_callback_logs_tensorboard_scalars_in_fit(att_dir, tmp_path):
         assert f"triplet/{name}" in tags, name
 
 
-def test_logger_without_tensorflow_keeps_its_history_and_writes_no_event_file(att_dir, tmp_path, monkeypatch):
+def test_logger_without_tensorflow_keeps_its_history_and_writes_no_event_file(faces, tmp_path, monkeypatch):
     """On a JAX-only GPU machine tf.summary does not exist: the logger says so once, at construction,
     keeps computing and remembering the statistics, and touches nothing under log_dir."""
     import importlib.util
@@ -109,7 +105,7 @@ def test_logger_without_tensorflow_keeps_its_history_and_writes_no_event_file(at
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tensorflow" else find_spec(name, *a))
-    x, y = _att_faces(att_dir)
+    x, y = faces
     with pytest.warns(UserWarning, match="no TensorFlow, so no TensorBoard scalars"):
         logger = TripletStatsLogger(margin=0.2, log_dir=str(tmp_path / "logs"))
     first = logger.update(3, x, y)
@@ -117,8 +113,8 @@ def test_logger_without_tensorflow_keeps_its_history_and_writes_no_event_file(at
     assert [row["step"] for row in logger.history] == [3] and not (tmp_path / "logs").exists()
 
 
-def test_callback_warns_on_collapsed_model(att_dir):
-    x, y = _att_faces(att_dir)
+def test_callback_warns_on_collapsed_model(faces):
+    x, y = faces
     model = keras.Sequential([keras.Input((x.shape[1],)),
                               keras.layers.Dense(8, kernel_initializer="zeros", bias_initializer="ones")])
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")

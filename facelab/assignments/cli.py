@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..cli_commands import add_command
 from . import names
 
 
@@ -95,23 +96,28 @@ def cmd_run(args) -> int:
 
 def add_parser(subparsers) -> None:
     """Register ``facelab assignment ...`` on the main parser's subparsers."""
-    p = subparsers.add_parser("assignment", help="course assignments: list, start, check (autograder), run on LFW")
+    p = add_command(subparsers, "assignment", example="facelab assignment list",
+                    help="course assignments: list, start, check (autograder), run on LFW")
     sub = p.add_subparsers(dest="assignment_command", required=True)
 
-    q = sub.add_parser("list", help="the assignments, one per course unit")
+    q = add_command(sub, "list", example="facelab assignment list", help="the assignments, one per course unit")
     q.set_defaults(func=cmd_list)
 
-    q = sub.add_parser("start", help="copy the student template into a folder (never overwrites)")
+    q = add_command(sub, "start", example="facelab assignment start triplet-mining --dir mywork",
+                    help="copy the student template into a folder (never overwrites)")
     q.add_argument("name", choices=names())
     q.add_argument("--dir", default=".", help="folder to write <name>.py into (default: .)")
     q.set_defaults(func=cmd_start)
 
-    q = sub.add_parser("check", help="autograde your functions: score and a hint per failure (exit 1 if any fail)")
+    q = add_command(sub, "check", example="facelab assignment check triplet-mining --file mywork/triplet_mining.py",
+                    help="autograde your functions: score and a hint per failure (exit 1 if any fail)")
     q.add_argument("name", choices=names())
     q.add_argument("--file", default=None, help="your file (default: ./<name>.py, dashes as underscores)")
     q.set_defaults(func=cmd_check)
 
-    q = sub.add_parser("run", help="train/evaluate with your code on real LFW data; write a results JSON")
+    q = add_command(sub, "run",
+                    example="facelab assignment run triplet-mining --file mywork/triplet_mining.py --quick",
+                    help="train/evaluate with your code on real LFW data; write a results JSON")
     q.add_argument("name", choices=names())
     q.add_argument("--file", default=None, help="your file (default: ./<name>.py, dashes as underscores)")
     q.add_argument("--data-dir", default=None, help="LFW data root (default: $FACELAB_DATA, else ./data)")

@@ -132,6 +132,23 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
+def _markers(block: str | None, kind: str = "results") -> tuple[str, str]:
+    return (f"<!-- {kind}:begin -->", f"<!-- {kind}:end -->") if not block else \
+        (f"<!-- {kind}:{block}:begin -->", f"<!-- {kind}:{block}:end -->")
+
+
+def fill_block(readme: str | Path, begin: str, end: str, content: str) -> Path:
+    """Replace what stands between the ``begin`` and ``end`` markers of ``readme`` with ``content``
+    (atomically): the one way a generated table enters a Markdown file."""
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme} has no {begin} … {end} block to fill")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return io.write_text(readme, f"{head}{begin}\n{content}{end}{tail}")
+
+
 def update_readme(readme: str | Path, results_json: str | Path, command: str, block: str | None = None,
                   results: dict | None = None) -> Path:
     """Replace the block between the results markers of ``readme`` with the table of
@@ -140,23 +157,74 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
     contents when the caller has already read them."""
     import json
 
-    readme, results_json = Path(readme), Path(results_json)
-    text = readme.read_text(encoding="utf-8")
-    begin, end = (RESULTS_BEGIN, RESULTS_END) if not block else \
-        (f"<!-- results:{block}:begin -->", f"<!-- results:{block}:end -->")
-    if begin not in text or end not in text:
-        raise ValueError(f"{readme} has no {begin} … {end} block to fill")
+    begin, end = _markers(block)
     if results is None:
-        results = json.loads(results_json.read_text(encoding="utf-8"))
+        results = json.loads(Path(results_json).read_text(encoding="utf-8"))
     command = results.get("command", command)  # a run that recorded its own command line quotes that
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
     option = f" --block {block}" if block else ""
-    filled = (f"{begin}\nProduced by `{command}` on {results['device']}; "
-              f"filled in by `facelab report {results_json.parent.name}/{results_json.name} --readme {readme.name}"
-              f"{option}`.\n{table}{end}")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return io.write_text(readme, head + filled + tail)
+    return fill_block(readme, begin, end,
+                      f"Produced by `{command}` on {results['device']}; "
+                      f"filled in by `facelab report {results_json} --readme {readme}{option}`.\n{table}")
+
+
+def _is_full_view2(results: dict) -> bool:
+    """All ten View 2 folds at a real budget, seed 0: other seeds repeat a setting (their records say
+    how much it varies); taking the best of them would report luck."""
+    return (results.get("protocol") == "view2" and results.get("folds", "all") == "all"
+            and not results.get("quick") and results.get("seed", 0) == 0 and isinstance(results.get("methods"), dict))
+
+
+def best_by_family(records_root: str | Path) -> dict:
+    """For each method family (:data:`facelab.methods.FAMILIES`), the best View 2 accuracy among the
+    ``results.json`` files under ``records_root`` that cover all ten folds at a real budget, seed 0:
+    ``{family: (path, method name, method results, results) or None}``."""
+    import json
+
+    from .. import methods
+
+    best = dict.fromkeys(methods.FAMILIES)
+    for path in sorted(Path(records_root).rglob("results.json")):
+        results = json.loads(path.read_text(encoding="utf-8"))
+        if not _is_full_view2(results):
+            continue
+        for name, r in results["methods"].items():
+            fam = methods.family(name)
+            if best[fam] is None or r["accuracy_mean"] > best[fam][2]["accuracy_mean"]:
+                best[fam] = (path, name, r, results)
+    return best
+
+
+def summary_table(records_root: str | Path, link_from: str | Path = ".") -> str:
+    """One row per method family: its best View 2 record, linked (relative to ``link_from``, the
+    folder of the Markdown file that shows the table)."""
+    import os
+
+    from .. import methods
+
+    lines = ["| family | best method | accuracy % | AUC | threshold chosen on | machine | record |",
+             "|---|---|---|---|---|---|---|"]
+    for fam, best in best_by_family(records_root).items():
+        title = methods.FAMILIES[fam]
+        if best is None:
+            lines.append(f"| {title} | — | — | — | — | — | no View 2 record yet |")
+            continue
+        path, name, r, results = best
+        rule = "a held-out training fold" if results.get("threshold", "train") == "held-out" else "the training folds"
+        folder = Path(os.path.relpath(path.parent, link_from)).as_posix()
+        lines.append(f"| {title} | `{name}` | {pct(r['accuracy_mean'])} ± {pct(r['accuracy_se'])} | {r['auc']:.4f} | "
+                     f"{rule} | {results['device'].split(' (')[0]} | [{folder}]({folder}/) |")
+    return "\n".join(lines) + "\n"
+
+
+def update_summary(readme: str | Path, records_root: str | Path) -> Path:
+    """Fill ``<!-- summary:begin -->`` … ``<!-- summary:end -->`` of ``readme`` with
+    :func:`summary_table` of the records under ``records_root``."""
+    begin, end = _markers(None, "summary")
+    return fill_block(readme, begin, end,
+                      f"Written by `facelab report --summary {records_root} --readme {readme}` from the records "
+                      "that cover all ten View 2 folds at seed 0; accuracy is the mean ± standard error over the folds.\n\n"
+                      + summary_table(records_root, Path(readme).parent))
 
 
 def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:

@@ -1,1 +1,1 @@
-"""facelab.generative — see ARCHITECTURE: import submodules explicitly (facelab.generative.<module>)."""
+"""facelab.generative — see docs/architecture.md; import submodules explicitly (facelab.generative.<module>)."""

@@ -991,7 +991,7 @@ BUDGETS = {"quick": QUICK_SETTINGS, "lecture": LECTURE_SETTINGS, "default": {}}
 
 
 def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
-    """Every measurement of the issue in one call: verification per sub-vector, reconstruction RMSE,
+    """Every measurement of the disentangler in one call: verification per sub-vector, reconstruction RMSE,
     pose error and identity transfer on the images of the last split's test pairs (people never
     trained on). ``settings`` go to :class:`GanDisentangler`."""
     import time

@@ -1,1 +1,1 @@
-"""facelab.losses — see ARCHITECTURE: import submodules explicitly (facelab.losses.<module>)."""
+"""facelab.losses — see docs/architecture.md; import submodules explicitly (facelab.losses.<module>)."""

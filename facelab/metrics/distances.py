@@ -191,7 +191,7 @@ def get_similarity(similarity) -> Similarity:
     raise KeyError(f"unknown similarity {similarity!r}; registered: {', '.join(SIMILARITIES)}")
 
 
-# -- classical (issue 3): Hellinger and weighted chi-square for LBP histograms ------------------
+# -- classical: Hellinger and weighted chi-square for LBP histograms ------------------
 def hellinger(a, b):
     """Hellinger distance √(½ Σ (√a − √b)²) of non-negative histograms (0 = equal, 1 = disjoint for
     L1-normalised ones)."""

@@ -1,1 +1,1 @@
-"""facelab.miners — see ARCHITECTURE: import submodules explicitly (facelab.miners.<module>)."""
+"""facelab.miners — see docs/architecture.md; import submodules explicitly (facelab.miners.<module>)."""

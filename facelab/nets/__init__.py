@@ -1,1 +1,1 @@
-"""facelab.nets — see ARCHITECTURE: import submodules explicitly (facelab.nets.<module>)."""
+"""facelab.nets — see docs/architecture.md; import submodules explicitly (facelab.nets.<module>)."""

@@ -1,0 +1,35 @@
+"""The front page and the results records show numbers that facelab wrote, never typed ones: every
+table is regenerated here from the committed results.json files and must match what is shown."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from facelab.evaluation.report import markdown_table, summary_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_summary_is_the_one_facelab_report_writes_from_the_records():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert summary_table(ROOT / "reports", ROOT) in text
+
+
+def test_every_results_block_of_the_records_page_matches_its_results_file():
+    text = (ROOT / "reports" / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S)
+    assert len(blocks) >= 8
+    for name, body in blocks:
+        source = re.search(r"filled in by `facelab report (\S+) --readme reports/README.md --block ([\w-]+)`", body)
+        assert source and source.group(2) == name, f"block {name}: no 'filled in by' line naming it"
+        results = json.loads((ROOT / source.group(1)).read_text(encoding="utf-8"))
+        assert markdown_table(results).split("\n", 2)[2] in body, f"block {name} differs from {source.group(1)}"
+
+
+def test_front_page_commands_use_the_users_python_and_check_it_first():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- ci:begin -->", 1)[1].split("<!-- ci:end -->", 1)[0]
+    first = [line for line in block.splitlines() if line.startswith("python")][0]
+    assert first.startswith("python3 scripts/check_python.py && python3 -m venv .venv")
+    assert "../shared" not in text and not re.search(r"issues? #?\d", text, flags=re.I)
