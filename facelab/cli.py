@@ -45,7 +45,8 @@ def cmd_compare(args) -> int:
     names = methods.resolve_names(args.methods)
     compare(names, protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
             seed=args.seed, identification=not args.no_identification, progress=not args.no_progress,
-            params=_parse_params(args.param), folds=_parse_folds(args.folds), threshold=args.threshold)
+            params=_parse_params(args.param), folds=_parse_folds(args.folds), threshold=args.threshold,
+            overwrite=args.overwrite)
     return 0
 
 
@@ -124,7 +125,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .evaluation.report import markdown_table, merge_results, update_readme, update_summary
+    from .evaluation.report import markdown_table, merge_results, read_results, update_readme, update_summary
 
     if args.merge:
         if not args.out:
@@ -143,6 +144,8 @@ def cmd_report(args) -> int:
     from .generative import fewshot
 
     results = json.loads(Path(args.results).read_text())
+    if not fewshot.is_result(results):
+        results = read_results(args.results)  # a compare results file: checked against the files beside it
     if args.figure and not fewshot.is_result(results):
         raise ValueError(f"--figure draws few-shot results (python -m facelab.generative.fewshot); {args.results} "
                          "is a facelab compare file, whose roc.png compare writes itself")
@@ -191,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="extra argument for every method's constructor, JSON value (e.g. --param pca_dim=100); "
                         "for choosing settings on View 1")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of another comparison in --out (only once the new ones are complete); "
+                   "without it such a folder is refused, results of the same protocol and settings are joined, "
+                   "and an interrupted run resumes from the methods it finished")
     p.add_argument("--threshold", choices=["train", "held-out"], default="train",
                    help="View 2: choose each fold's threshold on the nine training folds' pairs (LFW's rule, default) "
                         "or on one training fold held out of fitting")

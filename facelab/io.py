@@ -56,7 +56,7 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
 
 def write_json(target: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     """``obj`` as JSON, written atomically; ``indent=None`` for long number lists (one line, about two thirds of the bytes)."""
-    return write_text(target, json.dumps(obj, indent=indent, sort_keys=False, default=_json_default) + "\n")
+    return write_text(target, json.dumps(obj, indent=indent, sort_keys=False, default=json_default) + "\n")
 
 
 def save_npz(target: str | os.PathLike, compress: bool = False, **arrays: np.ndarray) -> Path:
@@ -68,6 +68,18 @@ def save_npz(target: str | os.PathLike, compress: bool = False, **arrays: np.nda
     return Path(target)
 
 
+def set_aside(path: str | os.PathLike, tag: str = "damaged") -> Path:
+    """Rename ``path`` to ``<name>.<tag>`` beside it (``<name>.<tag>-2``, … if taken) and return the new
+    path: a file that cannot be used is moved out of the way, never deleted, so it can still be looked at."""
+    path = Path(path)
+    aside, n = path.with_name(f"{path.name}.{tag}"), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.{tag}-{n}")
+    os.replace(path, aside)
+    return aside
+
+
 def save_figure(fig, target: str | os.PathLike, **kwargs) -> Path:
     """Save a matplotlib figure atomically (format taken from the target's extension)."""
     target = Path(target)
@@ -77,7 +89,7 @@ def save_figure(fig, target: str | os.PathLike, **kwargs) -> Path:
     return target
 
 
-def _json_default(obj: Any):
+def json_default(obj: Any):
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):

@@ -11,6 +11,7 @@ import pytest
 
 from facelab.assignments import get, grade, names
 from facelab.assignments import reference as ref
+from facelab.assignments.grading import CHECK_TIMEOUT_S
 from facelab.cli import main
 
 ANSWERS = Path(__file__).parent / "assignment_answers"
@@ -58,13 +59,19 @@ MISTAKES = [
     ("grouped-vae", "grouped_vae__variance_as_scale", {"reparameterize: seeded"}, "σ = exp(½ log σ²)"),
     ("gan-disentangler", "gan_disentangler__compare_original", {"attribute_cycle_loss: seeded"}, "ORIGINAL ones"),
     ("gan-disentangler", "gan_disentangler__in_place", {"swap_attributes"}, "z[perm[i], S]"),
+    # code that would end or hang the grader: the grader stays up, fails those checks and says why
+    ("triplet-mining", "triplet_mining__sys_exit", {"pairwise_distances"}, "your code called sys.exit(0)"),
+    ("triplet-mining", "triplet_mining__endless_loop", {"pairwise_distances"},
+     "stopped after 8 s: `pairwise_distances` did not finish (an endless loop?)"),
+    ("triplet-mining", "triplet_mining__process_crash", {"pairwise_distances"},
+     "the grading process crashed while running `pairwise_distances` (exit code 3)"),
 ]
 
 
 @pytest.mark.parametrize("name,answer,failing,phrase", MISTAKES, ids=[m[1] for m in MISTAKES])
 def test_typical_mistake_loses_the_right_points_with_a_diagnosis(name, answer, failing, phrase):
     a = get(name)
-    report = grade(a, _file(answer))
+    report = grade(a, _file(answer), timeout_s=8 if "endless" in answer else CHECK_TIMEOUT_S)
     failed = report.failed()
     expected = [c.name for c in a.checks if any(c.name.startswith(prefix) for prefix in failing)]
     assert failed == expected, report.format()
@@ -111,6 +118,12 @@ def test_crashing_and_broken_files_get_clear_messages(tmp_path):
     missing = grade(get("triplet-mining"), tmp_path / "nope.py")
     assert "does not exist" in missing.results[0].message
 
+    for body, phrase in (("import sys\nsys.exit(2)\n", "your code called sys.exit(2)"),
+                         ("while True:\n    pass\n", "stopped after 5 s: importing")):
+        (tmp_path / "at_import.py").write_text(body)
+        report = grade(get("triplet-mining"), tmp_path / "at_import.py", load_timeout_s=5)
+        assert report.score == 0 and all(phrase in r.message for r in report.results), report.format()
+
 
 def test_cli_list_start_check(tmp_path, capsys):
     assert main(["assignment", "list"]) == 0
@@ -131,6 +144,8 @@ def test_cli_list_start_check(tmp_path, capsys):
     assert main(["assignment", "check", "siamese", "--file", str(_file("siamese__flipped_labels"))]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "flip the label convention" in out
+    assert main(["assignment", "check", "triplet-mining", "--file", str(_file("triplet_mining__sys_exit"))]) == 1
+    assert "called sys.exit(0)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["assignment", "check", "no-such-assignment"])  # argparse accepts it; get() raises KeyError → exit 2?
 

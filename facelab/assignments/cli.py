@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..cli_commands import add_command
+from .grading import CHECK_TIMEOUT_S
 from . import names
 
 
@@ -45,7 +46,7 @@ def cmd_check(args) -> int:
     from . import get, grade
 
     a = get(args.name)
-    report = grade(a, _student_file(a, args.file))
+    report = grade(a, _student_file(a, args.file), timeout_s=args.timeout)
     print(report.format())
     return 0 if report.passed else 1
 
@@ -113,6 +114,8 @@ def add_parser(subparsers) -> None:
                     help="autograde your functions: score and a hint per failure (exit 1 if any fail)")
     q.add_argument("name", choices=names())
     q.add_argument("--file", default=None, help="your file (default: ./<name>.py, dashes as underscores)")
+    q.add_argument("--timeout", type=float, default=CHECK_TIMEOUT_S, metavar="SECONDS",
+                   help=f"stop and fail a check that runs longer (default {CHECK_TIMEOUT_S:g})")
     q.set_defaults(func=cmd_check)
 
     q = add_command(sub, "run",

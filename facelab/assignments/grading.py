@@ -180,24 +180,105 @@ def expect_close(got, expected, what: str, *, rtol: float = RTOL, atol: float = 
                + (f". {hint}" if hint else ""))
 
 
-def grade(assignment, student_path: str | Path) -> Report:
-    """Run every check of ``assignment`` on the student's file and collect a :class:`Report`."""
-    report = Report(assignment.name, str(student_path))
+CHECK_TIMEOUT_S = 60.0  # per check
+LOAD_TIMEOUT_S = 120.0  # starting a grading process and importing the student's file
+
+
+def _exit_message(exc: SystemExit) -> str:
+    return (f"your code called sys.exit({'' if exc.code is None else repr(exc.code)}), which would end the "
+            "grader: return a value or raise an exception instead")
+
+
+def _run_check(check: Check, student) -> tuple[bool, str]:
+    with np.errstate(all="ignore"):
+        try:
+            check.run(student)
+            return True, ""
+        except Fail as f:
+            return False, str(f.args[0])
+        except SystemExit as exc:
+            return False, _exit_message(exc)
+        except Exception as exc:  # a bug in the student's output type that the check did not foresee
+            return False, f"{type(exc).__name__} while checking: {exc}"
+
+
+def _grade_worker(assignment_name: str, student_path: str, first: int, conn) -> None:
+    """In a child process: import the student's file, then run checks ``first, first + 1, …``,
+    sending ``("start", i)`` before and ``("done", i, passed, message)`` after each, so that the
+    parent knows which check hung or crashed the process."""
+    from . import get
+
+    assignment = get(assignment_name)
     try:
         student = load_student(student_path)
     except (FileNotFoundError, ImportError) as exc:
-        for c in assignment.checks:
-            report.results.append(CheckResult(c, False, str(exc)))
-        return report
-    for c in assignment.checks:
-        with np.errstate(all="ignore"):
-            try:
-                c.run(student)
-                report.results.append(CheckResult(c, True))
-            except Fail as f:
-                report.results.append(CheckResult(c, False, str(f.args[0])))
-            except Exception as exc:  # a bug in the student's output type that the check did not foresee
-                report.results.append(CheckResult(c, False, f"{type(exc).__name__} while checking: {exc}"))
+        conn.send(("load-failed", str(exc)))
+        return
+    except SystemExit as exc:
+        conn.send(("load-failed", f"could not import {student_path}: {_exit_message(exc)}"))
+        return
+    conn.send(("loaded",))
+    for i in range(first, len(assignment.checks)):
+        conn.send(("start", i))
+        conn.send(("done", i, *_run_check(assignment.checks[i], student)))
+
+
+def grade(assignment, student_path: str | Path, *, timeout_s: float = CHECK_TIMEOUT_S,
+          load_timeout_s: float = LOAD_TIMEOUT_S) -> Report:
+    """Run every check of ``assignment`` on the student's file and collect a :class:`Report`.
+
+    The student's code runs in a separate process, so nothing it does can end or hang the grader:
+    ``sys.exit`` fails the check that called it, a check that takes longer than ``timeout_s`` seconds
+    (or an import longer than ``load_timeout_s``) is stopped and failed (an endless loop), and a crash of the process (``os._exit``, a segfault)
+    fails the check it happened in. The other checks then go on in a fresh process."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # a clean interpreter: no threads or state inherited
+    report = Report(assignment.name, str(student_path))
+    checks = list(assignment.checks)
+    while len(report.results) < len(checks):
+        first = len(report.results)
+        receive, send = ctx.Pipe(duplex=False)
+        worker = ctx.Process(target=_grade_worker, args=(assignment.name, str(student_path), first, send),
+                             daemon=True)
+        worker.start()
+        send.close()
+        current, loading = None, True
+        try:
+            while len(report.results) < len(checks):
+                limit = load_timeout_s if loading else timeout_s
+                if not receive.poll(limit):
+                    what = f"importing {student_path}" if loading else f"`{checks[current].function}`"
+                    failed = f"stopped after {limit:g} s: {what} did not finish (an endless loop?)"
+                    break
+                try:
+                    message = receive.recv()
+                except EOFError:  # the process ended without a word
+                    worker.join(5)
+                    what = f"importing {student_path}" if loading else f"`{checks[current].function}`"
+                    failed = f"the grading process crashed while running {what} (exit code {worker.exitcode})"
+                    break
+                if message[0] == "load-failed":
+                    report.results += [CheckResult(c, False, message[1]) for c in checks[first:]]
+                    return report
+                if message[0] == "loaded":
+                    loading = False
+                elif message[0] == "start":
+                    current = message[1]
+                else:
+                    _, index, passed, text = message
+                    report.results.append(CheckResult(checks[index], passed, text))
+            else:
+                return report
+        finally:
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
+            receive.close()
+        if loading:  # nothing can be graded without the file
+            report.results += [CheckResult(c, False, failed) for c in checks[first:]]
+        else:
+            report.results.append(CheckResult(checks[current], False, failed))
     return report
 
 

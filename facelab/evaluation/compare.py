@@ -1,27 +1,130 @@
-"""``facelab compare``: several methods, the same splits, one table and one ROC plot."""
+"""``facelab compare``: several methods, the same splits, one table and one ROC plot.
+
+A comparison can take hours (deep methods on all ten View 2 folds), so it loses nothing:
+its inputs are checked before the first fit, each method's result is saved as it finishes, the
+same command run again resumes from what was saved, and a folder holding other results is never
+overwritten without being asked to.
+"""
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from .. import io
 from .. import methods as registry
 from ..data.lfw import LFW
-from .report import device_description, package_versions, write_results
+from .report import device_description, package_versions, read_results, write_results
 from .runner import evaluate_identification, evaluate_verification
 from .shared_fits import share_fits
+
+PROGRESS = ".compare-progress"  # inside the output folder: one file per finished method
+RUN_KEYS = ("protocol", "data_variant", "seed", "quick", "params", "folds", "threshold", "identification")
+
+
+def run_key(results: dict) -> dict:
+    """What must agree for two runs' methods to share one table (results.json written before the
+    ``identification`` key existed say it through their entries)."""
+    key = {k: results.get(k) for k in RUN_KEYS}
+    key["threshold"] = key["threshold"] or "train"
+    if key["identification"] is None:
+        key["identification"] = any(r.get("identification") for r in results.get("methods", {}).values())
+    return json.loads(json.dumps(key, default=io.json_default))  # as it reads back from a file
+
+
+def _describe(key: dict, names) -> str:
+    folds = "all folds" if key["folds"] == "all" else f"folds {key['folds']}"
+    extra = f", --param {key['params']}" if key["params"] else ""
+    return (f"{key['protocol']} ({folds}, seed {key['seed']}{', quick' if key['quick'] else ''}, "
+            f"threshold {key['threshold']}{extra}) of {', '.join(names)}")
+
+
+def prepare_output(out_dir) -> Path:
+    """The output folder, created and proven writable before any work is done."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: choose a folder for the results")
+    try:
+        (out / PROGRESS).mkdir(parents=True, exist_ok=True)
+        io.write_text(out / PROGRESS / ".write-test", "ok")
+        (out / PROGRESS / ".write-test").unlink()
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+class FinishedMethods:
+    """The methods of this comparison already finished in the output folder — saved one file per
+    method as each finished, or kept from an earlier results.json of the same protocol and settings —
+    and the saving of new ones."""
+
+    def __init__(self, out: Path, key: dict, overwrite: bool, log):
+        self.folder, self.key, self.log = out / PROGRESS, key, log
+        self.entries, self.curves, self.earlier = {}, {}, []
+        if overwrite:
+            for old in self.folder.glob("*.json"):
+                old.unlink()
+            return
+        if (out / "results.json").exists():
+            results, scores = read_results(out, scores=True)
+            if run_key(results) != key:
+                raise ValueError(f"{out} holds the results of another comparison: {_describe(run_key(results), results['methods'])}. "
+                                 f"This run is {_describe(key, ['…'])}. Choose another --out, or give --overwrite to "
+                                 "replace them (they are replaced only when the new results are complete).")
+            for name, entry in results["methods"].items():
+                self._keep(name, entry, scores[name]["scores"], scores[name]["same"])
+            self.earlier = list(results["methods"])
+            log(f"{out} holds results of the same protocol and settings: its methods are kept and the table "
+                "gains this run's")
+        for path in sorted(self.folder.glob("*.json")):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if record.get("key") != key:
+                raise ValueError(f"{path} is unfinished work of another comparison ({_describe(record.get('key', {}), [record.get('name', '?')])}): "
+                                 "rerun that comparison to finish it, choose another --out, or give --overwrite")
+            self._keep(record["name"], record["entry"], record["scores"], record["same"])
+
+    def _keep(self, name, entry, scores, same):
+        self.entries[name] = entry
+        self.curves[name] = (np.asarray(scores, dtype=np.float64), np.asarray(same, dtype=bool))
+
+    def save(self, name: str, entry: dict, scores, same) -> None:
+        """Save one finished method at once (atomically); a failure says what is kept."""
+        record = {"name": name, "key": self.key, "entry": entry,
+                  "scores": np.asarray(scores, dtype=np.float64).tolist(), "same": np.asarray(same).astype(int).tolist()}
+        try:
+            io.write_json(self.folder / f"{name}.json", record, indent=None)
+        except OSError as exc:
+            kept = ", ".join(self.entries) or "none"
+            raise OSError(exc.errno, f"could not save {name}'s result in {self.folder} ({exc.strerror}); "
+                                     f"methods saved there before: {kept}. Free space and rerun the same command "
+                                     "to resume") from None
+        self._keep(name, entry, scores, same)
+
+    def clear(self) -> None:
+        for path in self.folder.glob("*.json"):
+            path.unlink()
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass
 
 
 def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, out_dir="results",
             quick: bool = False, seed: int = 0, identification: bool = True, progress: bool = True,
             cache_dir=None, log=print, params: dict | None = None, folds: list[int] | None = None,
-            threshold: str = "train") -> dict:
+            threshold: str = "train", overwrite: bool = False) -> dict:
     """Evaluate each named method on the same LFW splits and write the results folder.
 
     params: extra constructor arguments given to every method (settings chosen on View 1).
     folds: View 2 folds to run (1-based; None = all ten). A subset is for quick looks — notebooks
     in quick mode, deep methods on a CPU — and is written into the results and the table.
-    threshold: "train" (LFW's rule) or "held-out" (see :data:`~facelab.evaluation.protocols.THRESHOLDS`)."""
+    threshold: "train" (LFW's rule) or "held-out" (see :data:`~facelab.evaluation.protocols.THRESHOLDS`).
+    overwrite: replace the results of another comparison in ``out_dir`` (by default that is refused;
+    results of the same protocol and settings are kept and joined, and unfinished work is resumed)."""
     params = dict(params or {})
     if folds is not None:
         if protocol != "view2":
@@ -29,14 +132,23 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
         folds = sorted({int(k) for k in folds})
         if not folds or folds[0] < 1 or folds[-1] > 10:
             raise ValueError(f"folds must be numbers from 1 to 10; got {folds}")
+    for name in method_names:  # every method accepts its arguments before the first one runs
+        registry.create(name, seed=seed, quick=quick, **params)
+    out = prepare_output(out_dir)
     lfw = LFW(data_dir, cache_dir=cache_dir, progress=progress)
     log(f"data: {lfw.layout.describe()}")
     results = {"protocol": protocol, "data_variant": lfw.variant, "data_root": str(lfw.layout.root),
                "seed": seed, "quick": quick, "params": params, "folds": folds or "all",
-               **({"threshold": threshold} if threshold != "train" else {}), "versions": package_versions(), "methods": {}}
-    curves = {}
+               **({"threshold": threshold} if threshold != "train" else {}), "identification": identification,
+               "versions": package_versions(), "methods": {}}
+    finished = FinishedMethods(out, run_key(results), overwrite, log)
     with share_fits():  # a network named by two methods (deepid, deepid+jb) trains once per fold
         for name in method_names:
+            if name in finished.entries:
+                entry = finished.entries[name]
+                log(f"{name:>24s}: {100 * entry['accuracy_mean']:6.2f} ± {100 * entry['accuracy_se']:.2f} %  "
+                    f"AUC {entry['auc']:.4f}  (finished earlier, kept)")
+                continue
             factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
             t0 = time.perf_counter()
             ver = evaluate_verification(factory, lfw, protocol, progress=progress, threshold=threshold,
@@ -46,14 +158,15 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
             if identification:
                 entry["identification"] = evaluate_identification(factory, lfw, seed=seed)
             entry["wall_seconds"] = time.perf_counter() - t0
-            results["methods"][name] = entry
-            curves[name] = (ver.test_scores, ver.test_same)
+            finished.save(name, entry, ver.test_scores, ver.test_same)
             log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
                 f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")
+    order = list(dict.fromkeys([*finished.earlier, *method_names]))  # an earlier table's rows first, as they were
+    results["methods"] = {n: finished.entries[n] for n in order}
     results["device"] = device_description()
     if "keras" in sys.modules:  # the backend the deep methods ran on (tensorflow here, jax on the GPU runs)
         results["keras_backend"] = sys.modules["keras"].config.backend()
-    written = write_results(Path(out_dir), results, curves)
-    log(f"wrote {', '.join(written)} in {out_dir}")
+    written = write_results(out, results, {n: finished.curves[n] for n in order})
+    finished.clear()
+    log(f"wrote {', '.join(written)} in {os.fspath(out)}")
     return results
-

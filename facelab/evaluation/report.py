@@ -100,14 +100,26 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+RESULT_FILES = ("results.md", "scores.json", "roc.png", "cmc.png", "few_shot.png")  # results.json names them
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
-    """Write results.json, results.md, roc.png (and cmc.png, few_shot.png when present)."""
+    """Write results.md, scores.json, roc.png (and cmc.png, few_shot.png when present), then
+    results.json last, each atomically. results.json lists the checksum of every other file
+    (``files``), so a folder whose write was cut short, or that mixes two runs' files, is caught by
+    :func:`read_results` instead of being read as one run; result files of an earlier run that this
+    one does not write are removed."""
     from .. import plots
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {"results.json": io.write_json(out_dir / "results.json", results),
-               "results.md": io.write_text(out_dir / "results.md", markdown_table(results))}
+    written = {"results.md": io.write_text(out_dir / "results.md", markdown_table(results))}
     # the pooled test scores behind AUC/EER/ROC, so runs over separate folds can be merged (merge_results);
     # JSON (exact for float64), so a report folder keeps them beside results.json and folds run in
     # different sessions or on different machines can still be merged
@@ -126,7 +138,41 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     import matplotlib.pyplot as plt
 
     plt.close("all")
+    files = {name: _sha256(path) for name, path in written.items()}
+    written["results.json"] = io.write_json(out_dir / "results.json", {**results, "files": files})
+    for stale in set(RESULT_FILES) - set(written):
+        (out_dir / stale).unlink(missing_ok=True)
     return written
+
+
+def read_results(folder: str | Path, scores: bool = False):
+    """``results`` of a results folder, or of a results file and the files beside it (with
+    ``scores.json``'s contents when ``scores``), after checking that its files are the ones its
+    results.json lists: a mixed or half-written folder is an error naming the file, never read as a
+    run. Folders written before results.json listed its files are read as they are."""
+    import json
+
+    path = Path(folder)
+    path, folder = (path / "results.json", path) if path.is_dir() else (path, path.parent)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{folder}: no results.json (not a facelab compare results folder)") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); rerun the command that wrote it") from None
+    if not isinstance(results, dict) or "methods" not in results or "protocol" not in results:
+        raise ValueError(f"{path}: not a facelab compare results file (it has no 'protocol' and 'methods')")
+    for name, digest in results.get("files", {}).items():
+        other = folder / name
+        if other.exists() and _sha256(other) != digest:
+            raise ValueError(f"{other} does not belong to {path}: another run wrote it, or a write was cut short. "
+                             "Rerun the command that made this folder (its results.json says which).")
+    if not scores:
+        return results
+    try:
+        return results, json.loads((folder / "scores.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder}: results.json without a readable scores.json ({exc})") from None
 
 
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -242,11 +288,7 @@ def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:
 
     runs = []
     for d in map(Path, run_dirs):
-        try:
-            results = json.loads((d / "results.json").read_text(encoding="utf-8"))
-            scores = json.loads((d / "scores.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{d}: not a compare results folder with results.json and scores.json ({exc})") from None
+        results, scores = read_results(d, scores=True)
         if results.get("protocol") != "view2":
             raise ValueError(f"{d}: only View 2 runs have folds to merge (this one is {results.get('protocol')!r})")
         folds = list(range(1, 11)) if results.get("folds") == "all" else list(results["folds"])
