@@ -128,3 +128,16 @@ def test_a_mixed_or_half_written_folder_is_never_read_as_a_run(tmp_path, cache_d
     _run(first, ["pixels"], cache_dir, identification=False, overwrite=True)
     results = read_results(first)
     assert set(results["files"]) == {"results.md", "scores.json", "roc.png"} and not (first / "cmc.png").exists()
+
+
+def test_a_merge_rewrites_its_own_folder_but_never_replaces_other_results(tmp_path, cache_dir):
+    folds = [tmp_path / f"fold{k}" for k in (1, 2)]
+    for k, out in zip((1, 2), folds):
+        _run(out, ["pixels"], cache_dir, protocol="view2", folds=[k])
+    merged = merge_results(folds, tmp_path / "merged")
+    assert merged["folds"] == [1, 2] and len(merged["methods"]["pixels"]["fold_accuracy"]) == 2
+    assert merge_results(folds, tmp_path / "merged")["methods"] == merged["methods"]  # the same merge again
+    before = (folds[0] / "results.json").read_bytes()
+    with pytest.raises(ValueError, match=r"fold1 already holds other results \(of pixels\): choose another --out"):
+        merge_results(folds, folds[0])
+    assert (folds[0] / "results.json").read_bytes() == before

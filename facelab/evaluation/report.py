@@ -295,6 +295,12 @@ def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:
         runs.append((d, results, scores, folds))
     if not runs:
         raise ValueError("merge_results needs at least one results folder")
+    sources = [str(d) for d, *_ in runs]
+    if (Path(out_dir) / "results.json").exists():  # rewriting the same merge is fine; replacing other results is not
+        existing = read_results(out_dir)
+        if existing.get("merged_from") != sources:
+            raise ValueError(f"{out_dir} already holds other results (of {', '.join(existing['methods'])}): "
+                             "choose another --out for the merge")
     first = runs[0][1]
     for d, results, _, _ in runs[1:]:
         for key in ("data_variant", "seed", "quick", "threshold"):
@@ -304,7 +310,7 @@ def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:
               "seed": first["seed"], "quick": first["quick"], "params": {}, "folds": None,
               **({"threshold": first["threshold"]} if "threshold" in first else {}),
               "versions": first["versions"], "methods": {}, "device": first["device"],
-              "merged_from": [str(d) for d, *_ in runs]}
+              "merged_from": sources}
     curves, method_folds = {}, {}
     for name in dict.fromkeys(n for _, r, _, _ in runs for n in r["methods"]):
         parts = sorted(((folds, d, r["methods"][name], s) for d, r, s, folds in runs if name in r["methods"]),
