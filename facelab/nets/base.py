@@ -9,7 +9,8 @@ A deep method says three things and inherits the rest:
 ``fit`` validates the input, maps identity labels to 0..C-1, seeds Keras, builds the backbone
 under the precision policy, trains (checkpoints, resume, NaN guard) and keeps the embedding
 network as ``backbone_``; ``embed`` runs it in batches. ``save``/``load`` round-trip through a
-``.keras`` file plus the method's config.
+``.keras`` file (which records the method's name inside) plus the method's config beside it; ``load``
+refuses another method's model and names a file that is not a Keras model.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from ..base import FaceMethod, check_images, check_labels
 from ..data.pipeline import translate
 from ..data.preprocess import PreprocessConfig
 from .backbones import build_backbone
-from .training import TrainConfig, load_model, precision_scope, resolve_precision, \
-    save_model, train, training_set_dir, training_set_fingerprint
+from .training import SavedModelError, TrainConfig, load_model, precision_scope, read_model_info, \
+    resolve_precision, save_model, train, training_set_dir, training_set_fingerprint
 
 
 def _whole_pixels(name: str, value) -> int:
@@ -132,6 +133,11 @@ class DeepMethod(FaceMethod):
                 "precision": resolve_precision(self.precision), "jit_compile": self.jit_compile,
                 **self.method_params()}
 
+    def _checkpoint_params(self) -> dict:
+        """What a checkpoint must match: the training hyper-parameters but the epoch count, so a
+        finished run asked for more epochs continues (:func:`~facelab.nets.training.train`)."""
+        return {k: v for k, v in self._training_params().items() if k != "epochs"}
+
     def build_backbone(self, input_shape) -> keras.Model:
         return build_backbone(self.backbone, input_shape, self.embedding_dim, **self.backbone_kwargs)
 
@@ -157,7 +163,7 @@ class DeepMethod(FaceMethod):
                              jit_compile=self.jit_compile,
                              checkpoint_every=self.checkpoint_every, run_dir=self.fit_dir_,
                              tensorboard=self.tensorboard, progress=self.progress,
-                             extra={"method": self.name, "params": self._training_params()})
+                             extra={"method": self.name, "params": self._checkpoint_params()})
         self.training_ = train(model, lambda e, s: self.make_dataset(images, labels, sampler, e, s), steps, config,
                                loss=self.loss, loss_weights=self.loss_weights, data_fingerprint=data_fp,
                                callbacks=self.training_callbacks(sampler), desc=self.name)
@@ -195,7 +201,7 @@ class DeepMethod(FaceMethod):
         """The embedding network as ``<path>`` (``.keras``) plus ``<path>.json`` (the config)."""
         if not hasattr(self, "backbone_"):
             raise RuntimeError(f"{self.name}: nothing to save, the method is not fitted")
-        path = save_model(self.backbone_, path)
+        path = save_model(self.backbone_, path, info={"method": self.name, "kind": self.kind})
         io.write_json(Path(f"{path}.json"), {"config": self.config, "input_shape": list(self.input_shape_),
                                               **self.extra_state()})
         return path
@@ -209,10 +215,23 @@ class DeepMethod(FaceMethod):
 
     @classmethod
     def load(cls, path) -> "DeepMethod":
-        """A fitted method from :meth:`save` (embedding only; training state is in the run dir)."""
+        """A fitted method from :meth:`save` (embedding only; training state is in the run dir).
+
+        Raises :class:`~facelab.nets.training.SavedModelError` for a file that is not a Keras model
+        or holds another method's model (what :meth:`save` recorded inside it, or in the config beside
+        it for older files)."""
         path = Path(path)
-        info = json.loads(Path(f"{path}.json").read_text()) if Path(f"{path}.json").exists() else {}
+        inside = read_model_info(path)  # a missing file, or one that is not a Keras model, is named first
+        settings = Path(f"{path}.json")
+        try:
+            info = json.loads(settings.read_text()) if settings.exists() else {}
+        except (OSError, ValueError) as exc:
+            raise SavedModelError(f"{settings}, the settings saved beside {path.name}, cannot be read "
+                                  f"({type(exc).__name__}: {exc}); save the model again") from exc
         cfg = info.get("config", {})
+        held = inside.get("method") or cfg.get("name")
+        if held is not None and held != cls.name:
+            raise SavedModelError(f"{path} holds a {held} model, not {cls.name}")
         pre = cfg.get("preprocess")
         method = cls(preprocess=PreprocessConfig(**pre) if pre else None, seed=cfg.get("seed", 0),
                      quick=cfg.get("quick", False), flip_average=cfg.get("flip_average", False),

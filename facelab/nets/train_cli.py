@@ -4,9 +4,13 @@ The CLI parses arguments and calls :func:`train_method`; nothing here parses ``s
 Outputs in ``out``: ``run/`` (checkpoint.npz, TensorBoard ``logs/``, history.json — running the
 same command again resumes from the checkpoint), ``model.keras`` + ``model.keras.json`` (the
 embedding network and the method config) and ``train.json`` (budget: epochs, seconds, device).
+Running it again with more ``--epochs`` continues the finished run. One ``out`` holds one method:
+training another method into it is refused before anything is trained (its ``model.keras`` would
+replace the first's).
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -27,6 +31,17 @@ def training_people(lfw: LFW, people: str = "view1") -> np.ndarray:
     raise ValueError(f"people must be one of {PEOPLE}, got {people!r}")
 
 
+def methods_in(out: Path) -> set[str]:
+    """The methods a ``facelab train`` folder holds: the saved model's (``train.json``) and those with
+    a run folder (a training that was interrupted before it saved a model)."""
+    found = {d.name for d in (out / "run").iterdir() if d.is_dir()} if (out / "run").is_dir() else set()
+    try:
+        found.add(json.loads((out / "train.json").read_text())["method"])
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: the run folders say it
+        pass
+    return found
+
+
 def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick: bool = False, seed: int = 0,
                  epochs: int | None = None, params: dict | None = None, progress: bool = True) -> dict:
     """Fit method ``name`` (a registered deep method) on LFW ``people`` and save it under ``out``.
@@ -39,6 +54,11 @@ def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick:
         raise ValueError(f"{name} is a classical method; `facelab train` trains deep methods "
                          f"({', '.join(methods.available('deep'))})")
     out = Path(out)
+    others = sorted(methods_in(out) - {name})
+    if others:
+        raise ValueError(f"{out} already holds a {' and a '.join(others)} model; `facelab train` keeps one method "
+                         f"per --out folder (its model.keras would be replaced): train {name} into another folder, "
+                         f"e.g. --out {out.parent / f'{out.name}-{name}'}")
     kwargs = dict(params or {})
     if epochs is not None:
         kwargs["epochs"] = epochs

@@ -9,6 +9,15 @@ What it adds to ``fit``:
   ``run_dir``, :func:`train` restores them and asks the data for the rest of that epoch
   (``make_dataset(start_epoch, skip)``); seeded samplers make those the batches the first run
   would have seen.
+- **A damaged checkpoint costs time, not the run.** One that cannot be read (truncated, empty,
+  bit-flipped) is renamed ``checkpoint.npz.damaged`` beside itself, with a warning, and training
+  starts again from epoch 0. Every array is read (and its CRC checked) before any is assigned, so
+  a half-read file never leaves a half-restored model.
+- **A finished run can be extended.** The epoch count is not one of the settings a checkpoint must
+  match: asking a finished run for more epochs continues it (same weights and optimizer state,
+  the earlier epochs' history kept); asking for as many reports it finished; asking for fewer is
+  an error (a run cannot be shortened), and so is another epoch count under a cosine schedule
+  (its length is part of the learning-rate curve).
 - **NaN guard.** :class:`StopOnNaN` stops at the first non-finite loss *before* anything is
   saved, and :func:`train` raises :class:`TrainingDivergedError` naming the step and the last
   good checkpoint, which is kept.
@@ -20,9 +29,10 @@ What it adds to ``fit``:
   changing the global one; ``"auto"`` means mixed_float16 on a GPU, float32 on a CPU (where
   mixed_float16 measured 6× slower and mixed_bfloat16 only marginally faster).
 
-Saved models: :func:`save_model` writes a ``.keras`` file atomically; custom layers are
-registered with ``keras.saving.register_keras_serializable`` so :func:`load_model` needs no
-``custom_objects``.
+Saved models: :func:`save_model` writes a ``.keras`` file atomically, with what saved it (the
+method's name and kind) inside as ``facelab.json``, so a loader can say what a file holds; custom
+layers are registered with ``keras.saving.register_keras_serializable`` so :func:`load_model` needs
+no ``custom_objects``. A file that is not a Keras model is a :class:`SavedModelError` naming it.
 """
 from __future__ import annotations
 
@@ -34,6 +44,7 @@ import os
 import tempfile
 import time
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,6 +55,7 @@ import numpy as np
 from .. import io
 
 CHECKPOINT = "checkpoint.npz"
+MODEL_INFO = "facelab.json"  # inside a .keras file: what saved the model
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -53,6 +65,18 @@ class TrainingDivergedError(RuntimeError):
 
 class CheckpointMismatchError(ValueError):
     """A run directory holds a checkpoint of another model or other training data."""
+
+
+class DamagedCheckpointError(ValueError):
+    """A checkpoint file that cannot be read: truncated, empty or corrupted."""
+
+
+class SavedModelError(ValueError):
+    """A saved model that cannot be loaded as asked: not a Keras model file, damaged, or another method's."""
+
+
+# what reading a damaged .npz / .keras zip raises (as for the preprocessing cache)
+_READ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 
 # -- device and precision -------------------------------------------------------------------
@@ -209,36 +233,89 @@ def save_checkpoint(path, model, *, epoch: int, batch: int, fingerprint: str, ex
 
 
 def read_checkpoint_meta(path) -> dict:
-    with np.load(path, allow_pickle=False) as npz:
-        return json.loads(str(npz["meta"]))
+    """The metadata of a checkpoint; :class:`DamagedCheckpointError` names a file that cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+    except _READ_ERRORS as exc:
+        raise DamagedCheckpointError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k), int)
+                                             for k in ("epoch", "batch", "n_model", "n_optimizer")):
+        raise DamagedCheckpointError(f"{path} cannot be read (its metadata is not a checkpoint's)")
+    return meta
 
 
 def load_checkpoint(path, model, fingerprint: str | None = None) -> dict:
     """Restore variables written by :func:`save_checkpoint`; returns its metadata.
 
     Raises :class:`CheckpointMismatchError` when the checkpoint belongs to another model
-    (variable count or shapes) or to other training data/settings (``fingerprint``).
+    (variable count or shapes) or to other training data/settings (``fingerprint``), and
+    :class:`DamagedCheckpointError` when it cannot be read; in both cases before any variable is
+    assigned, so the model is left as it was.
     """
     path = Path(path)
-    with np.load(path, allow_pickle=False) as npz:
-        meta = json.loads(str(npz["meta"]))
-        if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+    meta = read_checkpoint_meta(path)
+    if fingerprint is not None and meta.get("fingerprint") != fingerprint:
+        raise CheckpointMismatchError(
+            f"{path} was written for other training data or settings (fingerprint {meta.get('fingerprint')} "
+            f"!= {fingerprint}); use another run directory or delete it to start afresh")
+    model_vars, opt_vars = list(model.variables), _optimizer_variables(model)
+    if meta["n_model"] != len(model_vars) or meta["n_optimizer"] != len(opt_vars):
+        raise CheckpointMismatchError(
+            f"{path} holds {meta['n_model']} model / {meta['n_optimizer']} optimizer variables; this model has "
+            f"{len(model_vars)} / {len(opt_vars)}")
+    pairs = [(f"{prefix}{i}", v) for prefix, variables in (("m", model_vars), ("o", opt_vars))
+             for i, v in enumerate(variables)]
+    try:  # every array read (and CRC-checked) before the first is assigned
+        with np.load(path, allow_pickle=False) as npz:
+            values = [npz[key] for key, _ in pairs]
+    except _READ_ERRORS as exc:
+        raise DamagedCheckpointError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from exc
+    for (_, v), value in zip(pairs, values):
+        if tuple(value.shape) != tuple(v.shape):
             raise CheckpointMismatchError(
-                f"{path} was written for other training data or settings (fingerprint {meta.get('fingerprint')} "
-                f"!= {fingerprint}); use another run directory or delete it to start afresh")
-        model_vars, opt_vars = list(model.variables), _optimizer_variables(model)
-        if meta["n_model"] != len(model_vars) or meta["n_optimizer"] != len(opt_vars):
-            raise CheckpointMismatchError(
-                f"{path} holds {meta['n_model']} model / {meta['n_optimizer']} optimizer variables; this model has "
-                f"{len(model_vars)} / {len(opt_vars)}")
-        for prefix, variables in (("m", model_vars), ("o", opt_vars)):
-            for i, v in enumerate(variables):
-                value = npz[f"{prefix}{i}"]
-                if tuple(value.shape) != tuple(v.shape):
-                    raise CheckpointMismatchError(
-                        f"{path}: variable {v.path} has shape {tuple(v.shape)}, checkpoint {tuple(value.shape)}")
-                v.assign(value)
+                f"{path}: variable {v.path} has shape {tuple(v.shape)}, checkpoint {tuple(value.shape)}")
+    for (_, v), value in zip(pairs, values):
+        v.assign(value)
     return meta
+
+
+def _fingerprint_with_epochs(data_fingerprint: str, settings: dict, epochs: int) -> str | None:
+    """The fingerprint a deep method's checkpoint had while its epoch count was one of the settings it
+    had to match (``settings["params"]["epochs"]``, before a finished run could be extended), or None
+    for a run without ``params``: such checkpoints still resume and re-embed."""
+    if not isinstance(settings.get("params"), dict):
+        return None
+    return fingerprint(data_fingerprint, {**settings, "params": {**settings["params"], "epochs": epochs}})
+
+
+def _resume_checkpoint(path, model, data_fingerprint: str, settings: dict, config: TrainConfig) -> dict:
+    """Load the run's checkpoint into ``model`` once it is clear that this call can continue it: the
+    same data and settings (the epoch count aside), not past ``config.epochs`` (a run cannot be
+    shortened), and under a cosine schedule the same epoch count (the curve's length). Returns its metadata."""
+    meta = read_checkpoint_meta(path)
+    fp, run_epochs = fingerprint(data_fingerprint, settings), meta.get("epochs")
+    if run_epochs is None:  # written while the epoch count was a setting: it matches with its own count
+        for epochs in (config.epochs, meta["epoch"]):
+            if meta.get("fingerprint") == _fingerprint_with_epochs(data_fingerprint, settings, epochs):
+                fp, run_epochs = meta["fingerprint"], epochs
+                break
+    if meta.get("fingerprint") == fp:  # (else load_checkpoint names the mismatch)
+        if (meta["epoch"], meta["batch"]) > (config.epochs, 0):
+            into = f" and {meta['batch']} batches of the next" if meta["batch"] else ""
+            raise CheckpointMismatchError(
+                f"{path} has trained {meta['epoch']} epochs{into}, more than the {config.epochs} asked, and a run "
+                f"cannot be shortened: ask for {meta['epoch'] + bool(meta['batch'])} epochs or more to use it, or use "
+                f"another run directory to train {config.epochs} epochs")
+        if config.lr_schedule == "cosine" and run_epochs not in (None, config.epochs):
+            raise CheckpointMismatchError(
+                f"{path} was trained under a cosine learning-rate schedule over {run_epochs} epochs, which cannot be "
+                f"stretched to {config.epochs}: ask for {run_epochs} epochs to use it, or use another run directory "
+                f"to train {config.epochs} epochs from the start")
+    return load_checkpoint(path, model, fingerprint=fp)
 
 
 def scope_values(scope, variables, previous) -> list:
@@ -355,7 +432,8 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
           config: TrainConfig, *, loss=None, loss_weights=None, metrics=None, data_fingerprint: str = "",
           callbacks: list | None = None, desc: str = "training") -> TrainResult:
     """Compile (if needed) and fit ``model`` for ``config.epochs`` epochs of ``steps_per_epoch``
-    batches, resuming from ``<run_dir>/checkpoint.npz`` when one is there.
+    batches, resuming from ``<run_dir>/checkpoint.npz`` when one is there (a finished run asked for
+    more epochs continues; a damaged checkpoint is set aside, with a warning, and training restarts).
 
     ``make_dataset(start_epoch, skip)`` must return a dataset over epochs
     ``start_epoch .. config.epochs-1`` whose first ``skip`` batches of ``start_epoch`` are left
@@ -385,11 +463,17 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
 
     start_epoch, skip, resumed = 0, 0, None
     if ckpt.exists():
-        meta = load_checkpoint(ckpt, model, fingerprint=fp)
-        start_epoch, skip = meta["epoch"], meta["batch"]
-        resumed = (start_epoch, skip)
-        if skip >= steps_per_epoch:
-            start_epoch, skip = start_epoch + 1, 0
+        try:
+            meta = _resume_checkpoint(ckpt, model, data_fingerprint, settings, config)
+        except DamagedCheckpointError as err:  # a checkpoint only saves time: start again, keep the file
+            aside = io.set_aside(ckpt)
+            warnings.warn(f"{desc}: {err}; set it aside as {aside.name} and training starts again from epoch 0",
+                          stacklevel=2)
+        else:
+            start_epoch, skip = meta["epoch"], meta["batch"]
+            resumed = (start_epoch, skip)
+            if skip >= steps_per_epoch:
+                start_epoch, skip = start_epoch + 1, 0
 
     # where are we? position(batch index within the current fit call) -> (epoch, batches done in it)
     state = {"epoch": start_epoch, "offset": skip}
@@ -411,7 +495,7 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
     # before the checkpoint: resuming never skips an entry
     cbs = [_Epoch(), nan_guard, *(callbacks or []), run_history,
            Checkpointer(ckpt, config.checkpoint_every, fp, nan_guard, position, steps_per_epoch,
-                        extra={"desc": desc})]
+                        extra={"desc": desc, "epochs": config.epochs})]
     progress = None
     if config.progress:
         progress = Progress(config.epochs * steps_per_epoch, start_epoch * steps_per_epoch + skip, desc)
@@ -464,9 +548,11 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
 
 
 # -- saved models ---------------------------------------------------------------------------
-def save_model(model: keras.Model, path) -> Path:
+def save_model(model: keras.Model, path, info: dict | None = None) -> Path:
     """``model.save`` to a ``.keras`` file, atomically (Keras insists on the extension, hence no
-    :func:`facelab.io.atomic_path`: the temporary file is ``.<name>.<pid>.tmp.keras``)."""
+    :func:`facelab.io.atomic_path`: the temporary file is ``.<name>.<pid>.tmp.keras``). ``info``
+    (JSON: which method saved it) goes inside the file as ``facelab.json``, which Keras ignores and
+    :func:`read_model_info` reads, so the file says what it holds wherever it is copied."""
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"model path must end in .keras, got {path}")
@@ -474,6 +560,9 @@ def save_model(model: keras.Model, path) -> Path:
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
     try:
         model.save(tmp)
+        if info is not None:
+            with zipfile.ZipFile(tmp, "a") as z:
+                z.writestr(MODEL_INFO, json.dumps(info))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -483,14 +572,42 @@ def save_model(model: keras.Model, path) -> Path:
     return path
 
 
-def load_model(path) -> keras.Model:
-    """Load a ``.keras`` model saved by :func:`save_model` (facelab's layers are registered)."""
-    from . import layers  # noqa: F401  (registers the custom layers)
+def _not_a_model(path, exc) -> SavedModelError:
+    return SavedModelError(f"{path} is not a Keras model file (damaged or another format): {type(exc).__name__}: "
+                           f"{exc}. Save the model again, or give the path of the .keras file that save() wrote")
 
+
+def read_model_info(path) -> dict:
+    """What :func:`save_model` recorded inside a ``.keras`` file (``{}`` for a file saved without it).
+    A file that is not a Keras model file is a :class:`SavedModelError` naming it (Keras itself calls
+    such a file "not found")."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved model at {path}")
-    return keras.models.load_model(path, compile=False)
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            info = json.loads(z.read(MODEL_INFO)) if MODEL_INFO in names else {}
+    except _READ_ERRORS as exc:
+        raise _not_a_model(path, exc) from exc
+    if "config.json" not in names:
+        raise _not_a_model(path, ValueError("a zip file without a Keras model's config.json"))
+    if not isinstance(info, dict):
+        raise _not_a_model(path, ValueError(f"its {MODEL_INFO} is not a JSON object"))
+    return info
+
+
+def load_model(path) -> keras.Model:
+    """Load a ``.keras`` model saved by :func:`save_model` (facelab's layers are registered); a file
+    that is missing, not a Keras model or damaged is an error naming it."""
+    from . import layers  # noqa: F401  (registers the custom layers)
+
+    path = Path(path)
+    read_model_info(path)
+    try:
+        return keras.models.load_model(path, compile=False)
+    except _READ_ERRORS as exc:  # a damaged weights file (bad CRC, truncated HDF5)
+        raise _not_a_model(path, exc) from exc
 
 
 def config_dict(config: TrainConfig) -> dict:
