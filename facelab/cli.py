@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_command(sub, "train", example="facelab train deepid --quick --out runs/deepid-quick",
                     help="train one deep method on LFW training people (resumes if interrupted)",
                     description="Train a deep method and save model.keras, TensorBoard logs and train.json in --out. "
-                    "Running the same command again after an interruption resumes from the last checkpoint.")
+                    "Running the same command again after an interruption resumes from the last checkpoint; "
+                    "with more --epochs it continues a finished run. One --out folder holds one method.")
     p.add_argument("method", help="a deep method name (see `facelab methods`)")
     p.add_argument("--out", required=True, help="run folder")
     _add_data_dir(p)
@@ -265,6 +266,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_text(exc: BaseException, argv) -> str:
+    """What the catch-all prints. A KeyError from a failed lookup carries only the key, and a JSON
+    error only a position, so both say where the lookup was and which command's input lacked it; an
+    OSError (a full disk, a missing file) names its file."""
+    import shlex
+    import traceback
+
+    command = shlex.join(["facelab", *(sys.argv[1:] if argv is None else map(str, argv))])
+    if isinstance(exc, KeyError):
+        key = exc.args[0] if exc.args else None
+        if isinstance(key, str) and len(key.split()) >= 3:  # raised with a sentence: it says what is wrong
+            return key
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return (f"missing key {key!r}, looked up by {frame.name} ({Path(frame.filename).name} line {frame.lineno}) "
+                f"in what `{command}` read")
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc}) in a file that `{command}` read"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        also = f" and {exc.filename2}" if exc.filename2 is not None else ""
+        return f"{exc.filename}{also}: {exc.strerror or exc}"
+    return str(exc)
+
+
 def main(argv=None) -> int:
     import os
 
@@ -276,8 +300,8 @@ def main(argv=None) -> int:
 
     try:
         return args.func(args)
-    except (DataError, KeyError, ValueError) as exc:
-        print(f"facelab {args.command}: error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+    except (DataError, KeyError, ValueError, OSError) as exc:
+        print(f"facelab {args.command}: error: {_error_text(exc, argv)}", file=sys.stderr)
         return 2
 
 

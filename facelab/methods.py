@@ -6,8 +6,15 @@ Register with :func:`register` (a ``"module:attribute"`` string keeps the import
 from __future__ import annotations
 
 import importlib
+import inspect
+import json
+import numbers
+import types
+import typing
 from dataclasses import dataclass
 from typing import Callable
+
+import numpy as np
 
 from .base import FaceMethod
 
@@ -43,14 +50,100 @@ def spec(name: str) -> MethodSpec:
 
 
 def create(name: str, **kwargs) -> FaceMethod:
-    """A fresh, unfitted method (the evaluator calls this once per fold)."""
+    """A fresh, unfitted method (the evaluator calls this once per fold).
+
+    An argument of the wrong type for what the method declares (``--param epochs=abc`` arrives as
+    the text ``"abc"``) is a ValueError naming it here, not a failure deep inside training. The
+    method's own checks run first, so their messages win."""
     factory = spec(name).factory()
     try:
-        return factory(**kwargs)
+        method = factory(**kwargs)
     except TypeError as err:
         if "unexpected keyword argument" not in str(err):
+            _check_argument_types(name, kwargs, _declared_parameters([factory]))  # a wrong type explains it
             raise
         raise ValueError(f"method {name!r} does not take one of the arguments {sorted(kwargs)}: {err}") from None
+    # a factory function passes **kwargs on (deepid+jb → DeepID): read what it built, and what that wraps
+    wrapped = [type(v) for v in getattr(method, "__dict__", {}).values() if isinstance(v, FaceMethod)]
+    _check_argument_types(name, kwargs, _declared_parameters([factory, type(method), *wrapped]))
+    return method
+
+
+_SIMPLE_TYPES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+                 dict: "a JSON object", list: "a JSON list", tuple: "a JSON list", type(None): "null"}
+
+
+def _declared_parameters(sources) -> dict[str, tuple[object, object]]:
+    """Parameter name → (annotation or None, default) over the signatures of ``sources`` (functions,
+    or classes whose ``__init__`` chain is read along the MRO); the first declaration wins."""
+    functions = []
+    for source in sources:
+        if isinstance(source, type):
+            functions += [vars(c)["__init__"] for c in source.__mro__ if "__init__" in vars(c) and c is not object]
+        else:
+            functions.append(source)
+    declared = {}
+    for fn in functions:
+        try:
+            parameters = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        try:
+            hints = typing.get_type_hints(fn)
+        except (NameError, TypeError, AttributeError):  # an annotation that does not resolve: use defaults
+            hints = {}
+        for p in parameters:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self" or p.name in declared:
+                continue
+            declared[p.name] = (hints.get(p.name), p.default)
+    return declared
+
+
+def _accepts(annotation, value) -> bool | None:
+    """Whether ``value`` (from JSON) fits ``annotation``; None when the annotation is not a simple type."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        answers = [_accepts(a, value) for a in typing.get_args(annotation)]
+        return True if True in answers else None if None in answers else False
+    annotation = typing.get_origin(annotation) or annotation  # dict[str, int] → dict
+    if annotation not in _SIMPLE_TYPES:
+        return None
+    flag = isinstance(value, (bool, np.bool_))
+    if annotation is bool:
+        return flag
+    if annotation is float:  # JSON writes 1.0 as 1
+        return isinstance(value, numbers.Real) and not flag
+    if annotation is int:  # NumPy integers too: a seed is often one
+        return isinstance(value, numbers.Integral) and not flag
+    if annotation is tuple:
+        return isinstance(value, (list, tuple))
+    return isinstance(value, annotation)
+
+
+def _expected(annotation) -> str:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " or ".join(_expected(a) for a in typing.get_args(annotation))
+    annotation = typing.get_origin(annotation) or annotation
+    return _SIMPLE_TYPES.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _check_argument_types(name: str, kwargs: dict, declared: dict) -> None:
+    """Raise a ValueError naming the first argument whose value does not fit its declared type."""
+    for key, value in kwargs.items():
+        if key not in declared:
+            continue
+        annotation, default = declared[key]
+        if annotation is None:  # no annotation: a number, a flag or a text default says what fits
+            kind = type(default)
+            if kind not in (bool, int, float, str):
+                continue
+            annotation = float if kind is int else kind
+        if _accepts(annotation, value) is False:
+            shown = default if isinstance(default, (bool, int, float, str)) else None
+            example = f", e.g. --param {key}={json.dumps(shown)}" if shown is not None else ""
+            got = f"the text {value!r}" if isinstance(value, str) else f"{value!r}"
+            raise ValueError(f"method {name}: parameter {key} should be {_expected(annotation)}"
+                             f"{f' (default {shown!r})' if shown is not None else ''}, got {got}; "
+                             f"--param values are read as JSON{example}")
 
 
 KINDS = ("classical", "deep", "generative")
@@ -59,9 +152,14 @@ KINDS = ("classical", "deep", "generative")
 def resolve_names(text: str | None) -> list[str]:
     """``None`` → the default set (the fast classical methods); else a comma list whose items are
     method names, a kind (``"classical"``, ``"deep"``, ``"generative"``: every method of that kind)
-    or ``"all"``, expanded in order with repeats dropped (``"deep,pixels"``, ``"classical,grouped-vae"``)."""
-    if text is None or text.strip() == "":
+    or ``"all"``, expanded in order with repeats dropped (``"deep,pixels"``, ``"classical,grouped-vae"``).
+    A list that names nothing (``--methods ""``, a variable that was not set) is an error: running the
+    default set instead would answer a question nobody asked."""
+    if text is None:
         return [n for n, s in _REGISTRY.items() if s.default]
+    if not text.replace(",", "").strip():
+        raise ValueError(f"--methods is empty ({text!r}): give method names, a kind ({', '.join(KINDS)}) or 'all' "
+                         "(see `facelab methods`), or leave --methods out for the default set")
     names: list[str] = []
     for item in (t.strip() for t in text.split(",")):
         if not item:

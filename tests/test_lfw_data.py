@@ -13,7 +13,7 @@ from facelab.data import protocol
 
 def test_counts_match_the_official_release(lfw):
     counts = lfw.layout.counts()
-    assert counts == {"images": 13233, "people": 5749, "people_with_2_or_more": 1680}
+    assert counts == {"images": 13233, "people": 5749, "people_with_2_or_more": 1680, "truncated_images": 0}
     assert lfw.variant == "lfw-deepfunneled"
     names = lfw.names()
     assert len(names) == 5749 and sum(names.values()) == 13233

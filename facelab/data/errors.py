@@ -20,3 +20,20 @@ class ProtocolFormatError(DataError, ValueError):
 
 class DownloadError(DataError):
     """A download failed: bad checksum, truncated transfer, unsafe archive member."""
+
+
+class ProtocolMismatchError(ProtocolFormatError):
+    """A well-formed protocol file line disagrees with the images on disk (a person or an image count)."""
+
+
+class DataWarning(UserWarning):
+    """Something wrong with the data that facelab works around; the message names the file."""
+
+
+class TruncatedImageWarning(DataWarning):
+    """A JPEG ends before its end-of-image marker: libjpeg decodes the part that is there and greys the rest."""
+
+
+class CacheWriteWarning(DataWarning):
+    """The preprocessing cache could not be written (a full disk, a path that is not a folder): the run
+    goes on without it, since the cache only saves time."""

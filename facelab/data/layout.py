@@ -76,6 +76,9 @@ class LFWLayout:
     def image_path(self, name: str, number: int) -> Path:
         return self.image_dir / name / f"{name}_{number:04d}.jpg"
 
+    def person_dir(self, name: str) -> Path:
+        return self.image_dir / name
+
     @cached_property
     def images(self) -> list[ImageRecord]:
         records = []
@@ -101,6 +104,21 @@ class LFWLayout:
         return np.array([person_index[r.name] for r in self.images], dtype=np.int32)
 
     @cached_property
+    def image_counts(self) -> dict[str, int]:
+        """Person → number of images, as the protocol files' count column should say."""
+        return dict(zip(self.people, np.bincount(self.labels, minlength=len(self.people)).tolist()))
+
+    @cached_property
+    def truncated_images(self) -> list[Path]:
+        """JPEGs that end before their end-of-image marker (empty for a packed copy, which has no JPEGs).
+
+        libjpeg decodes such a file with only an unnamed "Premature end of JPEG file" on stderr, and
+        not even that once the image is cached, so the summary counts them."""
+        from .preprocess import truncated_jpegs
+
+        return [] if self.packed else truncated_jpegs([r.path for r in self.images])
+
+    @cached_property
     def image_index(self) -> dict[tuple[str, int], int]:
         """(name, number) → position in ``images``."""
         return {(r.name, r.number): i for i, r in enumerate(self.images)}
@@ -116,11 +134,16 @@ class LFWLayout:
             ) from None
 
     def counts(self) -> dict[str, int]:
+        """The data summary; a truncated JPEG is counted here and named in a warning."""
+        from .preprocess import warn_truncated
+
         per_person = np.bincount(self.labels)
+        warn_truncated(self.truncated_images)
         return {
             "images": len(self.images),
             "people": len(self.people),
             "people_with_2_or_more": int((per_person >= 2).sum()),
+            "truncated_images": len(self.truncated_images),
         }
 
     def describe(self) -> str:
@@ -179,6 +202,16 @@ def find_lfw(data_dir: str | os.PathLike | None = None) -> LFWLayout:
             for candidate in (image_dir, nested):
                 if _holds_person_folders(candidate):
                     return LFWLayout(base, candidate, variant or _variant_from_notes(base))
+    if _holds_person_folders(root):  # downloading into the image folder would nest a second LFW inside it
+        if (root / "pairs.txt").is_file():
+            raise DataNotFoundError(f"{root} holds pairs.txt and the <Name>/<Name>_NNNN.jpg folders side by side; "
+                                    f"move the person folders into {root / 'images'}")
+        parent = Path(os.path.abspath(root)).parent
+        given = f"${ENV_VAR}" if data_dir is None and os.environ.get(ENV_VAR) else "--data-dir"
+        raise DataNotFoundError(
+            f"{root} holds <Name>/<Name>_NNNN.jpg folders: this looks like the image folder; point {given} at "
+            f"its parent, the folder with pairs.txt" + (f" ({parent})" if (parent / "pairs.txt").is_file() else "")
+        )
     raise DataNotFoundError(
         f"no LFW image folder ({', '.join(IMAGE_FOLDERS)}) found in {root} or {root / 'lfw'}; "
         f"run `facelab data download --data-dir {root}`"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import protocol
+from .errors import DataNotFoundError
 from .layout import LFWLayout, find_lfw
 from .preprocess import CachedImages, PreprocessConfig, load_or_build
 
@@ -63,10 +64,13 @@ class LFW:
         return len(self.layout.images)
 
     def people_indices(self, names) -> np.ndarray:
-        """Positions of every image of the given people."""
+        """Positions of every image of the given people; a person without images is an error naming them."""
         wanted = np.zeros(len(self.people), dtype=bool)
         lookup = {p: i for i, p in enumerate(self.people)}
         for n in names:
+            if n not in lookup:
+                raise DataNotFoundError(f"no images of {n} in {self.layout.describe()} "
+                                        f"(no folder {self.layout.person_dir(n)})")
             wanted[lookup[n]] = True
         return np.flatnonzero(wanted[self.labels])
 
@@ -104,9 +108,14 @@ class LFW:
         return PairSet(a, b, same, np.array([p.fold for p in parsed]), name)
 
     def people_folds(self, which: str = "view2") -> list[list[str]]:
-        """People of each fold (10 for ``view2``, one for the View 1 files)."""
+        """People of each fold (10 for ``view2``, one for the View 1 files), each with the number of
+        images the file says it has: a file that disagrees with the image folder is an error naming
+        its line, before any person is looked up."""
         name = self._pick(self.PEOPLE_FILES, which, "people")
-        return [list(f.people) for f in protocol.parse_people(self.layout.protocol_file(name))]
+        path = self.layout.protocol_file(name)
+        folds = protocol.parse_people(path)
+        protocol.check_people_on_disk(folds, self.layout, path)
+        return [list(f.people) for f in folds]
 
     def names(self) -> dict[str, int]:
         return protocol.parse_names(self.layout.protocol_file("lfw-names.txt"))

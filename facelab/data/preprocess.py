@@ -4,13 +4,16 @@ A :class:`PreprocessConfig` says how one 250×250 LFW JPEG becomes a small array
 face detection, a centre crop, a resize, greyscale or colour, optional histogram
 equalisation. The whole data set under one config is cached as one ``.npz`` keyed by a hash of
 the config and of the image list; the cache is written atomically, and a cache that is
-corrupted (cannot be read, wrong shape) or stale (other images, other config) is rebuilt.
+corrupted (cannot be read, wrong shape) or stale (other images, other config) is rebuilt. The cache
+only saves time: when it cannot be written (a full disk, ``FACELAB_CACHE`` naming a file) the run
+warns and goes on without it. A truncated JPEG is named in a warning whenever its pixels are used.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -22,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import io
-from .errors import DataError
+from .errors import CacheWriteWarning, DataError, TruncatedImageWarning
 
 CACHE_ENV_VAR = "FACELAB_CACHE"
 CACHE_FORMAT = 1
@@ -163,11 +166,47 @@ def preprocess_image(bgr: np.ndarray, config: PreprocessConfig, source: str = "i
     return img, found
 
 
+_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+_TAIL = 64  # bytes read from a file's end: room for padding some writers put after the end marker
+
+
+def _is_truncated_jpeg(head: bytes, tail: bytes) -> bool:
+    """A JPEG (it starts with the start-of-image marker) whose data stops before the end-of-image marker."""
+    return head.startswith(_JPEG_START) and not tail.rstrip(b"\x00\r\n ").endswith(_JPEG_END)
+
+
+def truncated_jpegs(paths: Sequence[os.PathLike]) -> list[Path]:
+    """The files among ``paths`` that are truncated JPEGs (reads two bytes at each end, not the image);
+    a file that cannot be opened is left to :func:`read_image` to name."""
+    out = []
+    for p in paths:
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(2)
+                fh.seek(max(0, os.fstat(fh.fileno()).st_size - _TAIL))
+                tail = fh.read()
+        except OSError:
+            continue
+        if _is_truncated_jpeg(head, tail):
+            out.append(Path(p))
+    return out
+
+
+def warn_truncated(paths) -> None:
+    """One warning per truncated JPEG, naming it: libjpeg's own message names no file."""
+    for p in paths:
+        warnings.warn(f"{p}: truncated JPEG (the file ends before its end-of-image marker); its missing part "
+                      "is decoded as grey. Replace the file (`facelab data verify` checks every file of LFW)",
+                      TruncatedImageWarning, stacklevel=3)
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file with OpenCV (BGR uint8); an unreadable file is named in the error."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """Decode an image file with OpenCV (BGR uint8); an unreadable file is named in the error and a
+    truncated JPEG, which libjpeg decodes without naming it, in a warning."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)  # from a file, libjpeg keeps a truncated JPEG's top part
     if img is None:
         raise DataError(f"cannot decode image {path} (missing, empty or not an image)")
+    warn_truncated(truncated_jpegs([path]))
     return img
 
 
@@ -224,6 +263,52 @@ def cache_path(cache_dir: os.PathLike, tag: str, config: PreprocessConfig) -> Pa
     return Path(cache_dir) / f"{tag}-{config.key()}.npz"
 
 
+def _relative(path: os.PathLike) -> str:
+    """``<person>/<file>``: how the cache metadata names an image, wherever the data root is."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}"
+
+
+def _why_not_written(exc: OSError, path: Path) -> str:
+    """The reason a cache write failed, in words: a file standing where a folder should be is named."""
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder"
+            break
+    return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename and str(exc.filename) != str(path) else "")
+
+
+def _save_cache(path: Path, images: np.ndarray, found: np.ndarray, meta: dict) -> str:
+    """Write the cache; a failure is a warning naming the path and the reason (returned, else "")."""
+    try:
+        io.save_npz(path, images=images, face_found=found, meta=np.array(json.dumps(meta, sort_keys=True)))
+    except OSError as exc:
+        why = _why_not_written(exc, path)
+        warnings.warn(f"could not write the preprocessing cache {path} ({why}); going on without it, so the next "
+                      f"run preprocesses again (free some space, or set ${CACHE_ENV_VAR} to a writable folder)",
+                      CacheWriteWarning, stacklevel=3)
+        return why
+    return ""
+
+
+def _read_cache(path: Path, expected_meta: dict, shape: tuple) -> tuple[CachedImages | None, str]:
+    """The cache at ``path`` if it holds ``expected_meta``'s arrays, else None and why not."""
+    try:
+        if not path.exists():
+            return None, "no cache yet"
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            if {k: meta.get(k) for k in expected_meta} != expected_meta:
+                return None, "stale cache (config or image list changed)"
+            images, found = npz["images"], npz["face_found"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        return None, f"corrupted cache ({type(exc).__name__}: {exc})"
+    if images.shape != shape or images.dtype != np.uint8 or found.shape != shape[:1]:
+        return None, "corrupted cache (unexpected array shape)"
+    return CachedImages(images, found, path, False, "", meta), ""
+
+
 def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cache_dir: os.PathLike | None = None,
                   tag: str = "lfw", progress: bool = True, workers: int | None = None,
                   sizes: Sequence[int] | None = None, build: bool = True) -> CachedImages:
@@ -239,26 +324,20 @@ def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cac
     fingerprint = images_fingerprint(paths, sizes)
     expected_meta = {"format": CACHE_FORMAT, "config": config.to_dict(), "fingerprint": fingerprint,
                      "count": len(paths)}
-    reason = "no cache yet"
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                meta = json.loads(str(npz["meta"]))
-                if {k: meta.get(k) for k in expected_meta} != expected_meta:
-                    reason = "stale cache (config or image list changed)"
-                else:
-                    images, found = npz["images"], npz["face_found"]
-                    if images.shape != (len(paths), *config.shape) or images.dtype != np.uint8 \
-                            or found.shape != (len(paths),):
-                        reason = "corrupted cache (unexpected array shape)"
-                    else:
-                        return CachedImages(images, found, path, False, "", meta)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            reason = f"corrupted cache ({type(exc).__name__}: {exc})"
+    cached, reason = _read_cache(path, expected_meta, (len(paths), *config.shape))
+    if cached is not None:
+        if "truncated_images" not in cached.meta:  # a cache written before they were recorded
+            cached.meta["truncated_images"] = [_relative(p) for p in truncated_jpegs(paths)] if build else []
+        by_name = {_relative(p): p for p in paths}
+        warn_truncated(by_name.get(name, name) for name in cached.meta["truncated_images"])
+        return cached
     if not build:
         raise DataError(f"{path}: {reason}, and the original images are not here to preprocess "
                         f"({config.to_dict()}); pack this preprocessing too (`facelab data pack`) or use the full LFW")
-    images, found = preprocess_files(paths, config, progress=progress, workers=workers)
-    meta = dict(expected_meta, faces_not_found=int((~found).sum()))
-    io.save_npz(path, images=images, face_found=found, meta=np.array(json.dumps(meta, sort_keys=True)))
+    images, found = preprocess_files(paths, config, progress=progress, workers=workers)  # warns per truncated JPEG
+    meta = dict(expected_meta, faces_not_found=int((~found).sum()),
+                truncated_images=[_relative(p) for p in truncated_jpegs(paths)])
+    not_written = _save_cache(path, images, found, meta)
+    if not_written:
+        reason += f"; not cached ({not_written})"
     return CachedImages(images, found, path, True, reason, meta)

@@ -7,16 +7,20 @@ View 1 (development): ``pairsDevTrain.txt`` / ``pairsDevTest.txt`` and
 every person with an image count.
 
 Every parser raises :class:`ProtocolFormatError` naming the file and line of a malformed
-line, and :func:`resolve_pairs` names any image a pair points to that does not exist.
+line, and :func:`resolve_pairs` names any image a pair points to that does not exist;
+:func:`check_people_on_disk` names a person whose image count disagrees with the image folder.
+Files are read as UTF-8 (a byte-order mark is allowed); a byte that is not UTF-8 is an error
+naming its line.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import codecs
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataNotFoundError, ProtocolFormatError
+from .errors import DataNotFoundError, ProtocolFormatError, ProtocolMismatchError
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,25 @@ class Pair:
 class PeopleFold:
     fold: int
     people: dict  # name → image count
+    lines: dict = field(default_factory=dict, compare=False)  # name → line number, for errors
 
 
 def _read_lines(path: Path) -> list[str]:
+    """The file's lines, decoded as UTF-8; editors on Windows add a byte-order mark, which is dropped."""
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"protocol file {path} not found")
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    raw = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        raise ProtocolFormatError(
+            path, raw.count(b"\n", 0, exc.start) + 1,
+            f"byte 0x{raw[exc.start]:02x} at column {exc.start - line_start + 1} is not UTF-8 "
+            "(the file was saved in another encoding, e.g. Latin-1); save it as UTF-8",
+        ) from None
     return text.splitlines()
 
 
@@ -133,6 +149,7 @@ def parse_people(path: str | Path) -> list[PeopleFold]:
     # people.txt has a count line right after the header; peopleDev*.txt goes straight to names
     if rest and len(rest[0][1].split("\t")) == 1:
         n_folds, cursor, folds = first, 0, []
+        fold_of: dict[str, tuple[int, int]] = {}  # name → (fold, line) where the person was first listed
         for fold in range(n_folds):
             if cursor >= len(rest):
                 raise ProtocolFormatError(path, len(lines) + 1, f"fold {fold + 1} of {n_folds} is missing")
@@ -141,14 +158,26 @@ def parse_people(path: str | Path) -> list[PeopleFold]:
             block = rest[cursor + 1: cursor + 1 + n]
             if len(block) < n:
                 raise ProtocolFormatError(path, len(lines), f"fold {fold + 1} promises {n} people, file ends early")
-            folds.append(PeopleFold(fold, _name_counts(path, block)))
+            counts = _name_counts(path, block)
+            where = {name: line for (line, _), name in zip(block, counts)}
+            # a person in two folds would be trained on in the splits that test them
+            for name, line in where.items():
+                if name in fold_of:
+                    other_fold, other_line = fold_of[name]
+                    raise ProtocolFormatError(
+                        path, line, f"{name} is in fold {fold + 1} and already in fold {other_fold + 1} "
+                        f"(line {other_line}); each person belongs to one fold, so that test people are never "
+                        "trained on")
+                fold_of[name] = (fold, line)
+            folds.append(PeopleFold(fold, counts, where))
             cursor += 1 + n
         if cursor != len(rest):
             raise ProtocolFormatError(path, rest[cursor][0], f"unexpected line after {n_folds} folds: {rest[cursor][1]!r}")
         return folds
     if len(rest) != first:
         raise ProtocolFormatError(path, 1, f"header promises {first} people, found {len(rest)} lines")
-    return [PeopleFold(0, _name_counts(path, rest))]
+    counts = _name_counts(path, rest)
+    return [PeopleFold(0, counts, {name: line for (line, _), name in zip(rest, counts)})]
 
 
 def parse_names(path: str | Path) -> dict[str, int]:
@@ -167,6 +196,37 @@ def _name_counts(path, numbered_lines) -> dict[str, int]:
             raise ProtocolFormatError(path, line_no, f"person {fields[0]} listed twice")
         out[fields[0]] = _int(path, line_no, fields[1], "image count")
     return out
+
+
+def check_people_on_disk(folds: list[PeopleFold], layout, path) -> None:
+    """Check that every person of a people file has the images it says, in ``layout``.
+
+    The count column is the file's promise about the data; a person without images (a missing
+    folder, a misspelt name) or with another count means the file and the images are not the same
+    release, so :class:`ProtocolMismatchError` names the first such line and how many others there are.
+    """
+    on_disk = layout.image_counts
+    wrong = []
+    for fold in folds:
+        for name, listed in fold.people.items():
+            found = on_disk.get(name, 0)
+            if found != listed:
+                wrong.append((fold.lines.get(name, 0), name, listed, found))
+    if not wrong:
+        return
+    line, name, listed, found = min(wrong)
+    plural = "image" if listed == 1 else "images"
+    if found:
+        problem = f"{found} in the packed copy {layout.root}" if layout.packed else \
+            f"{found} on disk in {layout.person_dir(name)}"
+    elif layout.packed:
+        problem = f"but the packed copy {layout.root} holds none"
+    elif layout.person_dir(name).is_dir():
+        problem = f"but {layout.person_dir(name)} holds no {name}_NNNN.jpg image"
+    else:
+        problem = f"but there is no folder {layout.person_dir(name)} (no such person in {layout.image_dir})"
+    more = f" (and {len(wrong) - 1} more people disagree with the images on disk)" if len(wrong) > 1 else ""
+    raise ProtocolMismatchError(path, line, f"{name} is listed with {listed} {plural}, {problem}{more}")
 
 
 def resolve_pairs(pairs: list[Pair], layout, source: str = "pairs") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
