@@ -99,7 +99,7 @@ def cmd_data(args) -> int:
         if not args.out:
             raise ValueError("facelab data pack needs --out DIR (a new folder for the packed copy)")
         configs, tables = {}, {}
-        for name in methods.resolve_names(args.methods or "deep"):
+        for name in methods.resolve_names("deep" if args.methods is None else args.methods):
             method = methods.create(name)
             config = method.preprocess
             configs[config.key()] = config
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", default=None, metavar="K,K,...",
                    help="View 2 folds to run, 1-based (default: all ten; fewer only for quick looks)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
-                   help="extra argument for every method's constructor, JSON value (e.g. --param pca_dim=100); "
+                   help="extra argument for every method's constructor, JSON value (e.g. --methods lbp --param pca_dim=100); "
                         "for choosing settings on View 1")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results of another comparison in --out (only once the new ones are complete); "

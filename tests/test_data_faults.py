@@ -222,6 +222,8 @@ def test_empty_methods_is_an_error_not_the_default_set(tmp_path, capsys):
     code, err = run_cli(capsys, "compare", "--methods", "", "--protocol", "view1", "--folds", "1",
                         "--out", tmp_path / "out")
     assert code == 2 and "--methods is empty" in err, err
+    code, err = run_cli(capsys, "data", "pack", "--methods", "", "--out", tmp_path / "pack")
+    assert code == 2 and "--methods is empty" in err and not (tmp_path / "pack").exists(), err
 
 
 # -- F: a truncated JPEG -----------------------------------------------------------------------
@@ -283,3 +285,14 @@ def test_person_in_two_folds_names_file_person_and_both_folds(lfw, tmp_path):
     with pytest.raises(ProtocolFormatError, match=rf"people.txt line {second}: Abel_Pacheco is in fold 2 and "
                                                   rf"already in fold 1 \(line {first}\)"):
         protocol.parse_people(path)
+
+
+def test_download_into_the_image_folder_is_refused_before_fetching(tmp_path, lfw):
+    from facelab.data.download import download_lfw
+
+    images = tmp_path / "images"
+    for person in sorted({r.path.parent for r in lfw.layout.images})[:6]:
+        shutil.copytree(person, images / person.name)
+    with pytest.raises(DataNotFoundError, match="looks like the image folder; point --data-dir at its parent"):
+        download_lfw(images, base_url="http://127.0.0.1:9/nothing-here", progress=False, timeout=1)
+    assert sorted(p.name for p in images.iterdir()) == sorted({r.path.parent.name for r in lfw.layout.images})[:6]

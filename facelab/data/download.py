@@ -347,6 +347,8 @@ def _existing_layout(root: Path) -> LFWLayout | None:
     try:
         return find_lfw(root)
     except DataNotFoundError:
+        if _holds_person_folders(root):  # the image folder itself: downloading would nest a second LFW in it
+            raise
         return None
 
 
