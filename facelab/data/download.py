@@ -248,29 +248,52 @@ def _finish(part: Path, dest: Path, url: str, sha256, md5, digests: _Digests | N
 
 
 # -- safe extraction ----------------------------------------------------------------------------
-def _member_relpath(name: str, archive: Path) -> PurePosixPath:
-    """The member's path relative to the extraction root; refuses absolute paths and ``..``."""
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise DownloadError(f"{archive.name}: member {name!r} has an absolute path; refusing to extract")
-    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
-    if ".." in parts:
-        raise DownloadError(f"{archive.name}: member {name!r} climbs out with '..'; refusing to extract")
-    return PurePosixPath(*parts) if parts else PurePosixPath(".")
+class _DuplicateMemberError(tarfile.FilterError):
+    """A second member of one name would silently replace the first, after it was checked."""
+
+    def __init__(self, tarinfo: tarfile.TarInfo):
+        self.tarinfo = tarinfo
+        super().__init__(f"{tarinfo.name!r} appears twice")
 
 
-def _inside(path: str | os.PathLike, root: str) -> bool:
-    real = os.path.realpath(path)
-    return real == root or real.startswith(root + os.sep)
+#: why a member was refused, in facelab's words, by the class of the filter's error
+_REFUSALS = {
+    tarfile.AbsolutePathError: "has an absolute path",
+    tarfile.OutsideDestinationError: "would be written outside the target",
+    tarfile.AbsoluteLinkError: "is a link to an absolute path",
+    tarfile.LinkOutsideDestinationError: "is a link that resolves outside the target",
+    tarfile.SpecialFileError: "is a device or FIFO",
+    _DuplicateMemberError: "appears twice",
+}
+
+
+def _member_filter():
+    """``tarfile.data_filter`` plus two refusals it lacks: a name starting with '/' (the filter
+    would strip the '/' and extract it inside) and a repeated name."""
+    seen: set[str] = set()
+
+    def check(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+        if member.name.startswith("/"):
+            raise tarfile.AbsolutePathError(member)
+        name = os.path.normpath(member.name)
+        if name in seen and not member.isdir():
+            raise _DuplicateMemberError(member)
+        seen.add(name)
+        return tarfile.data_filter(member, dest)
+
+    return check
 
 
 def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Extract a tar archive (gz/bz2/xz or plain) into ``target``, which must not exist yet.
 
-    Every member is checked before anything is written: absolute paths, ``..`` components,
-    links whose destination resolves outside, writes through such links, duplicate names and
-    special files (devices, FIFOs) are refused with an error that names the member. Files are
-    written into a staging folder beside ``target`` that is renamed to ``target`` only when
-    the whole archive was read; on any error (or Ctrl-C) the staging folder is removed.
+    The standard library's "data" filter (PEP 706) checks each member before it is written:
+    paths or links that lead outside, absolute links and special files (devices, FIFOs) are
+    refused; ownership, setuid and group/other-write bits are dropped. ``_member_filter`` adds
+    absolute names and duplicates; once all links exist each symlink is checked again, since a
+    later link can re-aim an earlier one. A refusal is a ``DownloadError`` naming the member.
+    Files go to a staging folder beside ``target`` that becomes ``target`` only when the whole
+    archive was extracted; on any error (or Ctrl-C) the staging folder is removed.
     """
     archive, target = Path(archive), Path(target)
     if target.exists():
@@ -281,65 +304,25 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
         shutil.rmtree(staging)
     staging.mkdir()
     try:
-        _extract_members(archive, staging)
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(staging, filter=_member_filter())
+            root = os.path.realpath(staging)
+            for link in (m for m in tar.getmembers() if m.issym()):
+                real = os.path.realpath(staging / link.name)
+                if os.path.commonpath([root, real]) != root:
+                    raise tarfile.LinkOutsideDestinationError(link, real)
         os.replace(staging, target)
+    except tarfile.FilterError as err:
+        member = err.tarinfo
+        why = next((text for kind, text in _REFUSALS.items() if isinstance(err, kind)), str(err))
+        link = f" (-> {member.linkname!r})" if member.issym() or member.islnk() else ""
+        raise DownloadError(f"{archive.name}: member {member.name!r}{link} {why}; refusing to extract") from err
+    except (tarfile.TarError, EOFError, OSError, KeyError) as err:  # KeyError: a hard link to no member
+        raise DownloadError(f"{archive}: extraction failed ({err!r}); nothing was moved into place") from err
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def _extract_members(archive: Path, staging: Path) -> None:
-    root = os.path.realpath(staging)
-    seen: set[PurePosixPath] = set()
-    symlinks: list[tuple[str, Path]] = []
-    try:
-        tar = tarfile.open(archive, "r:*")
-    except (tarfile.TarError, OSError) as err:
-        raise DownloadError(f"{archive}: not a readable tar archive ({err})") from err
-    with tar:
-        try:
-            for member in tar:  # streams: each member is read once, in archive order
-                rel = _member_relpath(member.name, archive)
-                if rel in seen and not member.isdir():
-                    raise DownloadError(f"{archive.name}: member {member.name!r} appears twice; refusing to extract")
-                seen.add(rel)
-                dest = staging / rel
-                if not _inside(dest, root):  # e.g. written through a symlink extracted earlier
-                    raise DownloadError(f"{archive.name}: member {member.name!r} would be written outside "
-                                        f"the target; refusing to extract")
-                if member.isdir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                elif member.isfile():
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    source = tar.extractfile(member)
-                    with source, open(dest, "xb") as out:  # "x": never follows a planted link
-                        shutil.copyfileobj(source, out, _CHUNK)
-                elif member.issym():
-                    if member.linkname.startswith("/") or not _inside(dest.parent / member.linkname, root):
-                        raise DownloadError(f"{archive.name}: symlink {member.name!r} -> {member.linkname!r} "
-                                            f"points outside the target; refusing to extract")
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    os.symlink(member.linkname, dest)
-                    symlinks.append((member.name, dest))
-                elif member.islnk():
-                    try:
-                        source = staging / _member_relpath(member.linkname, archive)
-                    except DownloadError:  # absolute or '..': reported below as this link's fault
-                        source = None
-                    if source is None or not _inside(source, root) or not source.is_file():
-                        raise DownloadError(f"{archive.name}: hard link {member.name!r} -> {member.linkname!r} "
-                                            f"does not name a file extracted inside the target; refusing")
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    os.link(os.path.realpath(source), dest)
-                else:
-                    raise DownloadError(f"{archive.name}: member {member.name!r} is a device or FIFO; refusing")
-        except (tarfile.TarError, EOFError, OSError) as err:
-            raise DownloadError(f"{archive}: extraction failed ({err!r}); nothing was moved into place") from err
-    # A link checked early can be re-aimed by a later one (a -> b/c/../.., then b -> .): check all again.
-    for name, link in symlinks:
-        if not _inside(link, root):
-            raise DownloadError(f"{archive.name}: symlink {name!r} resolves outside the target; refusing")
 
 
 # -- LFW ----------------------------------------------------------------------------------------
