@@ -60,7 +60,7 @@ class FaceMethod:
         """What the fit depends on: :attr:`config` without the :attr:`embedding_only` keys. Methods
         that differ only in those (the GAN's Table-2 sub-vectors, a deep network embedded with
         ``flip_average``) share one fit: ``facelab compare`` fits them once per split
-        (:mod:`facelab.evaluation.shared_fits`), and a deep run's checkpoint serves them all."""
+        (:mod:`facelab.shared_fits`), and a deep run's checkpoint serves them all."""
         return {k: v for k, v in self.config.items() if k not in self.embedding_only}
 
     def adopt_fit(self, fitted: "FaceMethod") -> "FaceMethod":

@@ -125,7 +125,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .evaluation.report import markdown_table, merge_results, read_results, update_readme, update_summary
+    from .evaluation.report import (is_few_shot_result, markdown_table, merge_results, read_results, update_readme,
+                                    update_summary)
 
     if args.merge:
         if not args.out:
@@ -141,14 +142,12 @@ def cmd_report(args) -> int:
         return 0
     if not args.results:
         raise ValueError("give a results.json (or --merge DIR ... --out DIR, or --summary DIR --readme FILE)")
-    from .generative import fewshot
-
     results = json.loads(Path(args.results).read_text())
-    if not fewshot.is_result(results):
-        results = read_results(args.results)  # a compare results file: checked against the files beside it
-    if args.figure and not fewshot.is_result(results):
+    if args.figure and not is_few_shot_result(results):
         raise ValueError(f"--figure draws few-shot results (python -m facelab.generative.fewshot); {args.results} "
-                         "is a facelab compare file, whose roc.png compare writes itself")
+                         "is not one (a facelab compare folder has its own roc.png)")
+    if not is_few_shot_result(results):
+        results = read_results(args.results)  # a compare results file: checked against the files beside it
     if args.readme:
         update_readme(args.readme, args.results, args.produced_by, block=args.block, results=results)
         print(f"updated the results block of {args.readme} from {args.results}")
@@ -156,6 +155,7 @@ def cmd_report(args) -> int:
         print(markdown_table(results))
     if args.figure:
         from . import io
+        from .generative import fewshot
 
         io.save_figure(fewshot.figure(results), args.figure, dpi=120)
         print(f"wrote {args.figure}")
@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=["view2", "view1"], default="view2")
     _add_data_dir(p)
     p.add_argument("--out", default="results", help="output folder (default: ./results)")
-    p.add_argument("--quick", action="store_true", help="small training budgets (CI, laptops)")
+    p.add_argument("--quick", action="store_true",
+                   help="small default training budgets (CI, laptops); epochs given by --param epochs=N are kept")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-identification", action="store_true", help="skip CMC / open-set / few-shot")
     p.add_argument("--folds", default=None, metavar="K,K,...",
@@ -201,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", choices=["train", "held-out"], default="train",
                    help="View 2: choose each fold's threshold on the nine training folds' pairs (LFW's rule, default) "
                         "or on one training fold held out of fitting")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true",
+                   help="print no training settings, per-epoch losses or progress bars")
     p.set_defaults(func=cmd_compare)
 
     p = add_command(sub, "methods", example="facelab methods", help="list the registered methods")
@@ -217,12 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--people", choices=["view1", "all"], default="view1",
                    help="train on View 1's training people (default) or on every LFW image (not for View 2 numbers)")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs to train (default: the method's; kept with --quick)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="extra method argument, JSON value (e.g. --param backbone='\"resnet\"' --param batch_size=128)")
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true",
+                   help="a small default budget: few epochs (unless --epochs says) of a few batches")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true",
+                   help="print no training settings, per-epoch losses or progress bars")
     p.set_defaults(func=cmd_train)
 
     p = add_command(sub, "report", example="facelab report results/eigenfaces-view1/results.json",

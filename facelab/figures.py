@@ -145,7 +145,8 @@ def _pk_batch_and_nets(ctx: Context, strategies=("batch-hard", "semi-hard"), p: 
     from .nets.triplet_method import TripletMethod
 
     train = _view1_training_people(ctx.lfw)
-    nets = {s: TripletMethod(strategy=s, seed=ctx.seed, quick=ctx.quick, epochs=3) for s in strategies}
+    budget = {} if ctx.quick else {"epochs": 3}  # quick: its own default; an explicit epochs=3 would run all 3
+    nets = {s: TripletMethod(strategy=s, seed=ctx.seed, quick=ctx.quick, **budget) for s in strategies}
     first = nets[strategies[0]]
     images = ctx.lfw.load_images(first.preprocess)
     labels = ctx.lfw.labels[train]

@@ -5,6 +5,7 @@ Register with :func:`register` (a ``"module:attribute"`` string keeps the import
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import json
@@ -49,23 +50,86 @@ def spec(name: str) -> MethodSpec:
     return _REGISTRY[name]
 
 
+#: what facelab passes to every method itself (``--seed``, ``--quick``): never the user's mistake
+FACELAB_ARGUMENTS = ("seed", "quick")
+
+
+class UnknownParameterError(ValueError, TypeError):
+    """A method was given a parameter it does not take. A ValueError like every other bad ``--param``
+    (the command line prints it as an error, not a traceback), and a TypeError, which is what Python
+    raises for an unexpected keyword argument."""
+
+
+def unknown_parameters(method: str, unknown, accepted) -> UnknownParameterError:
+    """The error for ``unknown`` keys: it names each one (with the closest accepted key when one is
+    close, so ``epoch`` suggests ``epochs``) and lists what the method takes, so a typo is fixed
+    without reading the source."""
+    accepted = sorted(set(accepted) - set(FACELAB_ARGUMENTS))
+    named = []
+    for key in sorted(unknown):
+        close = difflib.get_close_matches(key, accepted, n=1)
+        named.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    what = "an unknown argument" if len(named) == 1 else "unknown arguments"
+    return UnknownParameterError(f"method {method!r} got {what} {', '.join(named)}; it takes: {', '.join(accepted)}")
+
+
+def declared_parameter_names(*sources) -> list[str]:
+    """The keyword arguments that ``sources`` (functions, or classes along their ``__init__`` chain) declare."""
+    return list(_declared_parameters(sources))
+
+
+def _accepted_parameters(factory) -> set[str]:
+    """The keyword arguments ``factory`` takes: those it declares and, when it passes ``**kwargs`` on
+    (``eigenfaces(**kw)``, a class whose ``__init__`` takes ``*args, **kwargs``, ``deepid+jb``), those of
+    the method it builds, or of the method that one wraps (read from a method built with defaults)."""
+    accepted = set(_declared_parameters([factory]))
+    try:
+        passes_keywords_on = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        passes_keywords_on = False
+    if passes_keywords_on:
+        try:
+            built = factory()
+        except Exception:  # noqa: BLE001 — a factory that needs arguments: what it declares is all we know
+            return accepted
+        accepted |= set(_declared_parameters(_wrapped_method_types(built) or [type(built)]))
+    return accepted
+
+
+def accepted_parameters(name: str) -> set[str]:
+    """The keyword arguments method ``name`` takes (its ``--param`` keys, ``seed`` and ``quick``)."""
+    return _accepted_parameters(spec(name).factory())
+
+
+def _wrapped_method_types(method) -> list[type]:
+    """The classes of the methods ``method`` holds (a ``+jb`` head wraps the network it scores)."""
+    return [type(v) for v in getattr(method, "__dict__", {}).values() if isinstance(v, FaceMethod)]
+
+
 def create(name: str, **kwargs) -> FaceMethod:
     """A fresh, unfitted method (the evaluator calls this once per fold).
 
-    An argument of the wrong type for what the method declares (``--param epochs=abc`` arrives as
-    the text ``"abc"``) is a ValueError naming it here, not a failure deep inside training. The
-    method's own checks run first, so their messages win."""
+    A parameter the method does not take (``--param epoch=80``) is an :class:`UnknownParameterError`
+    naming it, suggesting the closest one and listing what the method takes. An argument of the wrong
+    type for what the method declares (``--param epochs=abc`` arrives as the text ``"abc"``) is a
+    ValueError naming it here, not a failure deep inside training. The method's own checks run first,
+    so their messages win."""
     factory = spec(name).factory()
     try:
         method = factory(**kwargs)
+    except UnknownParameterError:
+        raise
     except TypeError as err:
         if "unexpected keyword argument" not in str(err):
             _check_argument_types(name, kwargs, _declared_parameters([factory]))  # a wrong type explains it
             raise
-        raise ValueError(f"method {name!r} does not take one of the arguments {sorted(kwargs)}: {err}") from None
+        accepted = _accepted_parameters(factory)
+        unknown = [k for k in kwargs if k not in accepted and k not in FACELAB_ARGUMENTS]
+        if not unknown:  # the error came from deeper inside: it is not about the user's parameters
+            raise
+        raise unknown_parameters(name, unknown, accepted) from None
     # a factory function passes **kwargs on (deepid+jb → DeepID): read what it built, and what that wraps
-    wrapped = [type(v) for v in getattr(method, "__dict__", {}).values() if isinstance(v, FaceMethod)]
-    _check_argument_types(name, kwargs, _declared_parameters([factory, type(method), *wrapped]))
+    _check_argument_types(name, kwargs, _declared_parameters([factory, type(method), *_wrapped_method_types(method)]))
     return method
 
 

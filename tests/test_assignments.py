@@ -52,6 +52,8 @@ MISTAKES = [
     ("triplet-mining", "triplet_mining__diagonal", {"valid_positive_mask", "batch_hard_triplet_loss: batch with singleton"},
      "anchor paired with itself"),
     ("triplet-mining", "triplet_mining__no_clip", {"pairwise_distances: seeded"}, "NaN"),
+    ("triplet-mining", "triplet_mining__mean_over_all_anchors", {"batch_hard_triplet_loss: batch with singleton"},
+     "you averaged over every anchor"),
     ("grouped-vae", "grouped_vae__kl_sign", {"kl_diag_gaussians: seeded", "kl_diag_gaussians: p = N(0, I)",
                                             "kl_diag_gaussians: very confident"}, "KL has the wrong sign"),
     ("grouped-vae", "grouped_vae__kl_reversed", {"kl_diag_gaussians: seeded", "kl_diag_gaussians: p = N(0, I)",
@@ -78,6 +80,19 @@ def test_typical_mistake_loses_the_right_points_with_a_diagnosis(name, answer, f
     assert report.score == report.total - sum(c.points for c in a.checks if c.name in expected)
     assert any(phrase in report.message(n) for n in failed), report.format()
     assert not report.passed
+
+
+def test_a_mean_over_every_anchor_is_not_diagnosed_as_the_diagonal():
+    """Both mistakes give anchors without a positive a place in the mean; with the diagonal masked (its
+    checks pass), the hint must not send the student to valid_positive_mask."""
+    a = get("triplet-mining")
+    singletons = "batch_hard_triplet_loss: batch with singleton identities (no valid positive)"
+    mean_over_all = grade(a, _file("triplet_mining__mean_over_all_anchors"))
+    assert mean_over_all.failed() == [singletons], mean_over_all.format()
+    assert "anchor paired with itself" not in mean_over_all.message(singletons)
+    diagonal = grade(a, _file("triplet_mining__diagonal"))
+    assert "anchor paired with itself" in diagonal.message(singletons)
+    assert "averaged over every anchor" not in diagonal.message(singletons)
 
 
 def test_in_place_swap_is_named():

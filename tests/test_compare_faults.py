@@ -36,7 +36,7 @@ def test_bad_out_and_a_param_only_a_later_method_rejects_fail_before_any_fit(tmp
     assert a_file.read_text() == "my notes\n"
     with pytest.raises(ValueError, match=r"--out .*cannot write there"):
         _run(a_file / "inside", ["pixels"], cache_dir)
-    with pytest.raises(ValueError, match="method 'pixels' does not take one of the arguments"):
+    with pytest.raises(ValueError, match="method 'pixels' got an unknown argument 'n_components'; it takes: preprocess"):
         _run(tmp_path / "out", ["eigenfaces", "pixels"], cache_dir, params={"n_components": 20})
     assert fits == [] and not (tmp_path / "out").exists()
 

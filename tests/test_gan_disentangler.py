@@ -138,7 +138,7 @@ def trained(lfw, tmp_path_factory):
     images = lfw.load_images(SIZE)
     (fit_dir,) = list(run_dir.glob("gan-disentangler/data-*"))  # one training split → one run folder
     return {"table": table, "model": model, "run_root": run_dir, "run_dir": fit_dir, "train": split.train_images,
-            "images": images, "labels": lfw.labels, "test": split.test_pairs}
+            "images": images, "labels": lfw.labels, "test": split.test_pairs, "threshold": split.threshold_pairs}
 
 
 @pytest.mark.slow
@@ -158,14 +158,51 @@ def test_every_loss_has_a_finite_curve(trained):
         assert list((trained["run_dir"] / f"stage{stage}" / "logs").rglob("events.out.tfevents.*"))
 
 
+def verification_of(embeddings, threshold_pairs, test_pairs) -> tuple[float, float]:
+    """The evaluator's rule for L2-normalised embeddings: cosine scores, the accuracy-maximising threshold on
+    the threshold pairs, then (accuracy, AUC) on the test pairs."""
+    from facelab.metrics import verification as vm
+
+    score = lambda ps: np.sum(embeddings[ps.index_a] * embeddings[ps.index_b], axis=1)
+    t, _ = vm.best_threshold(score(threshold_pairs), threshold_pairs.same)
+    s = score(test_pairs)
+    return vm.accuracy_at(s, test_pairs.same, t), vm.auc(s, test_pairs.same)
+
+
+# the id code must beat the best of RANDOM_DRAWS random codes by these margins on View 1's 1000 test pairs
+# (the AUC of a random code there has a standard error of ~0.018; the quick model measured accuracy 0.592,
+# AUC 0.636 against the random codes' best 0.52, 0.53). This catches a code that carries no face
+# information (noise, a broken pipeline), not a model that did not learn: at the quick budget the untrained
+# network's id code verifies as well (measured with every learning rate at 0: accuracy 0.606, AUC 0.655)
+RANDOM_DRAWS, ACC_MARGIN, AUC_MARGIN = 10, 0.03, 0.05
+
+
 @pytest.mark.slow
 def test_verification_per_sub_vector(trained):
     table = trained["table"]
     assert set(table) == {"id", "noid", "pose", "style"}
     for part, summary in table.items():
         assert summary["config"]["part"] == part
-        assert len(summary["fold_accuracy"]) == 1 and 0.3 <= summary["accuracy_mean"] <= 1.0
+        assert len(summary["fold_accuracy"]) == 1 and 0.0 <= summary["accuracy_mean"] <= 1.0
         assert 0.0 <= summary["auc"] <= 1.0
+    # the identity code verifies unseen people (View 1's test pairs) better than random codes do: the
+    # table's id numbers are the model's, and the best of RANDOM_DRAWS seeded random unit vectors (id_dim) per
+    # image, scored and thresholded by the same rule on the same pairs, falls short by the margins
+    images, thr, test = trained["images"], trained["threshold"], trained["test"]
+    used = np.unique(np.concatenate([thr.index_a, thr.index_b, test.index_a, test.index_b]))
+    codes = np.zeros((len(images), TINY["id_dim"]), np.float32)
+    codes[used] = trained["model"].embed(images[used], "id")
+    acc, auc = verification_of(codes, thr, test)
+    assert acc == pytest.approx(table["id"]["accuracy_mean"], abs=1e-9)
+    assert auc == pytest.approx(table["id"]["auc"], abs=1e-6)
+    rng = np.random.default_rng(0)
+    chance = []
+    for _ in range(RANDOM_DRAWS):
+        noise = rng.normal(size=codes.shape)
+        chance.append(verification_of(noise / np.linalg.norm(noise, axis=1, keepdims=True), thr, test))
+    best_acc, best_auc = np.max(chance, axis=0)
+    assert acc >= best_acc + ACC_MARGIN and auc >= best_auc + AUC_MARGIN, \
+        f"id code: accuracy {acc:.3f}, AUC {auc:.3f}; best of {RANDOM_DRAWS} random codes: {best_acc:.3f}, {best_auc:.3f}"
     dims = {"id": 12, "noid": 12, "pose": 2, "style": 10}
     some = trained["images"][trained["test"].index_a[:20]]
     for part, d in dims.items():

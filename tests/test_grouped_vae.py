@@ -12,6 +12,7 @@ from scipy.special import logsumexp, softmax
 from scipy.stats import multivariate_normal
 
 from facelab.data.preprocess import PreprocessConfig, preprocess_files
+from facelab.evaluation.report import few_shot_markdown
 from facelab.generative import fewshot
 from facelab.generative.figures import identity_means, identity_samples, paper_figures, z_interpolation
 from facelab.generative.grouped_vae import GroupedVAE, gaussian_kl, save_model, to_unit, train_on_groups
@@ -363,7 +364,7 @@ def test_registered_method_fits_and_embeds_mu_w_of_one_image(faces):
     assert res["probes"] == 24 and res["identities"] == 6
     for rule in res["accuracy"].values():
         assert set(rule) == {"1", "2"} and all(0 <= a <= 1 and (24 * a) % 1 < 1e-9 for a in rule.values())
-    assert "vae_p_w_given_x" in fewshot.markdown(res, "cmd")
+    assert "vae_p_w_given_x" in few_shot_markdown(res, "cmd")
 
 
 def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path, capsys):

@@ -344,7 +344,7 @@ class Counting(FaceMethod):
 
 
 def test_fit_shared_reuses_a_same_config_fit_only_inside_a_comparison():
-    from facelab.evaluation.shared_fits import fit_shared, share_fits
+    from facelab.shared_fits import fit_shared, share_fits
 
     x, y = np.arange(4 * 16, dtype=np.uint8).reshape(4, 4, 4, 1), np.array([0, 0, 1, 1])
     Counting.fits = 0
@@ -412,7 +412,7 @@ def test_merged_per_fold_runs_equal_one_run_over_those_folds(tmp_path, cache_dir
     assert "| eigenfaces |" in out
     with pytest.raises(ValueError, match=r"fold\(s\) \[2\] appear in more than one run"):
         merge_results([tmp_path / "fold2", tmp_path / "whole"], tmp_path / "bad")
-    with pytest.raises(ValueError, match="not a compare results folder"):
+    with pytest.raises(ValueError, match="not a facelab compare results folder"):
         merge_results([tmp_path / "fold2", tmp_path / "nothing"], tmp_path / "bad")
 
 
@@ -490,7 +490,7 @@ def test_compare_trains_the_gan_once_for_its_table2_sub_vectors(lfw, monkeypatch
     One run_dir keeps a folder per training set (another split trains beside it, as deep methods do)."""
     from deep_helpers import lfw_subset
 
-    from facelab.evaluation.shared_fits import fit_shared, share_fits
+    from facelab.shared_fits import fit_shared, share_fits
     from facelab.generative import gan_disentangler as gd
 
     x, y = lfw_subset(lfw, people=8, per_person=4, size=24, min_images=4)

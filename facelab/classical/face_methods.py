@@ -21,6 +21,7 @@ from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
 from ..memo import MEMO
 from ..metrics.distances import weighted_chi2_similarity
+from ..shared_fits import fit_shared
 from .fisher import FisherLDA
 from .lbp import LBPDescriptor
 from .metric_learning import JointBayesian
@@ -232,8 +233,6 @@ class LearnedMetricMethod(FaceMethod):
     def fit(self, images, labels=None):
         if self.metric != "none" or labels is not None:
             labels = check_labels(labels, len(images), min_classes=1 if self.metric == "none" else 2)
-        from ..evaluation.shared_fits import fit_shared
-
         self.base = fit_shared(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
         self.fit_reused_ = getattr(self.base, "fit_reused_", False)
         feats = self.base.embed(images).astype(np.float64)

@@ -7,6 +7,7 @@ layouts of the official archives — ``lfw/``, ``lfw-deepfunneled/``, ``lfw_funn
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -15,9 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataNotFoundError
+from .errors import DataError, DataNotFoundError
 
 ENV_VAR = "FACELAB_DATA"
+#: the index of a packed copy (``facelab data pack``, :mod:`facelab.data.pack` writes it)
+PACK_FILE = "PACK.json"
+PACK_FORMAT = 1
 
 #: image folder name → variant it holds (official archive names).
 IMAGE_FOLDERS = {
@@ -177,6 +181,28 @@ def _holds_person_folders(folder: Path, probe: int = 5) -> bool:
     return False
 
 
+def read_packed_layout(root: str | os.PathLike) -> LFWLayout:
+    """The :class:`LFWLayout` of a packed copy (:func:`facelab.data.pack.pack_lfw` writes it); a malformed
+    ``PACK.json`` is an error naming it."""
+    root = Path(root)
+    path = root / PACK_FILE
+    try:
+        meta = json.loads(path.read_text())
+        if meta.get("format") != PACK_FORMAT:
+            raise ValueError(f"format {meta.get('format')!r}, expected {PACK_FORMAT}")
+        records = [ImageRecord(str(n), int(k), root / "images" / str(n) / f"{n}_{int(k):04d}.jpg", int(size))
+                   for n, k, size in meta["images"]]
+        variant = str(meta["variant"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a facelab LFW pack ({type(exc).__name__}: {exc})") from None
+    if not records:
+        raise DataError(f"{path}: the pack lists no images")
+    records.sort(key=lambda r: (r.name.encode(), r.number))
+    layout = LFWLayout(root, root / "images", variant, packed=True)
+    layout.__dict__["images"] = records  # fills the cached property: there is no image folder to scan
+    return layout
+
+
 def find_lfw(data_dir: str | os.PathLike | None = None) -> LFWLayout:
     """Locate LFW under the data root and say which variant was found.
 
@@ -190,8 +216,6 @@ def find_lfw(data_dir: str | os.PathLike | None = None) -> LFWLayout:
             f"LFW data root {root} does not exist; pass --data-dir, set ${ENV_VAR}, "
             f"or run `facelab data download --data-dir {root}`"
         )
-    from .pack import PACK_FILE, read_packed_layout
-
     if (root / PACK_FILE).is_file():
         return read_packed_layout(root)
     candidates = [root, root / "lfw"]

@@ -27,10 +27,8 @@ import numpy as np
 
 from .. import io
 from .errors import DataError
-from .layout import ImageRecord, LFWLayout
+from .layout import PACK_FILE, PACK_FORMAT, read_packed_layout  # reading a pack is the layout's job
 
-PACK_FILE = "PACK.json"
-PACK_FORMAT = 1
 #: protocol files a pack carries when the source has them (pairs.txt and people.txt are required)
 PROTOCOL_FILES = ("pairs.txt", "people.txt", "pairsDevTrain.txt", "pairsDevTest.txt", "peopleDevTrain.txt",
                   "peopleDevTest.txt", "lfw-names.txt")
@@ -99,27 +97,6 @@ def preload_memo_tables(root: str | os.PathLike, config, images: np.ndarray) -> 
         MEMO.preload(name, images, rows)
         names.append(name)
     return names
-
-
-def read_packed_layout(root: str | os.PathLike) -> LFWLayout:
-    """The :class:`LFWLayout` of a packed copy; a malformed ``PACK.json`` is an error naming it."""
-    root = Path(root)
-    path = root / PACK_FILE
-    try:
-        meta = json.loads(path.read_text())
-        if meta.get("format") != PACK_FORMAT:
-            raise ValueError(f"format {meta.get('format')!r}, expected {PACK_FORMAT}")
-        records = [ImageRecord(str(n), int(k), root / "images" / str(n) / f"{n}_{int(k):04d}.jpg", int(size))
-                   for n, k, size in meta["images"]]
-        variant = str(meta["variant"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{path}: not a facelab LFW pack ({type(exc).__name__}: {exc})") from None
-    if not records:
-        raise DataError(f"{path}: the pack lists no images")
-    records.sort(key=lambda r: (r.name.encode(), r.number))
-    layout = LFWLayout(root, root / "images", variant, packed=True)
-    layout.__dict__["images"] = records  # fills the cached property: there is no image folder to scan
-    return layout
 
 
 __all__ = ["PACK_FILE", "memo_table_path", "pack_lfw", "preload_memo_tables", "read_packed_layout"]

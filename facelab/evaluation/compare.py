@@ -18,9 +18,9 @@ import numpy as np
 from .. import io
 from .. import methods as registry
 from ..data.lfw import LFW
+from ..shared_fits import share_fits
 from .report import device_description, package_versions, read_results, write_results
 from .runner import evaluate_identification, evaluate_verification
-from .shared_fits import share_fits
 
 PROGRESS = ".compare-progress"  # inside the output folder: one file per finished method
 RUN_KEYS = ("protocol", "data_variant", "seed", "quick", "params", "folds", "threshold", "identification")
@@ -149,7 +149,10 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
                 log(f"{name:>24s}: {100 * entry['accuracy_mean']:6.2f} ± {100 * entry['accuracy_se']:.2f} %  "
                     f"AUC {entry['auc']:.4f}  (finished earlier, kept)")
                 continue
-            factory = lambda name=name: registry.create(name, seed=seed, quick=quick, **params)
+            # a method that trains shows its settings and per-epoch losses unless --no-progress says not to
+            shows_progress = "progress" in registry.accepted_parameters(name)
+            arguments = {**({"progress": progress} if shows_progress else {}), **params}
+            factory = lambda name=name, arguments=arguments: registry.create(name, seed=seed, quick=quick, **arguments)
             t0 = time.perf_counter()
             ver = evaluate_verification(factory, lfw, protocol, progress=progress, threshold=threshold,
                                         folds=None if folds is None else [k - 1 for k in folds])

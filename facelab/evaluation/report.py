@@ -59,13 +59,35 @@ def _subset_lines(results: dict) -> list[str]:
     return lines
 
 
+def is_few_shot_result(results: dict) -> bool:
+    """Whether a results file came from :func:`facelab.generative.fewshot.few_shot_accuracy` (``python -m
+    facelab.generative.fewshot``), not from ``facelab compare``."""
+    return "importance_samples" in results
+
+
+def few_shot_markdown(result: dict, command: str | None = None) -> str:
+    """The accuracy-vs-N table of :func:`facelab.generative.fewshot.few_shot_accuracy` (and the command, when given)."""
+    acc = result["accuracy"]
+    shots = list(next(iter(acc.values())))
+    lines = [f"# Grouped VAE: few-shot identification on LFW View 1 test people", "",
+             f"{result['identities']} identities, {result['probes']} probes per repeat, {result['repeats']} repeats, "
+             f"K = {result['importance_samples']} importance samples"
+             + (f", at most {result['probes_per_person']} probes per person" if result.get("probes_per_person") else "")
+             + ". Accuracy % (mean over repeats)" + (f"; device {result['device']}." if "device" in result else "."),
+             "",
+             "| rule | " + " | ".join(f"N={n}" for n in shots) + " |",
+             "|---|" + "---|" * len(shots)]
+    for rule, row in acc.items():
+        lines.append(f"| {rule} | " + " | ".join(f"{100 * row[n]:.2f}" for n in shots) + " |")
+    lines += ["", f"Command: `{command}`", ""] if command else [""]
+    return "\n".join(lines)
+
+
 def markdown_table(results: dict) -> str:
     """One row per method: the numbers a reader compares, with the budget next to them.
     A few-shot results file of ``python -m facelab.generative.fewshot`` gets its own table."""
-    from ..generative import fewshot
-
-    if fewshot.is_result(results):
-        return fewshot.markdown(results)
+    if is_few_shot_result(results):
+        return few_shot_markdown(results)
     lines = [
         f"# facelab compare — LFW {results['protocol']} ({results['data_variant']})",
         "",
@@ -139,7 +161,7 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
 
     plt.close("all")
     files = {name: _sha256(path) for name, path in written.items()}
-    written["results.json"] = io.write_json(out_dir / "results.json", {**results, "files": files})
+    written = {"results.json": io.write_json(out_dir / "results.json", {**results, "files": files}), **written}
     for stale in set(RESULT_FILES) - set(written):
         (out_dir / stale).unlink(missing_ok=True)
     return written

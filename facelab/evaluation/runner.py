@@ -15,8 +15,8 @@ from ..data.lfw import LFW
 from ..metrics import get_similarity
 from ..metrics import identification as idm
 from ..metrics import verification as vm
+from ..shared_fits import fit_shared
 from .protocols import few_shot_split, identification_split, verification_splits
-from .shared_fits import fit_shared
 
 FAR_POINTS = (0.01, 0.001)
 

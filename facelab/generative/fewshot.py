@@ -169,29 +169,6 @@ def few_shot_accuracy(vae, images: np.ndarray, labels: np.ndarray, split, *, k: 
             "seconds": time.perf_counter() - t0}
 
 
-def is_result(results: dict) -> bool:
-    """Whether a results file came from :func:`few_shot_accuracy` (not from ``facelab compare``)."""
-    return "importance_samples" in results
-
-
-def markdown(result: dict, command: str | None = None) -> str:
-    """The accuracy-vs-N table of :func:`few_shot_accuracy` (and the command, when given)."""
-    acc = result["accuracy"]
-    shots = list(next(iter(acc.values())))
-    lines = [f"# Grouped VAE: few-shot identification on LFW View 1 test people", "",
-             f"{result['identities']} identities, {result['probes']} probes per repeat, {result['repeats']} repeats, "
-             f"K = {result['importance_samples']} importance samples"
-             + (f", at most {result['probes_per_person']} probes per person" if result.get("probes_per_person") else "")
-             + ". Accuracy % (mean over repeats)" + (f"; device {result['device']}." if "device" in result else "."),
-             "",
-             "| rule | " + " | ".join(f"N={n}" for n in shots) + " |",
-             "|---|" + "---|" * len(shots)]
-    for rule, row in acc.items():
-        lines.append(f"| {rule} | " + " | ".join(f"{100 * row[n]:.2f}" for n in shots) + " |")
-    lines += ["", f"Command: `{command}`", ""] if command else [""]
-    return "\n".join(lines)
-
-
 def figure(result: dict):
     """Accuracy against N for every rule (the paper's Figure 3a) from a :func:`few_shot_accuracy` result."""
     from ..plots import few_shot_figure
@@ -207,7 +184,7 @@ def main(argv=None) -> int:
     from .. import io
     from ..data import LFW
     from ..evaluation import few_shot_split
-    from ..evaluation.report import device_description, package_versions
+    from ..evaluation.report import device_description, few_shot_markdown, package_versions
     from .figures import paper_figures
     from .grouped_vae import GroupedVAEMethod, save_model
 
@@ -246,13 +223,13 @@ def main(argv=None) -> int:
                   versions=package_versions(), command=command)
     out = Path(args.out)
     io.write_json(out / "results.json", result)
-    io.write_text(out / "results.md", markdown(result, command))
+    io.write_text(out / "results.md", few_shot_markdown(result, command))
     io.save_figure(figure(result), out / "few_shot.png", dpi=120)
     save_model(method.model_, out / "grouped_vae.keras")
     people = split.episodes[0][:4]  # unseen people, their enrolment images
     for name, fig in paper_figures(method.model_, [images[e] for _, e, _ in people], seed=args.seed).items():
         io.save_figure(fig, out / name, dpi=120)
-    print(markdown(result, command))
+    print(few_shot_markdown(result, command))
     print(json.dumps({"fit_seconds": fit_s, "few_shot_seconds": result["seconds"]}))
     return 0
 

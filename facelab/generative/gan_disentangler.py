@@ -67,6 +67,7 @@ from ..nets.backbones import _basic_block
 from ..nets.layers import L2Normalize
 from ..nets.training import (CHECKPOINT, CheckpointMismatchError, TrainConfig, scope_values,
                              stateless_record, train, training_set_dir, training_set_fingerprint)
+from ..shared_fits import share_fits
 from .pose import POSE_NAMES, head_pose
 
 PARTS = ("id", "noid", "pose", "style", "z")
@@ -663,12 +664,13 @@ class GanDisentangler(FaceMethod):
     ``gan-disentangler``), ``"noid"`` (f_pose ⊕ f_style), ``"pose"``, ``"style"`` — the paper's
     Table 2 — or ``"z"`` (the stage-1 code). Keyword arguments go to :class:`GanConfig` (``epochs``
     per stage, dimensions, λ's, ...). ``quick=True`` caps every epoch at ``quick_steps`` batches and
-    every stage at ``quick_epochs`` epochs. ``run_dir`` keeps checkpoints, TensorBoard logs and
-    ``history.json`` (every loss per epoch) per stage (None: a temporary folder, no resumption).
+    makes the default ``quick_epochs`` epochs per stage (``epochs`` given explicitly are kept).
+    ``run_dir`` keeps checkpoints, TensorBoard logs and ``history.json`` (every loss per epoch) per stage
+    (None: a temporary folder, no resumption).
     :meth:`fit` trains in ``run_dir/gan-disentangler/data-<fingerprint of the training set>``, as the
     deep methods do, so one folder serves every split and sub-vector of a comparison; the stage
     methods called one by one train in ``run_dir`` itself. Methods that differ only in ``part`` read one fitted model (Table 2
-    in one training) inside :func:`facelab.evaluation.shared_fits.share_fits`.
+    in one training) inside :func:`facelab.shared_fits.share_fits`.
     """
 
     name = "gan-disentangler"
@@ -689,11 +691,14 @@ class GanDisentangler(FaceMethod):
         self.part = part or type(self).part
         if self.part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}, got {self.part!r}")
-        unknown = set(config) - {f for f in GanConfig.__dataclass_fields__ if f not in ("image_shape", "steps_cap")}
+        settable = [f for f in GanConfig.__dataclass_fields__ if f not in ("image_shape", "steps_cap")]
+        unknown = set(config) - set(settable)
         if unknown:
-            raise TypeError(f"unknown argument(s) {sorted(unknown)} for {type(self).__name__}")
-        if quick:
-            config["epochs"] = tuple(min(int(e), self.quick_epochs) for e in config.get("epochs", GanConfig.epochs))
+            from ..methods import declared_parameter_names, unknown_parameters
+
+            raise unknown_parameters(self.name, unknown, [*declared_parameter_names(GanDisentangler), *settable])
+        if quick:  # a small default budget; epochs the caller gave are kept
+            config.setdefault("epochs", (self.quick_epochs,) * 3)
             config["steps_cap"] = self.quick_steps
         self.gan_config = GanConfig(image_shape=self.preprocess.shape, **config)
         self.run_dir, self.progress, self.checkpoint_every = run_dir, progress, checkpoint_every
@@ -798,8 +803,11 @@ class GanDisentangler(FaceMethod):
         make = lambda e, s: stage_dataset(images, labels, targets, sampler,
                                           epochs=tconf.epochs, start_epoch=e, skip=s, max_steps=steps,
                                           augment=cfg.augment, seed=self.seed + 1000 * stage)
+        batch = f"{sampler.batch_size} images" if stage == 1 else f"P×K = {sampler.p}×{sampler.k} images"
         result = train(model, make, steps, tconf, data_fingerprint=data_fp,
-                       callbacks=[monitor] if model.adversarial else [], desc=f"{self.name} stage {stage}")
+                       callbacks=[monitor] if model.adversarial else [], desc=f"{self.name} stage {stage}",
+                       shown_settings={"batch": batch, "width": cfg.width, "z": cfg.z_dim,
+                                       "precision": keras.config.dtype_policy().name})
         self.curves_[f"stage{stage}"] = result.run_history  # every epoch, across resumed calls
         self.dx_wins_epochs_ = {**getattr(self, "dx_wins_epochs_", {}), f"stage{stage}": monitor.fired}
         setattr(self, f"training_stage{stage}_", result)
@@ -899,11 +907,10 @@ def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "
                          progress: bool = False, **method_kwargs) -> tuple[dict, "GanDisentangler"]:
     """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
     :func:`facelab.evaluation.evaluate_verification`; one model is trained per split and read by every
-    part (:func:`~facelab.evaluation.shared_fits.share_fits`, as ``facelab compare`` does; with
+    part (:func:`~facelab.shared_fits.share_fits`, as ``facelab compare`` does; with
     ``run_dir``, each split trains in its own folder, so a killed run resumes split by split). Returns
     ``({part: summary}, the fitted model of the last split)``."""
     from ..evaluation.runner import evaluate_verification
-    from ..evaluation.shared_fits import share_fits
 
     made: list = []
 

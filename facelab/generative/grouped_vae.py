@@ -37,6 +37,7 @@ from keras import ops
 
 from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
+from ..nets.training import EpochLines, say, settings_line
 from ..nets.training import save_model  # noqa: F401  (atomic .keras save, shared with the deep methods)
 from ..nets.training import scope_values, stateless_record
 
@@ -406,9 +407,10 @@ def to_unit(images) -> np.ndarray:
 
 
 def train_on_groups(model: GroupedVAE, images: np.ndarray, sampler, *, epochs: int, batch_groups: int = 16,
-                    max_groups: int | None = None, verbose: int = 0) -> dict:
+                    max_groups: int | None = None, verbose: int = 0, callbacks: list | None = None) -> dict:
     """Fit on groups of one identity each: per epoch, ``sampler.epoch(e)`` gives index groups
-    ``(G, N)`` into ``images`` (uint8). ``max_groups`` caps G (quick runs). Returns the history
+    ``(G, N)`` into ``images`` (uint8). ``max_groups`` caps G (quick runs). ``callbacks`` see the
+    epochs numbered across the run (each epoch is one ``fit`` call). Returns the history
     (per-epoch loss, nll, kl_w, kl_z, beta)."""
     history: dict = {}
     for e in range(epochs):
@@ -418,7 +420,8 @@ def train_on_groups(model: GroupedVAE, images: np.ndarray, sampler, *, epochs: i
         if max_groups is not None:
             idx = idx[:max_groups]
         groups = to_unit(images[idx])  # (G, N, H, W, C)
-        h = model.fit(groups, batch_size=batch_groups, epochs=e + 1, initial_epoch=e, shuffle=False, verbose=verbose)
+        h = model.fit(groups, batch_size=batch_groups, epochs=e + 1, initial_epoch=e, shuffle=False, verbose=verbose,
+                      callbacks=callbacks)
         for key, values in h.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
     return history
@@ -430,7 +433,8 @@ class GroupedVAEMethod(FaceMethod):
     Trains a :class:`GroupedVAE` on groups of ``group_size`` images of one training identity
     (the data layer's ``GroupSampler``; ``short="replace"`` lets identities with 2..N−1 images
     take part with repeats). Defaults target a GPU run at 64×64; ``quick=True`` trains one short
-    epoch at 32×32 for CI.
+    epoch at 32×32 for CI (it sets defaults only: ``epochs`` given explicitly are kept). ``progress``:
+    a line with the settings, then one line per epoch with the losses, on stderr.
     """
 
     name = "grouped-vae"
@@ -441,7 +445,7 @@ class GroupedVAEMethod(FaceMethod):
                  w_dim: int = 32, z_dim: int = 16, group_size: int = 5, short: str = "replace",
                  epochs: int | None = None, batch_groups: int = 16, learning_rate: float = 1e-3,
                  kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None,
-                 jit_compile: bool | str = "auto", verbose: int = 0):
+                 jit_compile: bool | str = "auto", verbose: int = 0, progress: bool = False):
         if preprocess is None:
             preprocess = PreprocessConfig(size=32 if quick else 64)
         super().__init__(preprocess, seed, quick)
@@ -451,6 +455,7 @@ class GroupedVAEMethod(FaceMethod):
         self.filters = filters if filters is not None else (16 if quick else 32)
         self.likelihood_sigma = likelihood_sigma
         self.verbose = verbose  # Keras fit verbosity (2 = one line per epoch)
+        self.progress = progress
         self.max_groups = 128 if quick else None
         # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
         self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
@@ -474,9 +479,15 @@ class GroupedVAEMethod(FaceMethod):
                                  kl_warmup_steps=int(round(self.kl_warmup_epochs * steps)), seed=self.seed)
         self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate), jit_compile=self.jit_compile,
                             run_eagerly=self.run_eagerly)
+        lines = []
+        if self.progress:
+            say(settings_line(self.name, self.epochs, steps, {
+                "batch": f"{self.batch_groups} groups of {self.group_size} images", "w": self.w_dim, "z": self.z_dim,
+                "filters": self.filters, "precision": keras.config.dtype_policy().name}))
+            lines = [EpochLines(self.epochs, self.name)]
         self.history_ = train_on_groups(self.model_, images, sampler, epochs=self.epochs,
                                         batch_groups=self.batch_groups, max_groups=self.max_groups,
-                                        verbose=self.verbose)
+                                        verbose=self.verbose, callbacks=lines)
         return self
 
     def embed(self, images, batch: int = 512):

@@ -35,6 +35,14 @@ def _whole_pixels(name: str, value) -> int:
     return int(value)
 
 
+class _Default(int):
+    """A default number that ``is`` tells apart from the same number given explicitly, so that quick
+    mode shortens a default budget and never one the user chose (``--param epochs=300 --quick``)."""
+
+
+DEFAULT_EPOCHS = _Default(20)
+
+
 class DeepMethod(FaceMethod):
     """Base class for trained embedding networks; ``similarity`` is cosine on the L2-normalised output.
 
@@ -52,8 +60,9 @@ class DeepMethod(FaceMethod):
     (checkpoints + TensorBoard logs in ``run_dir/<name>/data-<fingerprint of the training set>``,
     ``-seed<k>`` appended for a seed k ≠ 0, so one folder serves every method, split and seed; None =
     temporary), ``precision`` ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), ``jit_compile``
-    (True | False | "auto": XLA under JAX only), ``progress``. ``quick=True`` caps the budget at
-    ``quick_epochs`` epochs of at most ``quick_steps`` batches.
+    (True | False | "auto": XLA under JAX only), ``progress`` (a line with the settings, then one line
+    per epoch with the losses, on stderr). ``quick=True`` caps every epoch at ``quick_steps`` batches and
+    makes the default ``epochs`` ``quick_epochs``; ``epochs`` given explicitly are kept.
     """
 
     kind = "deep"
@@ -65,7 +74,8 @@ class DeepMethod(FaceMethod):
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  backbone: str = "small", embedding_dim: int = 128, backbone_kwargs: dict | None = None,
-                 epochs: int = 20, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                 epochs: int = DEFAULT_EPOCHS, batch_size: int = 64, learning_rate: float = 1e-3,
+                 weight_decay: float = 0.0,
                  lr_schedule: str = "constant", augment: bool = True, shift: int = 0, flip_average: bool = False,
                  shift_average: int = 0, run_dir: str | None = None,
                  precision: str = "auto", jit_compile: bool | str = "auto", checkpoint_every: int = 50, progress: bool = False,
@@ -74,7 +84,7 @@ class DeepMethod(FaceMethod):
         self.backbone = backbone
         self.embedding_dim = embedding_dim
         self.backbone_kwargs = dict(backbone_kwargs or {})
-        self.epochs = epochs
+        self.epochs = (self.quick_epochs if quick else int(epochs)) if epochs is DEFAULT_EPOCHS else epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -114,10 +124,15 @@ class DeepMethod(FaceMethod):
         """Subclass hyper-parameters for :attr:`config`."""
         return {}
 
+    def batch_shown(self) -> str:
+        """A training batch as the progress line shows it (pair and triplet methods batch otherwise)."""
+        return f"{self.batch_size} images"
+
     # -- the contract -------------------------------------------------------------------
     @property
     def train_epochs(self) -> int:
-        return min(self.epochs, self.quick_epochs) if self.quick else self.epochs
+        """The epochs a fit runs: ``epochs``, which quick mode already set when it was not given."""
+        return self.epochs
 
     def params(self) -> dict:
         return {**self._training_params(), **({"flip_average": True} if self.flip_average else {}),
@@ -166,7 +181,10 @@ class DeepMethod(FaceMethod):
                              extra={"method": self.name, "params": self._checkpoint_params()})
         self.training_ = train(model, lambda e, s: self.make_dataset(images, labels, sampler, e, s), steps, config,
                                loss=self.loss, loss_weights=self.loss_weights, data_fingerprint=data_fp,
-                               callbacks=self.training_callbacks(sampler), desc=self.name)
+                               callbacks=self.training_callbacks(sampler), desc=self.name,
+                               shown_settings={"batch": self.batch_shown(), "backbone": self.backbone,
+                                               "embedding": self.embedding_dim,
+                                               "precision": resolve_precision(self.precision)})
         self.backbone_ = backbone
         self.training_model_ = model
         self.classes_ = classes
@@ -248,7 +266,7 @@ def with_joint_bayesian(method_cls, name: str, pca_dim: int = 128):
 
     DeepID scored its ConvNet features this way (Sun et al. 2014, section 4); the same verifier serves any
     embedding. In a comparison the network trains once for the method with and without it
-    (``facelab.evaluation.shared_fits``). ``pca_dim`` is the default whitened dimension (a ``--param``).
+    (``facelab.shared_fits``). ``pca_dim`` is the default whitened dimension (a ``--param``).
     """
     def factory(preprocess=None, seed=0, quick=False, pca_dim: int = pca_dim, **kwargs):
         from ..classical.face_methods import LearnedMetricMethod

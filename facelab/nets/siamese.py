@@ -81,6 +81,9 @@ class _PairMethod(DeepMethod):
     def steps_per_epoch(self, sampler):
         return pipeline.steps_per_epoch(sampler, self.batch_size)
 
+    def batch_shown(self) -> str:
+        return f"{self.batch_size} pairs"
+
     def make_dataset(self, images, labels, sampler, start_epoch, skip):
         return pipeline.pair_dataset(images, labels, sampler, self.batch_size, epochs=self.train_epochs,
                                      start_epoch=start_epoch, skip=skip, augment=self.augment, shift=self.shift,

@@ -21,7 +21,9 @@ What it adds to ``fit``:
 - **NaN guard.** :class:`StopOnNaN` stops at the first non-finite loss *before* anything is
   saved, and :func:`train` raises :class:`TrainingDivergedError` naming the step and the last
   good checkpoint, which is kept.
-- Progress (one tqdm bar over all steps), TensorBoard logs in ``<run_dir>/logs`` (a CSV log
+- Progress, on stderr, as Keras users expect it: one line with the run's settings, one line per epoch
+  with its losses (``verbose=2`` style; they stay in a log file) and, on a terminal, one tqdm bar over
+  all steps; ``progress=False`` prints nothing. TensorBoard logs in ``<run_dir>/logs`` (a CSV log
   there when TensorFlow or the ``tensorboard`` package is missing), and the whole run's per-epoch history in
   ``<run_dir>/history.json``, written at each epoch end (before the checkpoint) and carried across
   resumed calls (a killed run's finished epochs are kept; a resumed epoch's entry is the new one).
@@ -41,6 +43,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -409,14 +412,33 @@ class Checkpointer(keras.callbacks.Callback):
         self._save(epoch + 1, 0)
 
 
+def say(line: str) -> None:
+    """Print a progress line on stderr without breaking a tqdm bar drawn there."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' * (n != 1)}"
+
+
+def settings_line(desc: str, epochs: int, steps: int, shown: dict) -> str:
+    """The line a training starts with: what trains, how long, and ``shown`` (batch, network, precision);
+    the device is added, since a run on the CPU that was meant for the GPU is the costliest surprise."""
+    shown = {**shown, "device": device_summary()}
+    return f"{desc}: {_count(epochs, 'epoch')} of {_count(steps, 'step')}, " + ", ".join(f"{k} {v}" for k, v in shown.items())
+
+
 class Progress(keras.callbacks.Callback):
-    """One tqdm bar over every step of the run (starts where a resumed run starts)."""
+    """One tqdm bar over every step of the run (starts where a resumed run starts); drawn on a terminal
+    only, where it redraws in place (a log file gets the :class:`EpochLines` alone)."""
 
     def __init__(self, total: int, initial: int, desc: str):
         super().__init__()
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False)
+        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False, disable=None)
 
     def on_train_batch_end(self, batch, logs=None):
         self.bar.update(1)
@@ -427,10 +449,32 @@ class Progress(keras.callbacks.Callback):
         self.bar.close()
 
 
+class EpochLines(keras.callbacks.Callback):
+    """One line per epoch, as Keras's ``verbose=2`` prints: ``desc: epoch 3/20 - 12.3 s - loss: 0.4012 - ...``
+    with every value of the epoch's logs (a method's extra statistics too)."""
+
+    def __init__(self, epochs: int, desc: str):
+        super().__init__()
+        self.epochs, self.desc, self.started = epochs, desc, time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = []
+        for key, value in (logs or {}).items():
+            try:
+                values.append(f" - {key}: {float(value):.4g}")
+            except (TypeError, ValueError):  # not one number: left to history.json
+                continue
+        seconds = time.perf_counter() - self.started
+        say(f"{self.desc}: epoch {epoch + 1}/{self.epochs} - {seconds:.1f} s{''.join(values)}")
+
+
 # -- the entry point ------------------------------------------------------------------------
 def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_per_epoch: int,
           config: TrainConfig, *, loss=None, loss_weights=None, metrics=None, data_fingerprint: str = "",
-          callbacks: list | None = None, desc: str = "training") -> TrainResult:
+          callbacks: list | None = None, desc: str = "training", shown_settings: dict | None = None) -> TrainResult:
     """Compile (if needed) and fit ``model`` for ``config.epochs`` epochs of ``steps_per_epoch``
     batches, resuming from ``<run_dir>/checkpoint.npz`` when one is there (a finished run asked for
     more epochs continues; a damaged checkpoint is set aside, with a warning, and training restarts).
@@ -439,6 +483,10 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
     ``start_epoch .. config.epochs-1`` whose first ``skip`` batches of ``start_epoch`` are left
     out (the :mod:`facelab.data.pipeline` builders take exactly these arguments). The model must
     be built (functional models are).
+
+    With ``config.progress``, the run starts with one line: ``desc``, epochs × steps, ``shown_settings``
+    (what the caller wants a reader to see: batch size, backbone, precision, ...), the device, and where a
+    resumed run starts; then one line per epoch (:class:`EpochLines`).
     """
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch} (too few training images "
@@ -498,8 +546,15 @@ def train(model: keras.Model, make_dataset: Callable[[int, int], object], steps_
                         extra={"desc": desc, "epochs": config.epochs})]
     progress = None
     if config.progress:
+        if resumed is None:
+            where = ""
+        elif start_epoch >= config.epochs:
+            where = f"; {_count(config.epochs, 'epoch')} trained before, nothing left to train"
+        else:
+            where = f"; resuming at epoch {start_epoch + 1}" + (f", batch {skip + 1}" if skip else "")
+        say(settings_line(desc, config.epochs, steps_per_epoch, shown_settings or {}) + where)
         progress = Progress(config.epochs * steps_per_epoch, start_epoch * steps_per_epoch + skip, desc)
-        cbs.append(progress)
+        cbs += [EpochLines(config.epochs, desc), progress]
     if config.tensorboard:
         if tensorboard_available():
             cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False))

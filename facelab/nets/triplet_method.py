@@ -89,6 +89,15 @@ class TripletMethod(DeepMethod):
     def build_training_model(self, backbone, n_classes):
         return backbone  # the embedding itself is trained; the loss sees (labels, embeddings)
 
+    def batch_shown(self) -> str:
+        if self.strategy in ONLINE:
+            return f"P×K = {self.p}×{self.k} images"
+        return f"{self._triplets_per_batch()} triplets"
+
+    def _triplets_per_batch(self) -> int:
+        """Offline strategies: as many images per batch as a P×K batch has (three per triplet)."""
+        return max(1, (self.p * self.k) // 3)
+
     def _pk(self, labels):
         """P×K batches; identities with 2..K-1 images are filled up by repeats (``short="replace"``)."""
         p = min(self.p, int((np.bincount(labels) >= 2).sum()))
@@ -102,7 +111,7 @@ class TripletMethod(DeepMethod):
             self._probe = (self._float(images[idx]), labels[idx])
         if self.strategy in ONLINE:
             return pk
-        t = max(1, (self.p * self.k) // 3)
+        t = self._triplets_per_batch()
         steps = min(len(pk), self.quick_steps) if self.quick else len(pk)  # epochs stay aligned with fit's
         if self.strategy == "random":
             return TripletEpochSampler(labels, RandomTripletMiner(seed=self.seed), t, steps, seed=self.seed)

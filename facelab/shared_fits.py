@@ -1,5 +1,6 @@
 """One training per network within a comparison: ``deepid`` and ``deepid+jb`` on the same fold
-share the trained DeepID.
+share the trained DeepID. It sits with the methods (``LearnedMetricMethod`` fits its base through
+it); the evaluator and ``facelab compare`` use it from here.
 
 Inside :func:`share_fits` (``facelab compare`` opens it), :func:`fit_shared` returns an already
 fitted method when one with the same config was fitted on the same training images, and a method
@@ -34,7 +35,7 @@ def _key(method, images: np.ndarray, labels: np.ndarray) -> str:
     """The method's config, the labels and every ~1/256th image (hashing all pixels of every fold
     would cost more than the lookup saves for small fits). Only deep and generative methods get
     here, so importing the training module (and Keras) costs nothing they do not pay already."""
-    from ..nets.training import fingerprint
+    from .nets.training import fingerprint
 
     return fingerprint(method.fit_config, list(images.shape), labels, images[:: max(1, len(images) // 256)])
 
