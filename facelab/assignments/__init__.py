@@ -6,29 +6,7 @@ that compares them with facelab's reference implementations, and a run on real L
 """
 from __future__ import annotations
 
-import importlib
-
 from .grading import Assignment, Report, grade
-
-# CLI name → module (imported lazily: `facelab assignment list` needs none of them)
-MODULES = {
-    "evaluation": "evaluation",
-    "classical": "classical",
-    "siamese": "siamese",
-    "triplet-mining": "triplet_mining",
-    "grouped-vae": "grouped_vae",
-    "gan-disentangler": "gan_disentangler",
-}
-
-
-def names() -> list[str]:
-    return list(MODULES)
-
-
-def get(name: str) -> Assignment:
-    if name not in MODULES:
-        raise KeyError(f"unknown assignment {name!r}; choose one of {', '.join(MODULES)}")
-    return importlib.import_module(f"{__name__}.{MODULES[name]}").ASSIGNMENT
-
+from .registry import MODULES, get, names
 
 __all__ = ["Assignment", "Report", "grade", "get", "names", "MODULES"]

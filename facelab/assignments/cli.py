@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..cli_commands import add_command
 from .grading import CHECK_TIMEOUT_S
-from . import names
+from .registry import get, names
 
 
 def _student_file(assignment, file):
@@ -16,8 +16,6 @@ def _student_file(assignment, file):
 
 
 def cmd_list(args) -> int:
-    from . import get, names
-
     for name in names():
         a = get(name)
         print(f"{name:18s} unit {a.unit}  {a.total_points:3d} pts  {a.title}")
@@ -26,8 +24,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_start(args) -> int:
-    from . import get
-
     a = get(args.name)
     target = Path(args.dir) / a.student_file
     if target.exists():
@@ -43,7 +39,7 @@ def cmd_start(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from . import get, grade
+    from . import grade
 
     a = get(args.name)
     report = grade(a, _student_file(a, args.file), timeout_s=args.timeout)
@@ -52,7 +48,6 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import get
     from .. import io
     import traceback
 

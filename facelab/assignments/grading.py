@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .registry import get
+
 RTOL, ATOL = 1e-6, 1e-8  # default tolerance of every numeric comparison
 
 
@@ -206,8 +208,6 @@ def _grade_worker(assignment_name: str, student_path: str, first: int, conn) -> 
     """In a child process: import the student's file, then run checks ``first, first + 1, …``,
     sending ``("start", i)`` before and ``("done", i, passed, message)`` after each, so that the
     parent knows which check hung or crashed the process."""
-    from . import get
-
     assignment = get(assignment_name)
     try:
         student = load_student(student_path)
