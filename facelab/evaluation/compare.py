@@ -19,7 +19,7 @@ from .. import io
 from .. import methods as registry
 from ..data.lfw import LFW
 from ..shared_fits import share_fits
-from .report import device_description, package_versions, read_results, write_results
+from .report import device_description, package_versions, pooled_scores, read_results, write_results
 from .runner import evaluate_identification, evaluate_verification
 
 PROGRESS = ".compare-progress"  # inside the output folder: one file per finished method
@@ -93,8 +93,7 @@ class FinishedMethods:
 
     def save(self, name: str, entry: dict, scores, same) -> None:
         """Save one finished method at once (atomically); a failure says what is kept."""
-        record = {"name": name, "key": self.key, "entry": entry,
-                  "scores": np.asarray(scores, dtype=np.float64).tolist(), "same": np.asarray(same).astype(int).tolist()}
+        record = {"name": name, "key": self.key, "entry": entry, **pooled_scores(scores, same)}
         try:
             io.write_json(self.folder / f"{name}.json", record, indent=None)
         except OSError as exc:

@@ -131,6 +131,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def pooled_scores(scores, same) -> dict:
+    """One method's pooled test scores as scores.json (and compare's per-method progress) keep them:
+    float64 scores (exact in JSON) and 0/1 same-person flags."""
+    return {"scores": np.asarray(scores, dtype=np.float64).tolist(), "same": np.asarray(same).astype(int).tolist()}
+
+
 def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     """Write results.md, scores.json, roc.png (and cmc.png, few_shot.png when present), then
     results.json last, each atomically. results.json lists the checksum of every other file
@@ -146,8 +152,7 @@ def write_results(out_dir: str | Path, results: dict, roc_curves: dict) -> dict:
     # JSON (exact for float64), so a report folder keeps them beside results.json and folds run in
     # different sessions or on different machines can still be merged
     written["scores.json"] = io.write_json(out_dir / "scores.json", {
-        n: {"scores": np.asarray(scores, dtype=np.float64).tolist(), "same": np.asarray(same).astype(int).tolist()}
-        for n, (scores, same) in roc_curves.items()}, indent=None)
+        n: pooled_scores(scores, same) for n, (scores, same) in roc_curves.items()}, indent=None)
     fig = plots.roc_figure(roc_curves, title=f"LFW {results['protocol']} ROC (test folds pooled)")
     written["roc.png"] = io.save_figure(fig, out_dir / "roc.png", dpi=120)
     cmcs = {n: np.array(r["identification"]["closed_set"]["cmc"]) for n, r in results["methods"].items()
