@@ -34,9 +34,11 @@ class FaceMethod:
     #: :attr:`config` keys that change only what is embedded from a fitted model, not the fit
     #: (left out of :attr:`fit_config`)
     embedding_only: tuple = ()
+    #: the preset (facelab.presets) the registry built this method from; None when built directly
+    preset: str | None = None
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False):
-        self.preprocess = preprocess or PreprocessConfig()
+        self.preprocess = PreprocessConfig.coerce(preprocess)
         self.seed = seed
         self.quick = quick  # smaller budgets for CI and laptops; the config records it
 

@@ -30,35 +30,57 @@ def _parse_params(items) -> dict:
 
 
 def _parse_folds(text):
+    """``"1-10"``, ``"3"``, ``"1,4,7-9"`` → sorted fold numbers from 1 to 10 (None: not given)."""
     if text is None:
         return None
-    try:
-        return [int(k) for k in text.split(",") if k.strip()]
-    except ValueError:
-        raise ValueError(f"--folds expects comma-separated fold numbers 1-10, got {text!r}") from None
+    folds: set[int] = set()
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        first, dash, last = item.partition("-")
+        try:
+            folds.update(range(int(first), int(last) + 1) if dash else [int(first)])
+        except ValueError:
+            raise ValueError(f"--folds expects fold numbers and ranges such as 1-10 or 1,4,7-9; got {text!r}") from None
+    if not folds or min(folds) < 1 or max(folds) > 10:
+        raise ValueError(f"--folds expects fold numbers from 1 to 10 (ranges written low-high); got {text!r}")
+    return sorted(folds)
 
 
 def cmd_compare(args) -> int:
     from . import methods
-    from .evaluation.compare import compare
+    from .evaluation.compare import compare, compare_folds_in_parallel
 
     names = methods.resolve_names(args.methods)
-    compare(names, protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
-            seed=args.seed, identification=not args.no_identification, progress=not args.no_progress,
-            params=_parse_params(args.param), folds=_parse_folds(args.folds), threshold=args.threshold,
-            overwrite=args.overwrite)
+    settings = dict(protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
+                    preset=args.preset, seed=args.seed, identification=not args.no_identification,
+                    params=_parse_params(args.param), folds=_parse_folds(args.folds), threshold=args.threshold,
+                    overwrite=args.overwrite)
+    if args.jobs is None:
+        compare(names, progress=not args.no_progress, **settings)
+    else:
+        compare_folds_in_parallel(names, jobs=args.jobs, **settings)
     return 0
 
 
 def cmd_methods(args) -> int:
     from . import methods
 
+    from . import presets
+
     names = methods.available()
     width = max(map(len, names))
     for name in names:
         s = methods.spec(name)
         print(f"{name:{width}s}  {s.kind:10s} {'*' if s.default else ' '} {s.summary}")
+        for preset in presets.presets_of(name).values():
+            default = " (default)" if preset.name == presets.DEFAULT else ""
+            print(f"{'':{width}s}    --preset {preset.name}{default}: {preset.summary}")
+            if preset.reported:
+                print(f"{'':{width}s}      measured: {preset.reported}")
     print("\n* = run by `facelab compare` when no --methods is given")
+    print(f"--preset picks a training recipe ({', '.join(presets.BUDGETS)}; default {presets.DEFAULT}); "
+          "--param KEY=VALUE changes one value of it")
     return 0
 
 
@@ -119,7 +141,8 @@ def cmd_train(args) -> int:
 
     params = _parse_params(args.param)
     record = train_method(args.method, args.out, data_dir=args.data_dir, people=args.people, quick=args.quick,
-                          seed=args.seed, epochs=args.epochs, params=params, progress=not args.no_progress)
+                          preset=args.preset, seed=args.seed, epochs=args.epochs, params=params,
+                          progress=not args.no_progress)
     print(json.dumps(record, indent=2, default=str))
     return 0
 
@@ -176,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = add_command(sub, "compare",
-                    example="facelab compare --methods eigenfaces --protocol view1 --out results/eigenfaces-view1",
+                    example="facelab compare --methods deepid --protocol view1 --preset class --out results/deepid-view1",
                     help="run methods on the same LFW splits; write results.json/.md and roc.png",
                     description="Evaluate methods on LFW (View 2: 10 folds, unrestricted, no outside data; "
                     "View 1: dev split) plus closed/open-set and few-shot identification on View 1's test people.")
@@ -186,12 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=["view2", "view1"], default="view2")
     _add_data_dir(p)
     p.add_argument("--out", default="results", help="output folder (default: ./results)")
+    p.add_argument("--preset", default=None,
+                   help="each method's training recipe: quick, class (default) or full; `facelab methods` lists them")
     p.add_argument("--quick", action="store_true",
-                   help="small default training budgets (CI, laptops); epochs given by --param epochs=N are kept")
+                   help="the quick preset: a few batches that prove the path (CI); --param epochs=N is kept")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-identification", action="store_true", help="skip CMC / open-set / few-shot")
-    p.add_argument("--folds", default=None, metavar="K,K,...",
-                   help="View 2 folds to run, 1-based (default: all ten; fewer only for quick looks)")
+    p.add_argument("--folds", default=None, metavar="K,K-K,...",
+                   help="View 2 folds to run, 1-based, e.g. 1-10 or 1,3 (default: all ten; fewer only for quick looks)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="View 2: run the folds as N processes at once (sharing the CPU cores or the GPU); each fold's "
+                   "results go to OUT/folds/fold-K and are merged into OUT/results.json")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="extra argument for every method's constructor, JSON value (e.g. --methods lbp --param pca_dim=100); "
                         "for choosing settings on View 1")
@@ -223,8 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs to train (default: the method's; kept with --quick)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="extra method argument, JSON value (e.g. --param backbone='\"resnet\"' --param batch_size=128)")
+    p.add_argument("--preset", default=None,
+                   help="the method's training recipe: quick, class (default) or full; `facelab methods` lists them")
     p.add_argument("--quick", action="store_true",
-                   help="a small default budget: few epochs (unless --epochs says) of a few batches")
+                   help="the quick preset: few epochs (unless --epochs says) of a few batches")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true",
                    help="print no training settings, per-epoch losses or progress bars")

@@ -6,6 +6,7 @@ Register with :func:`register` (a ``"module:attribute"`` string keeps the import
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import json
@@ -17,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import presets
 from .base import FaceMethod
 
 
@@ -106,14 +108,38 @@ def _wrapped_method_types(method) -> list[type]:
     return [type(v) for v in getattr(method, "__dict__", {}).values() if isinstance(v, FaceMethod)]
 
 
-def create(name: str, **kwargs) -> FaceMethod:
-    """A fresh, unfitted method (the evaluator calls this once per fold).
+def create(name: str, *, preset: str | None = None, **kwargs) -> FaceMethod:
+    """A fresh, unfitted method (the evaluator calls this once per fold), built from its ``preset``
+    (:mod:`facelab.presets`; default ``quick`` when ``quick=True``, else ``class``) with ``kwargs``
+    overriding single values. The method remembers the preset as ``preset``.
 
     A parameter the method does not take (``--param epoch=80``) is an :class:`UnknownParameterError`
     naming it, suggesting the closest one and listing what the method takes. An argument of the wrong
     type for what the method declares (``--param epochs=abc`` arrives as the text ``"abc"``) is a
     ValueError naming it here, not a failure deep inside training. The method's own checks run first,
     so their messages win."""
+    chosen = presets.resolve(name, preset, kwargs.get("quick", False))
+    if chosen.params:
+        _check_preset(name, chosen.name)
+    if chosen.quick:
+        kwargs["quick"] = True
+    method = _create(name, **{**chosen.params, **kwargs})
+    method.preset = chosen.name
+    return method
+
+
+@functools.lru_cache(maxsize=None)
+def _check_preset(name: str, preset: str) -> None:
+    """Build ``name`` from preset ``preset`` alone once, so that a wrong value in a preset file is
+    reported as the preset's (file, table, key), not as the user's ``--param``."""
+    chosen = presets.resolve(name, preset)
+    try:
+        _create(name, quick=chosen.quick, **chosen.params)
+    except (ValueError, TypeError) as exc:
+        raise presets.PresetError(f"{chosen.source}: {exc}") from None
+
+
+def _create(name: str, **kwargs) -> FaceMethod:
     factory = spec(name).factory()
     try:
         method = factory(**kwargs)

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "facelab"
 ROOMS = {
     "shared": ("facelab", "facelab.io", "facelab.memo"),  # helpers every room may use
     "data": ("facelab.data",),
-    "methods": ("facelab.base", "facelab.methods", "facelab.shared_fits", "facelab.metrics", "facelab.plots",
+    "methods": ("facelab.base", "facelab.methods", "facelab.presets", "facelab.shared_fits", "facelab.metrics", "facelab.plots",
                 "facelab.classical", "facelab.nets", "facelab.losses", "facelab.miners", "facelab.generative"),
     "evaluation": ("facelab.evaluation",),
     "front": ("facelab.cli", "facelab.cli_commands", "facelab.figures", "facelab.assignments", "facelab.__main__"),

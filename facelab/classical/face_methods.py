@@ -72,7 +72,7 @@ class EigenfacesMethod(_FittedShape):
 
     def __init__(self, preprocess=None, seed=0, quick=False, n_components: int = 100, whiten: bool = True,
                  drop_first: int = 0, similarity: str = "cosine"):
-        super().__init__(preprocess or EIGEN_PREPROCESS, seed, quick)
+        super().__init__(PreprocessConfig.coerce(preprocess, EIGEN_PREPROCESS), seed, quick)
         self.n_components, self.whiten, self.drop_first = n_components, whiten, drop_first
         self.similarity = similarity
 
@@ -106,7 +106,7 @@ class FisherfacesMethod(_FittedShape):
 
     def __init__(self, preprocess=None, seed=0, quick=False, pca_components: int | None = 300,
                  n_components: int | None = 200, reg: float = 0.0, similarity: str = "cosine"):
-        super().__init__(preprocess or EIGEN_PREPROCESS, seed, quick)
+        super().__init__(PreprocessConfig.coerce(preprocess, EIGEN_PREPROCESS), seed, quick)
         self.pca_components, self.n_components, self.reg = pca_components, n_components, reg
         self.similarity = similarity
 
@@ -144,7 +144,7 @@ class LBPMethod(_FittedShape):
     def __init__(self, preprocess=None, seed=0, quick=False, scales=((8, 2),), mapping: str = "nri_uniform",
                  grid=(10, 10), norm: str = "l1", sqrt: bool = False, similarity: str = "neg_chi2",
                  region_weights=None, n_pairs: int = 3000, flip_average: bool = False):
-        super().__init__(preprocess or LBP_PREPROCESS, seed, quick)
+        super().__init__(PreprocessConfig.coerce(preprocess, LBP_PREPROCESS), seed, quick)
         self.flip_average = flip_average
         self.descriptor = LBPDescriptor(scales=scales, mapping=mapping, grid=grid, norm=norm, sqrt=sqrt)
         self.similarity = similarity

@@ -16,7 +16,7 @@ import os
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -79,6 +79,24 @@ class PreprocessConfig:
     @property
     def shape(self) -> tuple[int, int, int]:
         return (*self.size, self.channels)
+
+    @classmethod
+    def coerce(cls, value, default: "PreprocessConfig | None" = None) -> "PreprocessConfig":
+        """A method's ``preprocess`` argument as a config: None → ``default``; a mapping (a preset's
+        ``preprocess = {size = 48}``, ``--param 'preprocess={"size": 48}'``) → ``default`` with those
+        fields replaced, so only what differs is written."""
+        default = default or cls()
+        if value is None:
+            return default
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {f.name for f in fields(cls)})
+            if unknown:
+                raise ValueError(f"preprocess: unknown field(s) {', '.join(unknown)}; "
+                                 f"it takes: {', '.join(f.name for f in fields(cls))}")
+            return replace(default, **value)
+        raise ValueError(f"preprocess must be a PreprocessConfig or a mapping of its fields, got {value!r}")
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}

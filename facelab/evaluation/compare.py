@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io
+from .. import io, presets
 from .. import methods as registry
 from ..data.lfw import LFW
 from ..shared_fits import share_fits
@@ -23,7 +23,7 @@ from .report import device_description, package_versions, pooled_scores, read_re
 from .runner import evaluate_identification, evaluate_verification
 
 PROGRESS = ".compare-progress"  # inside the output folder: one file per finished method
-RUN_KEYS = ("protocol", "data_variant", "seed", "quick", "params", "folds", "threshold", "identification")
+RUN_KEYS = ("protocol", "data_variant", "seed", "quick", "preset", "params", "folds", "threshold", "identification")
 
 
 def run_key(results: dict) -> dict:
@@ -31,6 +31,7 @@ def run_key(results: dict) -> dict:
     ``identification`` key existed say it through their entries)."""
     key = {k: results.get(k) for k in RUN_KEYS}
     key["threshold"] = key["threshold"] or "train"
+    key["preset"] = key["preset"] or ("quick" if key["quick"] else None)  # written before presets: said by quick
     if key["identification"] is None:
         key["identification"] = any(r.get("identification") for r in results.get("methods", {}).values())
     return json.loads(json.dumps(key, default=io.json_default))  # as it reads back from a file
@@ -39,7 +40,7 @@ def run_key(results: dict) -> dict:
 def _describe(key: dict, names) -> str:
     folds = "all folds" if key["folds"] == "all" else f"folds {key['folds']}"
     extra = f", --param {key['params']}" if key["params"] else ""
-    return (f"{key['protocol']} ({folds}, seed {key['seed']}{', quick' if key['quick'] else ''}, "
+    return (f"{key['protocol']} ({folds}, seed {key['seed']}, preset {key.get('preset') or 'none'}, "
             f"threshold {key['threshold']}{extra}) of {', '.join(names)}")
 
 
@@ -115,10 +116,12 @@ class FinishedMethods:
 def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, out_dir="results",
             quick: bool = False, seed: int = 0, identification: bool = True, progress: bool = True,
             cache_dir=None, log=print, params: dict | None = None, folds: list[int] | None = None,
-            threshold: str = "train", overwrite: bool = False) -> dict:
+            threshold: str = "train", overwrite: bool = False, preset: str | None = None) -> dict:
     """Evaluate each named method on the same LFW splits and write the results folder.
 
-    params: extra constructor arguments given to every method (settings chosen on View 1).
+    preset: each method's training recipe (:mod:`facelab.presets`; default ``class``, ``quick`` when
+    ``quick``); results.json records its name, and each method's config every resolved value.
+    params: constructor arguments given to every method on top of its preset (settings chosen on View 1).
     folds: View 2 folds to run (1-based; None = all ten). A subset is for quick looks — notebooks
     in quick mode, deep methods on a CPU — and is written into the results and the table.
     threshold: "train" (LFW's rule) or "held-out" (see :data:`~facelab.evaluation.protocols.THRESHOLDS`).
@@ -131,13 +134,15 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
         folds = sorted({int(k) for k in folds})
         if not folds or folds[0] < 1 or folds[-1] > 10:
             raise ValueError(f"folds must be numbers from 1 to 10; got {folds}")
-    for name in method_names:  # every method accepts its arguments before the first one runs
-        registry.create(name, seed=seed, quick=quick, **params)
+    preset = presets.chosen_name(preset, quick)
+    quick = preset == "quick"
+    for name in method_names:  # every method accepts its preset and arguments before the first one runs
+        registry.create(name, preset=preset, seed=seed, **params)
     out = prepare_output(out_dir)
     lfw = LFW(data_dir, cache_dir=cache_dir, progress=progress)
     log(f"data: {lfw.layout.describe()}")
     results = {"protocol": protocol, "data_variant": lfw.variant, "data_root": str(lfw.layout.root),
-               "seed": seed, "quick": quick, "params": params, "folds": folds or "all",
+               "seed": seed, "quick": quick, "preset": preset, "params": params, "folds": folds or "all",
                **({"threshold": threshold} if threshold != "train" else {}), "identification": identification,
                "versions": package_versions(), "methods": {}}
     finished = FinishedMethods(out, run_key(results), overwrite, log)
@@ -151,7 +156,7 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
             # a method that trains shows its settings and per-epoch losses unless --no-progress says not to
             shows_progress = "progress" in registry.accepted_parameters(name)
             arguments = {**({"progress": progress} if shows_progress else {}), **params}
-            factory = lambda name=name, arguments=arguments: registry.create(name, seed=seed, quick=quick, **arguments)
+            factory = lambda name=name, arguments=arguments: registry.create(name, preset=preset, seed=seed, **arguments)
             t0 = time.perf_counter()
             ver = evaluate_verification(factory, lfw, protocol, progress=progress, threshold=threshold,
                                         folds=None if folds is None else [k - 1 for k in folds])
@@ -172,3 +177,61 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
     finished.clear()
     log(f"wrote {', '.join(written)} in {os.fspath(out)}")
     return results
+
+
+FOLD_RUNS = "folds"  # inside the output folder of a parallel comparison: one results folder per fold
+
+
+def compare_folds_in_parallel(method_names: list[str], *, jobs: int, out_dir="results", folds: list[int] | None = None,
+                              identification: bool = True, overwrite: bool = False, log=print, **settings) -> dict:
+    """:func:`compare` on View 2 with its folds run as ``jobs`` separate processes on this machine (a
+    standard-library process pool), each writing ``out_dir/folds/fold-K``; then one merged
+    ``results.json`` in ``out_dir``, the same as ``facelab report --merge`` of those folders. A fold
+    that finished is kept when the same command runs again. On a GPU the processes share it: each
+    allocates memory as it needs it. On a CPU each gets its share of the cores.
+    Identification (View 1's test people, the same for every fold) runs once, with the first fold."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from .report import merge_results
+
+    if settings.get("protocol", "view2") != "view2":
+        raise ValueError("--jobs runs View 2's folds in parallel; View 1 has one split (drop --jobs)")
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    folds = sorted(set(folds or range(1, 11)))
+    out = prepare_output(out_dir)
+    runs = [out / FOLD_RUNS / f"fold-{k}" for k in folds]
+    if (out / "results.json").exists():
+        existing = read_results(out)
+        if existing.get("merged_from") != [str(r) for r in runs] and not overwrite:
+            raise ValueError(f"{out} holds the results of another comparison ({', '.join(existing['methods'])}): "
+                             "choose another --out, or give --overwrite to replace them")
+    for name in method_names:  # every method accepts its preset and arguments before a process starts
+        registry.create(name, preset=presets.chosen_name(settings.get("preset"), settings.get("quick", False)),
+                        seed=settings.get("seed", 0), **(settings.get("params") or {}))
+    workers = min(jobs, len(folds))
+    for variable, value in _process_share(workers).items():
+        os.environ.setdefault(variable, value)
+    log(f"{len(folds)} fold(s) in {workers} process(es); each fold's results in {out / FOLD_RUNS}")
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        running = {pool.submit(compare, method_names, folds=[k], out_dir=str(run), overwrite=overwrite,
+                               identification=identification and k == folds[0], progress=False, log=print,
+                               **settings): k for k, run in zip(folds, runs)}
+        for done in as_completed(running):
+            done.result()  # a failed fold raises here, naming its error; the finished ones stay saved
+            log(f"fold {running[done]} finished")
+    if overwrite and (out / "results.json").exists():
+        (out / "results.json").unlink()
+    merged = merge_results(runs, out, log=log)
+    for name, entry in merged["methods"].items():
+        log(f"{name:>24s}: {100 * entry['accuracy_mean']:6.2f} ± {100 * entry['accuracy_se']:.2f} %  AUC {entry['auc']:.4f}")
+    return merged
+
+
+def _process_share(workers: int) -> dict[str, str]:
+    """Environment for ``workers`` processes training at once: threads split over the CPU cores, and
+    GPU memory taken as needed (JAX, TensorFlow) rather than all of it by the first process."""
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    return {"TF_NUM_INTRAOP_THREADS": threads, "OMP_NUM_THREADS": threads,
+            "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}

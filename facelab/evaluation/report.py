@@ -275,18 +275,21 @@ def summary_table(records_root: str | Path, link_from: str | Path = ".") -> str:
 
     from .. import methods
 
-    lines = ["| family | best method | accuracy % | AUC | threshold chosen on | machine | record |",
-             "|---|---|---|---|---|---|---|"]
+    from .commands import reproducing_command
+
+    lines = ["| family | best method | accuracy % | AUC | threshold chosen on | machine | record | reproduce with |",
+             "|---|---|---|---|---|---|---|---|"]
     for fam, best in best_by_family(records_root).items():
         title = methods.FAMILIES[fam]
         if best is None:
-            lines.append(f"| {title} | — | — | — | — | — | no View 2 record yet |")
+            lines.append(f"| {title} | — | — | — | — | — | no View 2 record yet | — |")
             continue
         path, name, r, results = best
         rule = "a held-out training fold" if results.get("threshold", "train") == "held-out" else "the training folds"
         folder = Path(os.path.relpath(path.parent, link_from)).as_posix()
         lines.append(f"| {title} | `{name}` | {pct(r['accuracy_mean'])} ± {pct(r['accuracy_se'])} | {r['auc']:.4f} | "
-                     f"{rule} | {results['device'].split(' (')[0]} | [{folder}]({folder}/) |")
+                     f"{rule} | {results['device'].split(' (')[0]} | [{folder}]({folder}/) | "
+                     f"`{reproducing_command(name, results) or 'no preset makes these settings'}` |")
     return "\n".join(lines) + "\n"
 
 
@@ -303,8 +306,8 @@ def update_summary(readme: str | Path, records_root: str | Path) -> Path:
 def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:
     """One results folder from ``facelab compare`` runs over disjoint View 2 folds.
 
-    A GPU machine trains the ten folds fastest as ten processes (``--folds 1`` … ``--folds 10``,
-    scripts/gpu_runs.sh); this joins them as if one run had done all folds: per-fold accuracies and
+    A machine trains the ten folds fastest as separate processes (``facelab compare --jobs N``, or
+    ``--folds 1`` … ``--folds 10`` by hand); this joins them as if one run had done all folds: per-fold accuracies and
     thresholds in fold order, the pooled test scores (``scores.json``) for AUC, EER, TAR@FAR and the
     ROC — computed by the same code as a single run. Each method must cover the same folds in
     every run it appears in, and no fold twice; settings must agree except the folds.
@@ -330,11 +333,12 @@ def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:
                              "choose another --out for the merge")
     first = runs[0][1]
     for d, results, _, _ in runs[1:]:
-        for key in ("data_variant", "seed", "quick", "threshold"):
+        for key in ("data_variant", "seed", "quick", "preset", "threshold"):
             if results.get(key) != first.get(key):
                 raise ValueError(f"{d}: {key} = {results.get(key)!r} differs from {runs[0][0]}'s {first.get(key)!r}")
     merged = {"protocol": "view2", "data_variant": first["data_variant"], "data_root": first["data_root"],
-              "seed": first["seed"], "quick": first["quick"], "params": {}, "folds": None,
+              "seed": first["seed"], "quick": first["quick"], **({"preset": first["preset"]} if "preset" in first else {}),
+              "params": {}, "folds": None,
               **({"threshold": first["threshold"]} if "threshold" in first else {}),
               "versions": first["versions"], "methods": {}, "device": first["device"],
               "merged_from": sources}
@@ -359,6 +363,9 @@ def merge_results(run_dirs, out_dir: str | Path, log=lambda *_: None) -> dict:
         entry = ver.summary()
         entry["kind"] = parts[0][2].get("kind")
         entry["wall_seconds"] = sum(p[2].get("wall_seconds", 0.0) for p in parts)
+        identified = [p[2]["identification"] for p in parts if p[2].get("identification")]
+        if identified:  # View 1's test people: the same in every run, computed by one of them
+            entry["identification"] = identified[0]
         merged["methods"][name] = entry
         curves[name] = (ver.test_scores, ver.test_same)
         method_folds[name] = sorted(covered)

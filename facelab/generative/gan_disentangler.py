@@ -55,7 +55,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .. import io
+from .. import io, presets
 from ..base import FaceMethod, check_images, check_labels
 from ..data.pipeline import image_spec, mapped_batches, to_float, vector_spec
 from ..data.preprocess import PreprocessConfig
@@ -687,7 +687,7 @@ class GanDisentangler(FaceMethod):
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
                  tensorboard: bool | None = None, checkpoint_every: int = 50, **config):
-        super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
+        super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=64, grayscale=True)), seed=seed, quick=quick)
         self.part = part or type(self).part
         if self.part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}, got {self.part!r}")
@@ -989,12 +989,12 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
             "grid": grid, "sources": images[src], "targets": images[tgt]}
 
 
-QUICK_SETTINGS = dict(quick=True, preprocess=PreprocessConfig(size=24, crop=(112, 112)), id_dim=12, pose_dim=2,
-                      style_dim=10, width=8, mlp=32, p=8, k=4, batch_size=32, epochs=(2, 1, 1))
-#: the lecture's CPU budget (its figures; about half an hour of training on a 2-core machine)
-LECTURE_SETTINGS = dict(preprocess=PreprocessConfig(size=32), id_dim=32, pose_dim=2, style_dim=30, width=16, mlp=128,
-                        p=16, k=4, batch_size=64, epochs=(6, 3, 3))
-BUDGETS = {"quick": QUICK_SETTINGS, "lecture": LECTURE_SETTINGS, "default": {}}
+#: the budgets are the method's presets (facelab/presets/generative.toml): quick (the test suite's tiny
+#: networks), class (the lecture's CPU budget, 32×32, 6 + 3 + 3 epochs), full (GanConfig's, a GPU job)
+BUDGETS = {name: {**preset.params, **({"quick": True} if preset.quick else {})}
+           for name, preset in presets.presets_of("gan-disentangler").items()}
+QUICK_SETTINGS = BUDGETS["quick"]
+LECTURE_SETTINGS = BUDGETS["class"]
 
 
 def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
@@ -1021,7 +1021,7 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
 
 
 def main(argv=None) -> int:
-    """``python -m facelab.generative.gan_disentangler [--budget quick|lecture|default] [--out FILE]``."""
+    """``python -m facelab.generative.gan_disentangler [--budget quick|class|full] [--out FILE]``."""
     import argparse
     import shlex
     import sys
@@ -1032,9 +1032,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m facelab.generative.gan_disentangler",
                                  description="GAN disentangler measurements on LFW (Table 2 per sub-vector, "
                                              "reconstruction RMSE, pose error, identity transfer), JSON")
-    ap.add_argument("--budget", choices=sorted(BUDGETS), default="default",
-                    help="quick: the test suite's tiny networks; lecture: the lecture figures' CPU budget "
-                         "(32×32, 6+3+3 epochs); default: GanConfig's (64×64, 20+10+10 epochs, a GPU job)")
+    ap.add_argument("--budget", choices=sorted(BUDGETS), default="full",
+                    help="the method's preset (see `facelab methods`): quick, the test suite's tiny networks; "
+                         "class, the lecture figures' CPU budget (32×32, 6+3+3 epochs); full, 64×64, 20+10+10 "
+                         "epochs, a GPU job")
     ap.add_argument("--quick", action="store_true", help="same as --budget quick")
     ap.add_argument("--protocol", default="view1", choices=("view1", "view2"))
     ap.add_argument("--data-dir", default=None, help="LFW root or a packed copy (default: $FACELAB_DATA)")

@@ -446,9 +446,7 @@ class GroupedVAEMethod(FaceMethod):
                  epochs: int | None = None, batch_groups: int = 16, learning_rate: float = 1e-3,
                  kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None,
                  jit_compile: bool | str = "auto", verbose: int = 0, progress: bool = False):
-        if preprocess is None:
-            preprocess = PreprocessConfig(size=32 if quick else 64)
-        super().__init__(preprocess, seed, quick)
+        super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=32 if quick else 64)), seed, quick)
         self.w_dim, self.z_dim, self.group_size, self.short = w_dim, z_dim, group_size, short
         self.epochs = epochs if epochs is not None else (1 if quick else 60)
         self.batch_groups, self.learning_rate, self.kl_warmup_epochs = batch_groups, learning_rate, kl_warmup_epochs

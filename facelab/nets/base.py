@@ -24,8 +24,8 @@ from .. import io
 from ..base import FaceMethod, check_images, check_labels
 from ..data.pipeline import translate
 from ..data.preprocess import PreprocessConfig
-from .backbones import build_backbone
-from .training import SavedModelError, TrainConfig, load_model, precision_scope, read_model_info, \
+from .backbones import BACKBONES, build_backbone
+from .training import LR_SCHEDULES, PRECISIONS, SavedModelError, TrainConfig, check_choice, load_model, precision_scope, read_model_info, \
     resolve_precision, save_model, train, training_set_dir, training_set_fingerprint
 
 
@@ -80,7 +80,10 @@ class DeepMethod(FaceMethod):
                  shift_average: int = 0, run_dir: str | None = None,
                  precision: str = "auto", jit_compile: bool | str = "auto", checkpoint_every: int = 50, progress: bool = False,
                  tensorboard: bool | None = None):
-        super().__init__(preprocess or PreprocessConfig(size=64, grayscale=True), seed=seed, quick=quick)
+        super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=64, grayscale=True)), seed=seed, quick=quick)
+        check_choice("backbone", backbone, tuple(BACKBONES))
+        check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+        check_choice("precision", precision, PRECISIONS)
         self.backbone = backbone
         self.embedding_dim = embedding_dim
         self.backbone_kwargs = dict(backbone_kwargs or {})

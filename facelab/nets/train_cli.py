@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io, methods
+from .. import io, methods, presets
 from ..data import LFW
 
 PEOPLE = ("view1", "all")
@@ -43,10 +43,12 @@ def methods_in(out: Path) -> set[str]:
 
 
 def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick: bool = False, seed: int = 0,
-                 epochs: int | None = None, params: dict | None = None, progress: bool = True) -> dict:
+                 epochs: int | None = None, params: dict | None = None, progress: bool = True,
+                 preset: str | None = None) -> dict:
     """Fit method ``name`` (a registered deep method) on LFW ``people`` and save it under ``out``.
 
-    ``params`` are extra constructor arguments (``{"backbone": "resnet", "batch_size": 128}``).
+    ``preset`` is the training recipe (:mod:`facelab.presets`; default ``class``, ``quick`` with
+    ``quick``); ``params`` change single values of it (``{"backbone": "resnet", "batch_size": 128}``).
     Returns the ``train.json`` record.
     """
     spec = methods.spec(name)
@@ -62,7 +64,8 @@ def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick:
     kwargs = dict(params or {})
     if epochs is not None:
         kwargs["epochs"] = epochs
-    method = methods.create(name, seed=seed, quick=quick, run_dir=str(out / "run"), progress=progress, **kwargs)
+    method = methods.create(name, preset=presets.chosen_name(preset, quick), seed=seed, run_dir=str(out / "run"),
+                            progress=progress, **kwargs)
     lfw = LFW(data_dir, progress=progress)
     index = training_people(lfw, people)
     images = lfw.load_images(method.preprocess)[index]
@@ -71,7 +74,7 @@ def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick:
     method.fit(images, labels)
     seconds = time.perf_counter() - t0
     model_path = method.save(out / "model.keras")
-    record = {"method": name, "config": method.config, "people": people, "images": int(len(index)),
+    record = {"method": name, "preset": method.preset, "config": method.config, "people": people, "images": int(len(index)),
               "identities": int(len(np.unique(labels))), "fit_seconds": seconds,
               "device": method.training_.device, "epochs_run_this_call": method.training_.epochs_run,
               "resumed_from": method.training_.resumed_from, "run_dir": method.fit_dir_, "model": str(model_path)}

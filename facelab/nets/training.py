@@ -60,6 +60,13 @@ from .. import io
 CHECKPOINT = "checkpoint.npz"
 MODEL_INFO = "facelab.json"  # inside a .keras file: what saved the model
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def check_choice(name: str, value, allowed) -> None:
+    """A ValueError naming the setting and its allowed values when ``value`` is not one of them."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
 class TrainingDivergedError(RuntimeError):
@@ -100,8 +107,7 @@ def device_summary() -> str:
 
 
 def resolve_precision(precision: str = "auto") -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_choice("precision", precision, PRECISIONS)
     if precision == "auto":
         return "mixed_float16" if gpu_available() else "float32"
     return precision
@@ -153,8 +159,7 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.jit_compile not in (True, False, "auto"):
             raise ValueError(f"jit_compile must be true, false or 'auto', got {self.jit_compile!r}")
         if self.checkpoint_every < 0:
