@@ -98,6 +98,14 @@ def _accepted_parameters(factory) -> set[str]:
     return accepted
 
 
+def parameter_defaults(name: str) -> dict:
+    """The constructor defaults of method ``name`` (and of the method it wraps), by argument name."""
+    factory = spec(name).factory()
+    built = factory()
+    declared = _declared_parameters([factory, type(built), *_wrapped_method_types(built)])
+    return {k: default for k, (_, default) in declared.items() if default is not inspect.Parameter.empty}
+
+
 def accepted_parameters(name: str) -> set[str]:
     """The keyword arguments method ``name`` takes (its ``--param`` keys, ``seed`` and ``quick``)."""
     return _accepted_parameters(spec(name).factory())

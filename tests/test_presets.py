@@ -14,7 +14,7 @@ import pytest
 from facelab import methods, presets
 from facelab.cli import _parse_folds, main
 from facelab.data.preprocess import PreprocessConfig
-from facelab.evaluation.commands import matching_preset, reproducing_command
+from facelab.evaluation.commands import recipe_of, reproducing_command
 from facelab.evaluation.compare import compare, compare_folds_in_parallel
 from facelab.evaluation.report import read_results
 
@@ -128,7 +128,7 @@ def test_results_record_the_preset_and_the_command_that_reproduces_them(tmp_path
     classical = read_results(Path(__file__).parents[1] / "reports" / "cpu" / "classical-view2")
     assert reproducing_command("lbp+jb", classical) == "facelab compare --methods lbp+jb"
     changed = dict(results["methods"]["deepid"]["config"], margin=9)  # settings no preset makes
-    assert matching_preset("deepid", changed) is None
+    assert recipe_of("deepid", changed) is None
 
 
 def test_view2_folds_run_in_parallel_processes_and_merge_to_the_sequential_result(tmp_path, cache_dir, monkeypatch):

@@ -1,12 +1,13 @@
 """The front page and the results records show numbers that facelab wrote, never typed ones: every
-table is regenerated here from the committed results.json files and must match what is shown."""
+table is regenerated here from the committed results.json files and must match what is shown, and
+so is the one command beside each row that makes its settings again from a preset."""
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
 
-from facelab.evaluation.report import markdown_table, summary_table
+from facelab.evaluation.report import markdown_table, reproducing_lines, summary_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +26,7 @@ def test_every_results_block_of_the_records_page_matches_its_results_file():
         assert source and source.group(2) == name, f"block {name}: no 'filled in by' line naming it"
         results = json.loads((ROOT / source.group(1)).read_text(encoding="utf-8"))
         assert markdown_table(results).split("\n", 2)[2] in body, f"block {name} differs from {source.group(1)}"
+        assert reproducing_lines(results) in body, f"block {name}: its commands are not those the presets give now"
 
 
 def test_front_page_commands_use_the_users_python_and_check_it_first():

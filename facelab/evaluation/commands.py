@@ -1,9 +1,9 @@
 """The one ``facelab compare`` command that reproduces a recorded result.
 
 A record (a ``results.json``) keeps every resolved constructor argument of each method. The command
-is found by building the method from each of its presets (:mod:`facelab.presets`) with the record's
-seed and ``--param`` values, and keeping the preset whose config is the record's: so a command is
-only ever shown when it provably makes the same settings.
+is found by building the method from each of its presets (:mod:`facelab.presets`) and keeping the
+preset that needs the fewest ``--param`` changes to make the recorded config; the command is
+shown only when building it gives exactly that config, so it provably makes the same settings.
 """
 from __future__ import annotations
 
@@ -13,46 +13,71 @@ import shlex
 from .. import methods as registry
 from .. import presets
 
-#: config keys that say how a run went, not what it was asked to do
-_RUN_FACTS = ("fit_reused",)
+#: config keys that say how a run went or what facelab passes itself, not a --param a user gives
+_NOT_PARAMS = ("fit_reused", "name", "seed", "quick", "base")
 
 
-def _recipe(config: dict) -> str:
+def _plain(config: dict) -> dict:
+    """A config as it reads back from JSON, without the run facts."""
     def strip(value):
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in _RUN_FACTS}
+            return {k: strip(v) for k, v in value.items() if k != "fit_reused"}
         return value
-    return json.dumps(strip(config), sort_keys=True, default=str)
+    return strip(json.loads(json.dumps(config, default=str)))
 
 
-def matching_preset(name: str, config: dict, seed: int = 0, params: dict | None = None) -> str | None:
-    """The preset of method ``name`` that, with ``params`` on top, builds exactly ``config``; None if none does."""
-    candidates = list(presets.presets_of(name)) or [presets.DEFAULT]
-    for preset in sorted(candidates, key=lambda p: (p not in presets.BUDGETS, -presets.BUDGETS.index(p)
-                                                    if p in presets.BUDGETS else 0)):
+def _settings(config: dict) -> dict:
+    """The settable values of a config: a scoring head's own and those of the network it wraps (``base``)."""
+    return {k: v for k, v in {**config.get("base", {}), **config}.items() if k not in _NOT_PARAMS}
+
+
+def _within(recorded, built) -> bool:
+    """Whether ``built`` has every value ``recorded`` has (a setting added since the record was
+    written is absent from it; the record ran with that setting's default, which ``recipe_of`` sets)."""
+    if isinstance(recorded, dict) and isinstance(built, dict):
+        return all(k in built and _within(v, built[k]) for k, v in recorded.items())
+    return recorded == built
+
+
+def recipe_of(name: str, config: dict, seed: int = 0) -> tuple[str, dict] | None:
+    """``(preset, params)``: the preset of method ``name`` and the fewest ``--param`` values that
+    build exactly ``config`` (a recorded one); None when none does. A setting the record lacks (it
+    did not exist yet) is taken at its constructor default, which is how that run behaved."""
+    recorded, wanted = _plain(config), _settings(_plain(config))
+    accepted, defaults = registry.accepted_parameters(name), _plain(registry.parameter_defaults(name))
+    found = []
+    for preset in list(presets.presets_of(name)) or [presets.DEFAULT]:
         try:
-            built = registry.create(name, preset=preset, seed=seed, **(params or {})).config
+            built = _settings(_plain(registry.create(name, preset=preset, seed=seed).config))
         except (ValueError, TypeError):
             continue
-        if _recipe(json.loads(json.dumps(built, default=str))) == _recipe(config):
-            return preset
-    return None
+        params = {k: v for k, v in wanted.items() if built.get(k, v) != v or k not in built}
+        params.update({k: defaults[k] for k, v in built.items() if k not in wanted and k in defaults and v != defaults[k]})
+        if set(params) - accepted:
+            continue
+        try:
+            if not _within(recorded, _plain(registry.create(name, preset=preset, seed=seed, **params).config)):
+                continue
+        except (ValueError, TypeError):
+            continue
+        rank = presets.BUDGETS.index(preset) if preset in presets.BUDGETS else -1
+        found.append((len(params), -rank, preset, params))
+    if not found:
+        return None
+    _, _, preset, params = min(found, key=lambda f: f[:2])
+    return preset, params
 
 
 def reproducing_command(name: str, results: dict) -> str | None:
     """``facelab compare --methods NAME --preset P ...`` that makes method ``name``'s entry of
-    ``results`` again (the same protocol, folds, threshold, seed, preset and ``--param`` values), or
-    None when no preset builds its recorded config. (How many folds run at once, ``--jobs``, is the
-    machine's choice: it does not change the numbers.)"""
-    entry = results["methods"][name]
-    given = dict(entry.get("params", results.get("params")) or {})
-    given.pop("run_dir", None)  # where checkpoints went, not what was trained
-    for params in ({}, given):  # a preset alone when it makes the settings, else with the --param values given
-        preset = matching_preset(name, entry["config"], results.get("seed", 0), params)
-        if preset is not None:
-            break
-    else:
+    ``results`` again (the same protocol, folds, threshold, seed, preset and settings), or None when
+    no preset and ``--param`` values build its recorded config. (How many folds run at once,
+    ``--jobs``, is the machine's choice: it does not change the numbers.)"""
+    seed = results.get("seed", 0)
+    recipe = recipe_of(name, results["methods"][name]["config"], seed)
+    if recipe is None:
         return None
+    preset, params = recipe
     words = ["facelab", "compare", "--methods", name]
     if results.get("protocol", "view2") != "view2":
         words += ["--protocol", results["protocol"]]
@@ -65,6 +90,6 @@ def reproducing_command(name: str, results: dict) -> str | None:
         words += ["--folds", ",".join(map(str, folds))]
     if results.get("threshold", "train") != "train":
         words += ["--threshold", results["threshold"]]
-    if results.get("seed", 0):
-        words += ["--seed", str(results["seed"])]
+    if seed:
+        words += ["--seed", str(seed)]
     return shlex.join(words)

@@ -238,7 +238,19 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
     option = f" --block {block}" if block else ""
     return fill_block(readme, begin, end,
                       f"Produced by `{command}` on {results['device']}; "
-                      f"filled in by `facelab report {results_json} --readme {readme}{option}`.\n{table}")
+                      f"filled in by `facelab report {results_json} --readme {readme}{option}`.\n"
+                      f"{reproducing_lines(results)}{table}")
+
+
+def reproducing_lines(results: dict) -> str:
+    """One line per method of a compare record: the one command that makes its settings again."""
+    from .commands import reproducing_command
+
+    if not isinstance(results.get("methods"), dict) or is_few_shot_result(results):
+        return ""
+    lines = [f"- `{name}`: `{reproducing_command(name, results) or 'no preset makes these settings'}`"
+             for name in results["methods"]]
+    return "Each row again, one command each (the settings are checked against the record):\n\n" + "\n".join(lines) + "\n\n"
 
 
 def _is_full_view2(results: dict) -> bool:

@@ -39,7 +39,7 @@ class Search:
         lfw = LFW(None, progress=False)
         if PROTOCOL == "view1":
             (self.split,) = verification_splits(lfw, "view1")
-        else:  # a View 2 fold, threshold on the held-out training fold (as scripts/cpu_triplet_fold.sh)
+        else:  # a View 2 fold, threshold on the held-out training fold (as facelab compare --threshold held-out)
             self.split = verification_splits(lfw, "view2", "held-out")[FOLD - 1]
         self.method = registry.create("triplet-semi-hard", **SETTING)
         images = lfw.load_images(self.method.preprocess)
