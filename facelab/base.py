@@ -36,6 +36,9 @@ class FaceMethod:
     embedding_only: tuple = ()
     #: the preset (facelab.presets) the registry built this method from; None when built directly
     preset: str | None = None
+    #: True when the last fit was another method's, taken over (:mod:`facelab.shared_fits`): the
+    #: evaluator then reports a fit time without that training
+    fit_reused_: bool = False
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False):
         self.preprocess = PreprocessConfig.coerce(preprocess)
@@ -56,6 +59,11 @@ class FaceMethod:
     def params(self) -> dict:
         """Method-specific hyper-parameters for :attr:`config` (override)."""
         return {}
+
+    def training_history(self) -> dict | None:
+        """Per-epoch training losses of the last fit (Keras' ``history.history``), or None for a
+        method that does not train by epochs (override)."""
+        return None
 
     @property
     def fit_config(self) -> dict:

@@ -122,7 +122,7 @@ def cmd_data(args) -> int:
             raise ValueError("facelab data pack needs --out DIR (a new folder for the packed copy)")
         configs, tables = {}, {}
         for name in methods.resolve_names("deep" if args.methods is None else args.methods):
-            method = methods.create(name)
+            method = methods.create(name, preset=args.preset)
             config = method.preprocess
             configs[config.key()] = config
             for table, fn in getattr(method, "memo_tables", {}).items():
@@ -293,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="pack: the folder to write")
     p.add_argument("--methods", default=None, help="pack: methods (names or kinds, as for compare) whose preprocessing to include "
                    "(default: deep)")
+    p.add_argument("--preset", default="full",
+                   help="pack: the preset whose preprocessing to include (default full, what a GPU machine runs)")
     p.add_argument("--url", default=None, help="base URL to download from (default: $FACELAB_LFW_URL or the official site)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)

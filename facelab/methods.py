@@ -284,7 +284,7 @@ register("fisherfaces", "facelab.classical.face_methods:fisherfaces", "classical
          "PCA then LDA (Belhumeur et al. 1997), cosine", default=True)
 register("lbp", "facelab.classical.face_methods:lbp", "classical",
          "sqrt uniform-LBP grid histograms, whitened PCA of the training faces (no labels), cosine", default=True)
-register("lbp-chi2", "facelab.classical.face_methods:lbp_chi2", "classical",
+register("lbp-chi2", "facelab.classical.face_methods:LBPChi2Method", "classical",
          "grid of uniform LBP histograms compared by chi-square (Ahonen et al. 2006)", default=True)
 register("lbp-weighted", "facelab.classical.face_methods:lbp_weighted", "classical",
          "LBP histograms, chi-square weighted per cell with weights learned on the training people")

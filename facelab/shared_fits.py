@@ -42,7 +42,7 @@ def _key(method, images: np.ndarray, labels: np.ndarray) -> str:
 
 def fit_shared(method, images: np.ndarray, labels: np.ndarray):
     """``method.fit(images, labels)``, or the same-config method already fitted on these images."""
-    if _SHARED is None or getattr(method, "kind", "classical") == "classical":
+    if _SHARED is None or method.kind == "classical":
         return method.fit(images, labels)
     key = _key(method, images, labels)
     if key in _SHARED:

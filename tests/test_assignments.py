@@ -275,3 +275,14 @@ def test_grader_references_agree_with_facelabs_own_implementations():
     labels = np.repeat(np.arange(4), 3)  # every anchor has positives and negatives: both definitions agree
     assert float(triplet_hard_loss(labels, emb, margin=0.5)) == pytest.approx(
         ref.batch_hard_triplet_loss(emb, labels, 0.5), rel=1e-5)
+
+
+def test_a_run_prints_what_the_students_code_did(capsys):
+    from facelab.assignments.cli import run_summary
+
+    numbers = {"training": {"loss_history": [0.31, 0.25, 0.2]},
+               "test_accuracy": {"pairs": 1000, "before": 0.6133, "after": 0.65, "reference_after": 0.652}}
+    assert run_summary(numbers) == [
+        "training loss with your code: 0.3100 → 0.2000 over 2 steps",
+        "test accuracy on 1000 View 1 test pairs: 61.3 % before training → 65.0 % after (the reference solution: 65.2 %)"]
+    assert run_summary({"view1": {"test_accuracy": 0.7}}) == []  # an assignment without training says nothing more

@@ -86,8 +86,28 @@ def cmd_run(args) -> int:
               "seconds": round(time.perf_counter() - t0, 3)}
     out = Path(args.out) / f"assignment-{a.name}.json"
     io.write_json(out, result)
+    for line in run_summary(numbers):
+        print(line)
     print(f"wrote {out}")
     return 0
+
+
+def run_summary(numbers: dict) -> list[str]:
+    """A few lines that show the student's code at work: the loss it trained, and the test accuracy
+    before and after that training beside the reference solution's."""
+    lines = []
+    training = numbers.get("training") or {}
+    history = training.get("loss_history") or []
+    if len(history) > 1:
+        lines.append(f"training loss with your code: {history[0]:.4f} → {history[-1]:.4f} over {len(history) - 1} steps")
+    accuracy = numbers.get("test_accuracy") or {}
+    if {"before", "after"} <= set(accuracy):
+        pairs = f" on {accuracy['pairs']} View 1 test pairs" if "pairs" in accuracy else ""
+        reference = (f" (the reference solution: {100 * accuracy['reference_after']:.1f} %)"
+                     if "reference_after" in accuracy else "")
+        lines.append(f"test accuracy{pairs}: {100 * accuracy['before']:.1f} % before training → "
+                     f"{100 * accuracy['after']:.1f} % after{reference}")
+    return lines
 
 
 def add_parser(subparsers) -> None:
@@ -120,6 +140,8 @@ def add_parser(subparsers) -> None:
     q.add_argument("--file", default=None, help="your file (default: ./<name>.py, dashes as underscores)")
     q.add_argument("--data-dir", default=None, help="LFW data root (default: $FACELAB_DATA, else ./data)")
     q.add_argument("--out", default="results/assignments", help="output folder (default: results/assignments)")
-    q.add_argument("--quick", action="store_true", help="a seeded subset: seconds on a laptop CPU")
+    q.add_argument("--quick", action="store_true",
+                   help="a seeded subset that proves the code runs (seconds; numbers barely move); "
+                   "without it, the class budget: a minute or two on a laptop CPU, enough to see learning")
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=cmd_run)

@@ -234,7 +234,7 @@ class LearnedMetricMethod(FaceMethod):
         if self.metric != "none" or labels is not None:
             labels = check_labels(labels, len(images), min_classes=1 if self.metric == "none" else 2)
         self.base = fit_shared(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
-        self.fit_reused_ = getattr(self.base, "fit_reused_", False)
+        self.fit_reused_ = self.base.fit_reused_
         feats = self.base.embed(images).astype(np.float64)
         # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
         rng = np.random.default_rng(self.seed)
@@ -280,11 +280,14 @@ def fisherfaces(**kw):
     return FisherfacesMethod(**kw)
 
 
-def lbp_chi2(**kw):
-    kw.setdefault("flip_average", True)
-    method = LBPMethod(**kw)
-    method.name = "lbp-chi2"
-    return method
+class LBPChi2Method(LBPMethod):
+    """Ahonen et al.'s LBP: the grid of histograms compared by chi-square, each face averaged with its mirror."""
+
+    name = "lbp-chi2"
+
+    def __init__(self, *args, flip_average: bool = True, **kwargs):
+        super().__init__(*args, flip_average=flip_average, **kwargs)
+
 
 
 def lbp(preprocess=None, seed=0, quick=False, pca_dim: int = 200, flip_average: bool = True):

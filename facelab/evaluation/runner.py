@@ -113,7 +113,7 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
         fitted = fit_method(factory, images[split.train_images], labels[split.train_images])
         fit_s += fitted.fit_seconds
         config = fitted.method.config
-        reused = reused or getattr(fitted.method, "fit_reused_", False)
+        reused = reused or fitted.method.fit_reused_
         sim = get_similarity(fitted.method.similarity)
         embedder = _Embedder(fitted.method, images)
         tp, xp = split.threshold_pairs, split.test_pairs

@@ -49,7 +49,7 @@ class SideBySide:
 
     def histories(self) -> dict:
         """name → the Keras training history (per-epoch lists) of the last split's model, for deep methods."""
-        return {n: m.training_.history for n, m in self.fitted.items() if hasattr(m, "training_")}
+        return {n: m.training_history() for n, m in self.fitted.items() if m.training_history() is not None}
 
     def table(self, lfw: LFW | None = None, seed: int = 0, quick: bool = False) -> str:
         """The ``facelab compare`` Markdown table of these results."""

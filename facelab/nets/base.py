@@ -194,6 +194,10 @@ class DeepMethod(FaceMethod):
         self.input_shape_ = tuple(images.shape[1:])
         return self
 
+    def training_history(self) -> dict | None:
+        training = getattr(self, "training_", None)  # None before the first fit
+        return None if training is None else training.history
+
     def embed(self, images, batch_size: int = 256) -> np.ndarray:  # (n, embedding_dim)
         if not hasattr(self, "backbone_"):
             raise RuntimeError(f"{self.name}: call fit() (or load()) before embed()")
