@@ -28,6 +28,9 @@ from pathlib import Path
 PRESET_DIR = Path(__file__).with_name("presets")
 BUDGETS = ("quick", "class", "full")  # every trainable method has these three
 DEFAULT = "class"  # what a bare `facelab compare --methods deepid` runs
+#: every method also has this one: its constructor's own defaults, no preset values (what
+#: ``DeepID()`` builds; for experiments that set every value themselves)
+DEFAULTS = "defaults"
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _PRESET_KEYS = {"summary", "params", "reported"}
 
@@ -128,9 +131,11 @@ def resolve(method: str, preset: str | None = None, quick: bool = False) -> Pres
     own = presets_of(method)
     if name in own:
         return own[name]
+    if name == DEFAULTS:
+        return Preset(method, name, "the constructor's own defaults")
     if not own and name in BUDGETS:
         return Preset(method, name, "the method's defaults (it has no training budget)")
-    have = sorted(own) or list(BUDGETS)
+    have = (sorted(own) or list(BUDGETS)) + [DEFAULTS]
     close = difflib.get_close_matches(name, have, n=1)
     raise PresetError(f"method {method!r} has no preset {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                       + f"; it has: {', '.join(have)} (see `facelab methods`)")

@@ -3,6 +3,7 @@ a finished run continues when asked for more epochs, one `facelab train` folder 
 and loading names what a file holds. Real tiny trainings on a small real LFW subset (32×32)."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -15,7 +16,7 @@ from facelab import methods
 
 # a tiny network: 4 batches of 8 images an epoch, a few seconds a fit
 TINY = dict(batch_size=8, backbone_kwargs={"width": 8}, embedding_dim=16, seed=0, checkpoint_every=0,
-            tensorboard=False, progress=False)
+            tensorboard=False, progress=False, preset="defaults")  # the constructor's constant learning rate
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +182,9 @@ def test_facelab_train_keeps_one_method_per_out_folder(faces, tmp_path, monkeypa
     x, y = faces
     monkeypatch.setattr(train_cli, "LFW", lambda *a, **k: _Subset(x, y))
     monkeypatch.setattr(train_cli, "training_people", lambda lfw, people: np.arange(len(lfw)))
-    params = {k: v for k, v in TINY.items() if k not in ("seed", "progress")}
+    params = {k: v for k, v in TINY.items() if k not in ("seed", "progress", "preset")}
     out = tmp_path / "x"
-    train_method = train_cli.train_method
+    train_method = functools.partial(train_cli.train_method, preset="defaults")
     first = train_method("deepid", out, epochs=1, params=params, progress=False)
     saved = (out / "model.keras").read_bytes()
     expected = (rf"{re.escape(str(out))} already holds a deepid model; `facelab train` keeps one method per --out "

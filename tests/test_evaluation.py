@@ -263,7 +263,7 @@ def test_compare_params_and_fold_subsets_are_applied_and_recorded(tmp_path, cach
     r = _compare(tmp_path / "bad", "--methods", "lbp-chi2", "--param", "gird=4", cache_dir=cache_dir)
     assert r.returncode == 2 and "method 'lbp-chi2' got an unknown argument 'gird' (did you mean 'grid'?)" in r.stderr
     r = _compare(tmp_path / "bad", "--folds", "0,11", cache_dir=cache_dir)
-    assert r.returncode == 2 and "folds must be numbers from 1 to 10" in r.stderr
+    assert r.returncode == 2 and "--folds expects fold numbers from 1 to 10" in r.stderr
 
 
 def test_generative_lecture_figures_are_made_from_trained_models(tmp_path, cache_dir, monkeypatch):

@@ -53,9 +53,9 @@ def test_a_param_changes_one_value_of_a_preset_and_keeps_the_rest():
 
 def test_an_unknown_preset_names_what_the_method_has():
     with pytest.raises(presets.PresetError, match=r"method 'deepid' has no preset 'clas' \(did you mean 'class'\?\); "
-                                                   r"it has: class, full, quick"):
+                                                   r"it has: class, full, quick, defaults"):
         methods.create("deepid", preset="clas")
-    with pytest.raises(presets.PresetError, match="method 'pixels' has no preset 'lecture'; it has: quick, class, full"):
+    with pytest.raises(presets.PresetError, match="method 'pixels' has no preset 'lecture'; it has: quick, class, full, defaults"):
         methods.create("pixels", preset="lecture")
 
 

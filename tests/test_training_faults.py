@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from facelab import methods
+from facelab import methods, presets
 from facelab.cli import main
 from facelab.evaluation import compare as compare_module
 from facelab.nets import train_cli
@@ -58,13 +58,14 @@ def test_an_unknown_param_is_named_with_the_close_key_and_what_the_method_takes(
 # -- --quick and an explicit epoch count ---------------------------------------------------------
 def test_quick_sets_default_budgets_and_never_lowers_epochs_given_explicitly():
     assert methods.create("deepid", quick=True).train_epochs == 2  # the quick default, as before
-    assert methods.create("deepid").train_epochs == 20
+    assert methods.create("deepid", preset="defaults").train_epochs == 20  # the constructor's default
+    assert methods.create("deepid").train_epochs == presets.presets_of("deepid")["class"].params["epochs"]
     for name in ("deepid", "siamese-contrastive", "triplet-batch-hard", "deepid+jb"):
         for epochs in (300, 20, 1):  # 20 is also the default: given explicitly, it is kept
             network = methods.create(name, quick=True, epochs=epochs)
             network = getattr(network, "base", network)  # a +jb head: the network it scores
             assert network.train_epochs == network.config["epochs"] == epochs, (name, epochs)
-    assert methods.create("gan-disentangler", quick=True).gan_config.epochs == (2, 2, 2)
+    assert methods.create("gan-disentangler", quick=True).gan_config.epochs == (2, 1, 1)  # the quick preset's
     assert methods.create("gan-disentangler", quick=True, epochs=[6, 3, 3]).gan_config.epochs == (6, 3, 3)
     assert methods.create("grouped-vae", quick=True).epochs == 1
     assert methods.create("grouped-vae", quick=True, epochs=5).epochs == 5

@@ -119,9 +119,19 @@ def _face_cascade():
     return _CASCADE
 
 
+#: the smallest face (width, height) the cascade looks for, in pixels
+MIN_FACE_SIZE = (30, 30)
+
+
+def detect_faces(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Every frontal face (x, y, w, h) OpenCV's Haar cascade finds (Viola & Jones 2001)."""
+    faces = _face_cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=MIN_FACE_SIZE)
+    return [tuple(int(v) for v in f) for f in faces]
+
+
 def detect_face(gray: np.ndarray) -> tuple[int, int, int, int] | None:
     """Largest frontal face (x, y, w, h) nearest the image centre, or None (Viola & Jones 2001)."""
-    faces = _face_cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
+    faces = detect_faces(gray)
     if len(faces) == 0:
         return None
     cy, cx = gray.shape[0] / 2, gray.shape[1] / 2
@@ -142,18 +152,23 @@ def _crop(img: np.ndarray, top: int, left: int, height: int, width: int) -> np.n
     return img[top: top + height, left: left + width]
 
 
-def preprocess_image(bgr: np.ndarray, config: PreprocessConfig, source: str = "image") -> tuple[np.ndarray, bool]:
+def preprocess_image(bgr: np.ndarray, config: PreprocessConfig, source: str = "image",
+                     face: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, bool]:
     """One decoded BGR (or grey) image → uint8 array of ``config.shape``.
 
-    Returns ``(array, face_found)``; ``face_found`` is True when detection is off.
+    Returns ``(array, face_found)``; ``face_found`` is True when detection is off. ``face``: a box
+    (x, y, w, h) already found (one of several faces in a photo), cropped as a detected face is
+    instead of running the cascade again; it needs ``config.detect``.
     """
+    if face is not None and not config.detect:
+        raise ValueError(f"{source}: a face box is cropped only under a config with detect=True")
     if bgr.ndim == 2:
         bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     found = True
     box = None
     if config.detect:
-        face = detect_face(gray)
+        face = detect_face(gray) if face is None else face
         if face is None:
             found = False
             if config.on_no_face == "error":

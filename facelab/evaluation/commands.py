@@ -74,7 +74,10 @@ def reproducing_command(name: str, results: dict) -> str | None:
     no preset and ``--param`` values build its recorded config. (How many folds run at once,
     ``--jobs``, is the machine's choice: it does not change the numbers.)"""
     seed = results.get("seed", 0)
-    recipe = recipe_of(name, results["methods"][name]["config"], seed)
+    config = results["methods"][name].get("config")
+    if config is None or name not in registry.available():  # a record without settings, or of a method not registered here
+        return None
+    recipe = recipe_of(name, config, seed)
     if recipe is None:
         return None
     preset, params = recipe
