@@ -5,6 +5,7 @@ reported row's command is found from its record; View 2's folds run as parallel 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,29 @@ def test_the_command_line_runs_folds_with_jobs(tmp_path, cache_dir):
     written = json.loads((tmp_path / "cli" / "results.json").read_text())
     assert written["folds"] == [3, 4] and len(written["methods"]["pixels"]["fold_accuracy"]) == 2
     assert "2 fold(s) in 2 process(es)" in env_run.stdout
+
+
+def test_every_number_a_preset_reports_is_in_a_record_its_preset_reproduces():
+    """A preset's `reported` line quotes measured numbers: each must be the accuracy of a committed
+    record of that method whose settings that preset alone makes (never a typed or stale number)."""
+    records = []
+    for path in (Path(__file__).parents[1] / "reports").rglob("results.json"):
+        results = json.loads(path.read_text())
+        if isinstance(results.get("methods"), dict) and "few_shot" not in results:
+            records.append(results)
+    checked = 0
+    for method, own in presets.all_presets().items():
+        for preset in own.values():
+            if preset.reported is None or preset.method != method:
+                continue
+            protocol = "view1" if preset.reported.startswith("View 1") else "view2"
+            threshold = "held-out" if "held-out" in preset.reported else "train"
+            for name, number in re.findall(r"([a-z0-9+-]+) (\d+\.\d\d) %", preset.reported):
+                matches = [r for r in records if name in r["methods"] and r.get("protocol") == protocol
+                           and r.get("threshold", "train") == threshold and r.get("folds", "all") == "all"
+                           and f"{100 * r['methods'][name]['accuracy_mean']:.2f}" == number
+                           and f"--preset {preset.name}" in (reproducing_command(name, r) or "")
+                           and "--param" not in reproducing_command(name, r)]
+                assert matches, f"{preset.source}: no record of {name} at {number} % that the preset reproduces"
+                checked += 1
+    assert checked >= 4
