@@ -47,3 +47,10 @@ def test_a_method_from_outside_the_package_runs_through_facelab_compare(outside_
     assert 0.52 < entry["accuracy_mean"] < results["methods"]["pixels"]["accuracy_mean"] + 0.05  # it learned something
     assert "row-profile" in (out / "results.md").read_text()
     assert main(["methods"]) == 0 and "mean of each image row" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", [n for n in methods.available()])
+def test_each_method_says_the_kind_the_registry_lists_it_under(name):
+    """The registry must know a method's kind without importing it (``facelab methods`` imports no
+    TensorFlow); the method states it too (the fit sharing reads it). The two must agree."""
+    assert methods.create(name, quick=True).kind == methods.spec(name).kind

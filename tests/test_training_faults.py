@@ -103,7 +103,7 @@ def test_training_prints_its_settings_and_one_line_per_epoch_unless_progress_is_
     x, y = faces
     methods.create("deepid", quick=True, progress=True, run_dir=str(tmp_path / "run"), **TINY).fit(x, y)
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == ("deepid: 2 epochs of 4 steps, batch 8 images, backbone small, embedding 16, "
+    assert lines[0] == ("deepid: 2 epochs of 4 steps, preset quick, batch 8 images, backbone small, embedding 16, "
                         f"precision {resolve_precision('auto')}, device {device_summary()}"), lines
     assert [re.sub(r"[\d.]+ s - loss: [\d.e+-]+$", "S - loss: L", line) for line in lines[1:]] == \
         ["deepid: epoch 1/2 - S - loss: L", "deepid: epoch 2/2 - S - loss: L"], lines

@@ -185,7 +185,8 @@ class DeepMethod(FaceMethod):
         self.training_ = train(model, lambda e, s: self.make_dataset(images, labels, sampler, e, s), steps, config,
                                loss=self.loss, loss_weights=self.loss_weights, data_fingerprint=data_fp,
                                callbacks=self.training_callbacks(sampler), desc=self.name,
-                               shown_settings={"batch": self.batch_shown(), "backbone": self.backbone,
+                               shown_settings={**({"preset": self.preset} if self.preset else {}),
+                                               "batch": self.batch_shown(), "backbone": self.backbone,
                                                "embedding": self.embedding_dim,
                                                "precision": resolve_precision(self.precision)})
         self.backbone_ = backbone
