@@ -21,10 +21,10 @@ import pytest
 
 from facelab.data import DownloadError, find_lfw
 from facelab.data import download as dl
-from facelab.data.download import (
-    DOWNLOAD_DIRNAME, PROTOCOL_FILES, ManifestFormatError, RemoteFile, download_lfw, fetch, read_manifest,
-    safe_extract, verify_manifest, write_manifest,
-)
+from facelab.data.archive import safe_extract
+from facelab.data.download import DOWNLOAD_DIRNAME, PROTOCOL_FILES, RemoteFile, download_lfw
+from facelab.data.fetching import fetch
+from facelab.data.manifest import ManifestFormatError, read_manifest, verify_manifest, write_manifest
 
 FOLDER = "lfw-deepfunneled"
 ARCHIVE = "lfw-deepfunneled.tgz"
