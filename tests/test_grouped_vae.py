@@ -4,6 +4,7 @@ and a short training on real LFW faces at 32×32."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -75,18 +76,22 @@ from facelab.generative.grouped_vae import GroupedVAEMethod, to_unit
 faces = np.load(sys.argv[1])["faces"]
 p, k = faces.shape[:2]
 images, labels = faces.reshape(-1, *faces.shape[2:]), np.repeat(np.arange(p), k)
-m = GroupedVAEMethod(PreprocessConfig(size=32, crop=(112, 112)), epochs=3, w_dim=8, z_dim=4, filters=8,
-                     group_size=4, batch_groups=4, kl_warmup_epochs=1)
+kw = dict(epochs=3, w_dim=8, z_dim=4, filters=8, group_size=4, batch_groups=4, kl_warmup_epochs=1,
+          run_dir=sys.argv[2], tensorboard=False)
+m = GroupedVAEMethod(PreprocessConfig(size=32, crop=(112, 112)), **kw)
 m.fit(images, labels)
+again = GroupedVAEMethod(PreprocessConfig(size=32, crop=(112, 112)), **kw).fit(images, labels)  # from the checkpoint
 w = keras.ops.convert_to_numpy(m.model_.q_w(to_unit(faces[:3, :4]))[0])
 est = fewshot.importance_log_px(m.model_, to_unit(faces[:3, 5]), w, k=4)
 held_out = m.model_.evaluate(to_unit(faces[:, :4]), batch_size=4, verbose=0, return_dict=True)
 print("RESULT " + json.dumps({"backend": keras.backend.backend(), "history": m.history_, "evaluate": held_out,
-                              "embed": m.embed(images[:6]).tolist(), "est": est.tolist()}))
+                              "embed": m.embed(images[:6]).tolist(), "est": est.tolist(),
+                              "again": {"resumed_from": again.training_.resumed_from, "epochs_run": again.training_.epochs_run,
+                                        "history": again.history_, "embed": again.embed(images[:6]).tolist()}}))
 """
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "faces.npz")], capture_output=True, text=True,
-                         env=env, timeout=600)
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "faces.npz"), str(tmp_path / "run")],
+                         capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     res = json.loads(next(ln for ln in run.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
     history = res["history"]
@@ -98,6 +103,12 @@ print("RESULT " + json.dumps({"backend": keras.backend.backend(), "history": m.h
     assert np.all(np.isfinite(res["est"]))
     ev = res["evaluate"]  # the stateless test step: the negative ELBO at β = 1
     assert ev["beta"] == 1.0 and np.isclose(ev["loss"], ev["nll"] + ev["kl_w"] + ev["kl_z"], rtol=1e-4)
+    # the finished run's checkpoint (written from the stateless step's state) restores the same network
+    again = res["again"]
+    assert again["resumed_from"] == [3, 0] and again["epochs_run"] == 0 and again["history"] == history
+    np.testing.assert_array_equal(again["embed"], res["embed"])
+
+
 def test_gaussian_kl_matches_closed_form():
     rng = np.random.default_rng(0)
     mu_q, mu_p = rng.normal(size=(2, 7, 5))
@@ -330,6 +341,91 @@ def test_importance_sampling_on_the_trained_model_and_figures(trained, faces):
         plt.close(fig)
     with pytest.raises(ValueError, match="at least 2 groups"):
         paper_figures(model, [faces[4, :4]])
+
+
+# -- training through facelab.nets.training.train: run folder, resume, NaN guard -----------------
+#: 8 people × 4 real faces: 8 groups of 3 an epoch, 4 batches of 2 groups; β warms up over the whole run
+#: (8 steps), so a resumed step weighs the KL terms as the uninterrupted run does only if β survives the resume
+RUN = dict(preprocess=PreprocessConfig(size=SIZE, crop=(112, 112)), quick=True, epochs=2, w_dim=8, z_dim=4,
+           filters=8, group_size=3, batch_groups=2, kl_warmup_epochs=2, checkpoint_every=1, tensorboard=False)
+
+
+class Batches(keras.callbacks.Callback):
+    """Counts the batches a fit trains; with ``kill_after``, the process is "killed" after that many
+    (raised from the batch's end, before that batch's checkpoint is written: its step is lost, as in a kill)."""
+
+    def __init__(self, kill_after: int | None = None):
+        super().__init__()
+        self.n, self.kill_after = 0, kill_after
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.n += 1
+        if self.n == self.kill_after:
+            raise KeyboardInterrupt
+
+
+def vae_run(faces, callbacks=(), **kwargs):
+    from facelab.generative.grouped_vae import GroupedVAEMethod
+
+    method = GroupedVAEMethod(**{**RUN, **kwargs})
+    method.training_callbacks = lambda: list(callbacks)
+    images, labels = faces[:8, :4].reshape(-1, SIZE, SIZE, 1), np.repeat(np.arange(8), 4)
+    return method, images, labels
+
+
+def test_a_killed_fit_resumes_mid_epoch_to_the_weights_of_an_uninterrupted_one(faces, tmp_path):
+    from facelab.nets.training import CHECKPOINT, read_checkpoint_meta
+
+    run_dir = tmp_path / "run"
+    killed, images, labels = vae_run(faces, [Batches(kill_after=6)], run_dir=str(run_dir))
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit(images, labels)
+    fit_dir = Path(killed.fit_dir_)  # the method's folder for this training set, as the deep methods'
+    assert fit_dir.parent == run_dir / "grouped-vae" and fit_dir.name.startswith("data-")
+    meta = read_checkpoint_meta(fit_dir / CHECKPOINT)
+    assert (meta["epoch"], meta["batch"]) == (1, 1)  # batch 6 = epoch 2's second: its step was lost with the kill
+    assert len(json.loads((fit_dir / "history.json").read_text())["history"]["loss"]) == 1
+
+    rest = Batches()
+    resumed, _, _ = vae_run(faces, [rest], run_dir=str(run_dir))
+    resumed.fit(images, labels)
+    assert resumed.fit_dir_ == killed.fit_dir_ and resumed.training_.resumed_from == (1, 1)
+    assert rest.n == 3  # the rest of epoch 2, not the whole run again
+    saved = json.loads((fit_dir / "history.json").read_text())
+    assert saved["resumed_from"] == [1, 1] and saved["history"] == resumed.history_
+    assert len(resumed.history_["loss"]) == 2
+
+    whole, _, _ = vae_run(faces)  # the same fit, uninterrupted, in a temporary folder
+    whole.fit(images, labels)
+    assert whole.fit_dir_ is None
+    steps = lambda m: int(keras.ops.convert_to_numpy(m.model_.optimizer.iterations))  # what β is read from
+    assert steps(resumed) == steps(whole) == 8
+    assert resumed.history_["loss"][0] == whole.history_["loss"][0]  # the killed call's epoch, from history.json
+    np.testing.assert_allclose(resumed.embed(images), whole.embed(images), atol=1e-5)
+
+    untouched = Batches()  # a finished run: re-embedded from its checkpoint, nothing trained
+    again, _, _ = vae_run(faces, [untouched], run_dir=str(run_dir))
+    again.fit(images, labels)
+    assert untouched.n == 0 and again.training_.epochs_run == 0 and again.history_ == resumed.history_
+    np.testing.assert_array_equal(again.embed(images), resumed.embed(images))
+
+
+def test_a_nan_loss_stops_the_fit_and_keeps_the_last_good_checkpoint(faces, tmp_path, monkeypatch):
+    from facelab.nets.training import CHECKPOINT, TrainingDivergedError, read_checkpoint_meta
+
+    beta = GroupedVAE.kl_weight
+
+    def nan_from_step_5(self):  # quick fits run eagerly: the step counter can be read here
+        step = int(keras.ops.convert_to_numpy(self.optimizer.iterations))
+        return beta(self) * (float("nan") if step >= 5 else 1.0)
+
+    monkeypatch.setattr(GroupedVAE, "kl_weight", nan_from_step_5)
+    method, images, labels = vae_run(faces, run_dir=str(tmp_path / "run"))
+    with pytest.raises(TrainingDivergedError, match=r"grouped-vae: loss became nan at epoch 1, batch 2; .*"
+                                                    r"\(epoch 1, batch 1\) is kept"):
+        method.fit(images, labels)
+    meta = read_checkpoint_meta(Path(method.fit_dir_) / CHECKPOINT)
+    assert (meta["epoch"], meta["batch"]) == (1, 1)
 
 
 # -- the registered method and the few-shot experiment -----------------------------------------

@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     from ..data.preprocess import PreprocessConfig
 
     method = GroupedVAEMethod(preprocess=PreprocessConfig(size=args.size), seed=args.seed, quick=args.quick,
-                              group_size=args.group_size, verbose=2, **kwargs)
+                              group_size=args.group_size, progress=True, **kwargs)
     split = few_shot_split(lfw, shots=[int(s) for s in args.shots.split(",")], repeats=args.repeats, seed=args.seed)
     images, labels = lfw.load_images(method.preprocess), lfw.labels
     t0 = time.perf_counter()

@@ -1,31 +1,12 @@
-"""Grouped-identity VAE: Tan, Pal & Courville, "Inferring identity factors for grouped examples".
+"""The grouped-identity VAE as a face method (Tan, Pal & Courville; the model, its loss and training
+steps are :mod:`facelab.generative.grouped_vae_model`, whose names this module also exports).
 
-Every image x_i of a group of N images of one person has a shared identity variable w and its
-own style variable z_i:
-
-    generative   p(w) = N(0, I),  p(z_i | w) = N(μ_z(w), σ_z(w)²),  p(x_i | w, z_i) = decoder
-    inference    q(w | x_1:N) from the MEAN of f(x_i) over the group (permutation invariant, any N ≥ 1)
-                 q(z_i | x_i, w) from [f(x_i), w]
-
-The decoder starts from a tensor computed from w alone (identity is the "content") and every
-convolution is followed by conditional instance normalisation whose scale and shift come from
-z_i (the "style"; Dumoulin, Shlens & Kudlur 2017). The loss is the negative ELBO of a group,
-
-    KL(q(w|X) ‖ p(w)) + Σ_i E_q(w)[KL(q(z_i|x_i,w) ‖ p(z_i|w))] − Σ_i E_q[log p(x_i | w, z_i)],
-
-with the two KL terms logged separately and an optional linear KL warm-up (Bowman et al. 2016).
-
-Likelihood: a Gaussian on pixel intensities in [0, 1] with one learned (or fixed) σ for all
-pixels. It is a proper density for grey levels, unlike a Bernoulli, and does not push every pixel
-to 0 or 1 like the continuous Bernoulli; learning σ calibrates the weight of the reconstruction
-term against the KL terms instead of hand-tuning it (Rybkin, Daniilidis & Levine 2021, "σ-VAE").
-The same σ serves every identity, so log p(x | w) of two candidate identities stays comparable
-in the few-shot rule (eq. 8).
-
-Distributions are ``tfp.distributions`` used inside a Keras 3 model (``tfp.layers`` does not work
-with Keras 3). Training uses a custom ``train_step`` with ``tf.GradientTape`` under TensorFlow;
-under ``KERAS_BACKEND=jax`` (a GPU machine without TensorFlow) the same step runs stateless with
-``jax.value_and_grad`` and the two Gaussian formulas in ``keras.ops``, tested equal to TFP's.
+Training goes through :func:`facelab.nets.training.train`, like every network of the package: the
+seeded group sampler gives each epoch's groups, :func:`group_batches` cuts them into batches for any
+``(start_epoch, skip)``, so a killed run resumes mid-epoch on the batches it would have seen, with
+checkpoints, the NaN guard, ``history.json`` and progress lines. :class:`GroupedVAEMethod` trains in
+``run_dir/grouped-vae/data-<fingerprint of the training set>``; :func:`train_on_groups` trains a model
+built by hand (the notebook) on any sampler with ``epoch(e)``.
 """
 from __future__ import annotations
 
@@ -36,405 +17,96 @@ import numpy as np
 from keras import ops
 
 from ..base import FaceMethod, check_images, check_labels
+from ..data.pipeline import image_spec, mapped_batches, to_float
 from ..data.preprocess import PreprocessConfig
-from ..nets.training import EpochLines, say, settings_line
+from ..nets.training import TrainConfig, TrainResult, fingerprint, train, training_set_dir, training_set_fingerprint
 from ..nets.training import save_model  # noqa: F401  (atomic .keras save, shared with the deep methods)
-from ..nets.training import scope_values, stateless_record
-
-PACKAGE = "facelab"
-
-
-def _tfd():
-    import tensorflow_probability as tfp
-
-    return tfp.distributions
-
-
-def _seeded(seed: int):
-    """Distinct, reproducible initialisers without touching a global seed."""
-    counter = [0]
-
-    def glorot():
-        counter[0] += 1
-        return keras.initializers.GlorotUniform(seed=seed * 1000 + counter[0])
-
-    return glorot
-
-
-def _scale(raw):
-    """Positive standard deviation from an unconstrained output (softplus, floored)."""
-    return ops.softplus(raw) + 1e-3
-
-
-def _tfp_backend() -> bool:
-    """TFP's distributions take TensorFlow tensors: under any other Keras backend (JAX on a GPU
-    machine without TensorFlow) the same formulas are written in ``keras.ops`` below, tested
-    equal to TFP's (tests/test_grouped_vae.py)."""
-    return keras.backend.backend() == "tensorflow"
-
-
-def gaussian_kl(mu_q, scale_q, mu_p, scale_p):
-    """KL(N(μ_q, diag σ_q²) ‖ N(μ_p, diag σ_p²)) summed over the last axis (tfp, closed form)."""
-    if _tfp_backend():
-        tfd = _tfd()
-        return ops.sum(tfd.kl_divergence(tfd.Normal(mu_q, scale_q), tfd.Normal(mu_p, scale_p)), axis=-1)
-    return ops.sum(gaussian_kl_ops(mu_q, scale_q, mu_p, scale_p), axis=-1)
-
-
-def gaussian_kl_ops(mu_q, scale_q, mu_p, scale_p):
-    """Elementwise KL of two Gaussians in ``keras.ops``: log(σ_p/σ_q) + (σ_q² + (μ_q − μ_p)²) / (2σ_p²) − ½."""
-    ratio = ops.square(scale_q / scale_p)
-    return 0.5 * (ratio + ops.square((mu_q - mu_p) / scale_p) - 1.0 - ops.log(ratio))
-
-
-def gaussian_log_prob(x, mu, scale):
-    """log N(x; μ, diag σ²) summed over every axis but the first."""
-    lp = _tfd().Normal(mu, scale).log_prob(x) if _tfp_backend() else gaussian_log_density_ops(x, mu, scale)
-    return ops.sum(ops.reshape(lp, (ops.shape(lp)[0], -1)), axis=-1)
-
-
-def gaussian_log_density_ops(x, mu, scale):
-    """Elementwise log N(x; μ, σ²) in ``keras.ops``: −½((x − μ)/σ)² − log σ − ½ log 2π."""
-    return -0.5 * ops.square((x - mu) / scale) - ops.log(scale) - 0.5 * math.log(2 * math.pi)
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class ConditionalInstanceNorm(keras.layers.Layer):
-    """Instance normalisation whose per-channel scale and shift are functions of a code z.
-
-    Dumoulin, Shlens & Kudlur (2017), "A learned representation for artistic style", eq. (5):
-    y = γ(z) · (x − μ(x)) / σ(x) + β(z), μ and σ over the spatial positions of each channel.
-    Inputs ``[x (n, h, w, c), z (n, d)]``.
-    """
-
-    def __init__(self, epsilon: float = 1e-5, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.epsilon = epsilon
-        self.seed = seed
-
-    def build(self, input_shape):
-        channels = input_shape[0][-1]
-        init = keras.initializers.GlorotUniform(seed=self.seed)
-        # γ = 1 + dense(z), β = dense(z): starts as plain instance norm
-        self.to_gamma = keras.layers.Dense(channels, kernel_initializer=init, name="gamma")
-        self.to_beta = keras.layers.Dense(channels, kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 1),
-                                          name="beta")
-        self.to_gamma.build(input_shape[1])
-        self.to_beta.build(input_shape[1])
-
-    def call(self, inputs):
-        x, z = inputs
-        mean = ops.mean(x, axis=(1, 2), keepdims=True)
-        var = ops.var(x, axis=(1, 2), keepdims=True)
-        x_hat = (x - mean) / ops.sqrt(var + self.epsilon)
-        gamma = 1.0 + self.to_gamma(z)[:, None, None, :]
-        beta = self.to_beta(z)[:, None, None, :]
-        return gamma * x_hat + beta
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon, "seed": self.seed}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class PixelScale(keras.layers.Layer):
-    """The likelihood's σ: one learned scalar (σ = σ_min + softplus(s)) or a fixed value."""
-
-    def __init__(self, fixed: float | None = None, initial: float = 0.1, minimum: float = 1e-2, **kwargs):
-        super().__init__(**kwargs)
-        self.fixed, self.initial, self.minimum = fixed, initial, minimum
-
-    def build(self, input_shape=None):
-        start = math.log(math.expm1(max(self.initial - self.minimum, 1e-6)))  # softplus⁻¹
-        self.raw = self.add_weight(shape=(), initializer=keras.initializers.Constant(start),
-                                   trainable=self.fixed is None, name="raw_sigma")
-
-    def call(self, inputs=None):
-        if self.fixed is not None:
-            return ops.convert_to_tensor(self.fixed, dtype=self.compute_dtype)
-        return self.minimum + ops.softplus(self.raw)
-
-    def get_config(self):
-        return {**super().get_config(), "fixed": self.fixed, "initial": self.initial, "minimum": self.minimum}
-
-
-def _mlp(in_dim, hidden, out_dim, init, name):
-    return keras.Sequential([keras.Input((in_dim,)),
-                             keras.layers.Dense(hidden, activation="relu", kernel_initializer=init()),
-                             keras.layers.Dense(out_dim, kernel_initializer=init())], name=name)
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class GroupedVAE(keras.Model):
-    """Tan, Pal & Courville's grouped VAE. Input: groups ``(B, N, H, W, C)`` of floats in [0, 1].
-
-    image_shape: (H, W, C) with H = W a power of two ≥ 8. w_dim / z_dim: identity / style sizes.
-    feature_dim, hidden: widths of f(x) and of the MLPs. filters: channels of the first conv
-    (doubling per level, at most 8×). likelihood_sigma: None learns σ, a float fixes it.
-    kl_warmup_steps: the KL weight β rises linearly from ``kl_start`` to 1 over that many steps
-    (0 = no warm-up). seed: initialisers and the reparameterisation noise.
-    """
-
-    def __init__(self, image_shape=(32, 32, 1), w_dim: int = 32, z_dim: int = 16, feature_dim: int = 256,
-                 hidden: int = 256, filters: int = 32, likelihood_sigma: float | None = None,
-                 kl_warmup_steps: int = 0, kl_start: float = 0.0, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        image_shape = tuple(int(s) for s in image_shape)
-        h, w, c = image_shape
-        if h != w or h < 8 or h & (h - 1):
-            raise ValueError(f"image_shape must be square with a power-of-two side ≥ 8, got {image_shape}")
-        if likelihood_sigma is not None and not likelihood_sigma > 0:
-            raise ValueError(f"likelihood_sigma must be positive or None (learned), got {likelihood_sigma}")
-        self.image_shape, self.w_dim, self.z_dim = image_shape, int(w_dim), int(z_dim)
-        self.feature_dim, self.hidden, self.filters = int(feature_dim), int(hidden), int(filters)
-        self.likelihood_sigma, self.kl_warmup_steps, self.kl_start = likelihood_sigma, int(kl_warmup_steps), kl_start
-        self.seed = int(seed)
-        init = _seeded(self.seed)
-        levels = int(math.log2(h)) - 2  # down to 4×4
-        widths = [min(self.filters * 2 ** i, self.filters * 8) for i in range(levels)]
-
-        # f(x): shared conv + max-pool feature extractor
-        layers = [keras.Input(image_shape)]
-        for width in widths:
-            layers += [keras.layers.Conv2D(width, 3, padding="same", activation="relu", kernel_initializer=init()),
-                       keras.layers.MaxPooling2D(2)]
-        layers += [keras.layers.Flatten(), keras.layers.Dense(self.feature_dim, activation="relu",
-                                                              kernel_initializer=init())]
-        self.extractor = keras.Sequential(layers, name="features")
-        self.q_w_net = _mlp(self.feature_dim, self.hidden, 2 * self.w_dim, init, "q_w")
-        self.q_z_net = _mlp(self.feature_dim + self.w_dim, self.hidden, 2 * self.z_dim, init, "q_z")
-        self.p_z_net = _mlp(self.w_dim, self.hidden, 2 * self.z_dim, init, "p_z")
-
-        # p(x | w, z): w → 4×4 tensor; (upsample, conv, CIN(z), relu) per level; conv → mean in [0, 1]
-        w_in, z_in = keras.Input((self.w_dim,), name="w"), keras.Input((self.z_dim,), name="z")
-        t = keras.layers.Dense(4 * 4 * widths[-1], activation="relu", kernel_initializer=init())(w_in)
-        t = keras.layers.Reshape((4, 4, widths[-1]))(t)
-        for i, width in enumerate(reversed(widths)):
-            t = keras.layers.UpSampling2D(2)(t)
-            t = keras.layers.Conv2D(width, 3, padding="same", kernel_initializer=init())(t)
-            t = ConditionalInstanceNorm(seed=self.seed * 1000 + 500 + 2 * i)([t, z_in])
-            t = keras.layers.ReLU()(t)
-        x_mean = keras.layers.Conv2D(c, 3, padding="same", activation="sigmoid", kernel_initializer=init())(t)
-        self.decoder = keras.Model([w_in, z_in], x_mean, name="decoder")
-        self.pixel_scale = PixelScale(fixed=likelihood_sigma, name="pixel_sigma")
-        self.pixel_scale.build(())
-        self.noise = keras.random.SeedGenerator(self.seed)
-        self.trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "nll", "kl_w", "kl_z", "beta")}
-        self.built = True  # every sub-network is built above (lets a reloaded optimizer restore its state)
-
-    # -- the distributions' parameters ---------------------------------------------------------
-    def features(self, images):
-        """f(x): ``(M, H, W, C)`` → ``(M, feature_dim)``."""
-        return self.extractor(images)
-
-    def q_w_from_features(self, feats):
-        """q(w | X) from per-image features ``(B, N, F)``: MLP of their mean over the group."""
-        raw = self.q_w_net(ops.mean(feats, axis=1))
-        return raw[:, : self.w_dim], _scale(raw[:, self.w_dim:])
-
-    def q_w(self, groups):
-        """q(w | x_1:N): ``(B, N, H, W, C)`` → (μ_w, σ_w), each ``(B, w_dim)``. Any N ≥ 1."""
-        groups = ops.convert_to_tensor(groups)
-        if len(groups.shape) != 5:
-            raise ValueError(f"groups must have shape (B, N, H, W, C); got {tuple(groups.shape)}")
-        if groups.shape[1] == 0:
-            raise ValueError("a group needs at least one image (N ≥ 1)")
-        shape = ops.shape(groups)
-        feats = self.features(ops.reshape(groups, (-1, *self.image_shape)))
-        return self.q_w_from_features(ops.reshape(feats, (shape[0], shape[1], self.feature_dim)))
-
-    def q_z(self, feats, w):
-        """q(z_i | x_i, w) from f(x_i) ``(M, F)`` and w ``(M, w_dim)`` → (μ, σ) ``(M, z_dim)``."""
-        raw = self.q_z_net(ops.concatenate([feats, w], axis=-1))
-        return raw[:, : self.z_dim], _scale(raw[:, self.z_dim:])
-
-    def p_z(self, w):
-        """p(z_i | w) → (μ, σ) ``(M, z_dim)``."""
-        raw = self.p_z_net(w)
-        return raw[:, : self.z_dim], _scale(raw[:, self.z_dim:])
-
-    def decode(self, w, z):
-        """Mean of p(x | w, z): ``(M, w_dim), (M, z_dim)`` → ``(M, H, W, C)`` in [0, 1]."""
-        return self.decoder([ops.convert_to_tensor(w, "float32"), ops.convert_to_tensor(z, "float32")])
-
-    def sigma(self):
-        return self.pixel_scale(None)
-
-    def log_px(self, x, w, z):
-        """log p(x | w, z) per image ``(M,)`` (Gaussian, shared σ)."""
-        mean = self.decode(w, z)
-        return gaussian_log_prob(x, mean, ops.ones_like(mean) * self.sigma())
-
-    def sample_normal(self, mu, scale):
-        """Reparameterised sample μ + σ ε."""
-        return mu + scale * keras.random.normal(ops.shape(mu), seed=self.noise)
-
-    # -- the loss ------------------------------------------------------------------------------
-    def loss_terms(self, groups, details: bool = False) -> dict:
-        """Negative-ELBO terms per group, averaged over the batch (one sample of w and of each z_i).
-
-        kl_w = KL(q(w|X) ‖ N(0, I)); kl_z = Σ_i KL(q(z_i|x_i,w) ‖ p(z_i|w)) at the sampled w;
-        nll = −Σ_i log p(x_i | w, z_i). ``details`` also returns the parameters and samples.
-        """
-        groups = ops.convert_to_tensor(groups)
-        shape = ops.shape(groups)
-        b, n = shape[0], shape[1]
-        x = ops.reshape(groups, (-1, *self.image_shape))  # (B·N, H, W, C), group-major
-        feats = self.features(x)
-        mu_w, sd_w = self.q_w_from_features(ops.reshape(feats, (b, n, self.feature_dim)))
-        kl_w = gaussian_kl(mu_w, sd_w, ops.zeros_like(mu_w), ops.ones_like(sd_w))  # (B,)
-        w = self.sample_normal(mu_w, sd_w)  # (B, w_dim)
-        w_i = ops.reshape(ops.repeat(w[:, None, :], n, axis=1), (-1, self.w_dim))  # (B·N, w_dim)
-        mu_q, sd_q = self.q_z(feats, w_i)
-        mu_p, sd_p = self.p_z(w_i)
-        z = self.sample_normal(mu_q, sd_q)
-        kl_z = ops.sum(ops.reshape(gaussian_kl(mu_q, sd_q, mu_p, sd_p), (b, n)), axis=1)  # (B,)
-        nll = -ops.sum(ops.reshape(self.log_px(x, w_i, z), (b, n)), axis=1)  # (B,)
-        out = {"kl_w": ops.mean(kl_w), "kl_z": ops.mean(kl_z), "nll": ops.mean(nll)}
-        if details:
-            out.update(per_group={"kl_w": kl_w, "kl_z": kl_z, "nll": nll}, mu_w=mu_w, sd_w=sd_w, w=w,
-                       q_z=(mu_q, sd_q), p_z=(mu_p, sd_p), z=z)
-        return out
-
-    def kl_weight(self):
-        """β of the warm-up: kl_start → 1 linearly over ``kl_warmup_steps`` optimiser steps."""
-        if self.kl_warmup_steps <= 0 or self.optimizer is None:
-            return ops.convert_to_tensor(1.0)
-        step = ops.cast(self.optimizer.iterations, "float32")
-        return ops.minimum(1.0, self.kl_start + (1.0 - self.kl_start) * step / self.kl_warmup_steps)
-
-    def call(self, groups, training=False):
-        """Deterministic reconstruction at the posterior means (w = μ_w, z_i = μ_z): same shape."""
-        groups = ops.convert_to_tensor(groups)
-        shape = ops.shape(groups)
-        x = ops.reshape(groups, (-1, *self.image_shape))
-        feats = self.features(x)
-        mu_w, _ = self.q_w_from_features(ops.reshape(feats, (shape[0], shape[1], self.feature_dim)))
-        w_i = ops.reshape(ops.repeat(mu_w[:, None, :], shape[1], axis=1), (-1, self.w_dim))
-        mu_z, _ = self.q_z(feats, w_i)
-        return ops.reshape(self.decode(w_i, mu_z), shape)
-
-    def build(self, input_shape=None):
-        self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def _record(self, terms, beta, loss):
-        for k, v in (("loss", loss), ("nll", terms["nll"]), ("kl_w", terms["kl_w"]), ("kl_z", terms["kl_z"]),
-                     ("beta", beta)):
-            self.trackers[k].update_state(v)
-        return {k: t.result() for k, t in self.trackers.items()}
-
-    def _objective(self, groups):
-        terms = self.loss_terms(groups)
-        beta = self.kl_weight()
-        return terms["nll"] + beta * (terms["kl_w"] + terms["kl_z"]), terms, beta
-
-    def train_step(self, *args):
-        """One optimiser step on a batch of groups. TensorFlow: ``train_step(data)`` with a tape.
-        Keras' JAX trainer calls ``train_step(state, data)`` and wants the new state back."""
-        if len(args) == 2:
-            return self._jax_train_step(*args)
-        import tensorflow as tf
-
-        (data,) = args
-        groups = data[0] if isinstance(data, (tuple, list)) else data
-        with tf.GradientTape() as tape:
-            loss, terms, beta = self._objective(groups)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self._record(terms, beta, loss)
-
-    def _jax_train_step(self, state, data):
-        """The same step, stateless (keras-io, "customizing fit() with JAX"): the loss is a function of
-        the variables' values, run in a :class:`keras.StatelessScope` that maps every variable to
-        its value in ``state`` (the noise seed and the warm-up's step counter included)."""
-        import jax
-
-        trainable, non_trainable, optimizer_vars, metric_vars = state
-        groups = data[0] if isinstance(data, (tuple, list)) else data
-
-        def objective(trainable, non_trainable):
-            mapping = (list(zip(self.trainable_variables, trainable))
-                       + list(zip(self.non_trainable_variables, non_trainable))
-                       + list(zip(self.optimizer.variables, optimizer_vars)))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                loss, terms, beta = self._objective(groups)
-            return loss, (terms, beta, scope_values(scope, self.non_trainable_variables, non_trainable))
-
-        (loss, (terms, beta, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(
-            trainable, non_trainable)
-        trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
-        logs, metric_vars = stateless_record(self, metric_vars, lambda: self._record(terms, beta, loss))
-        return logs, (trainable, non_trainable, optimizer_vars, metric_vars)
-
-    def test_step(self, *args):
-        """The negative ELBO at β = 1; ``test_step(state, data)`` under Keras' JAX trainer."""
-        state, data = args if len(args) == 2 else (None, args[0])
-        groups = data[0] if isinstance(data, (tuple, list)) else data
-
-        def elbo_logs():
-            terms = self.loss_terms(groups)
-            return self._record(terms, ops.convert_to_tensor(1.0), terms["nll"] + terms["kl_w"] + terms["kl_z"])
-
-        if state is None:
-            return elbo_logs()
-        trainable, non_trainable, metric_vars = state
-        mapping = (list(zip(self.trainable_variables, trainable)) + list(zip(self.non_trainable_variables, non_trainable))
-                   + list(zip(self.metrics_variables, metric_vars)))
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = elbo_logs()
-        return logs, (trainable, scope_values(scope, self.non_trainable_variables, non_trainable),
-                      scope_values(scope, self.metrics_variables, metric_vars))
-
-    def get_config(self):
-        return {**super().get_config(), "image_shape": list(self.image_shape), "w_dim": self.w_dim,
-                "z_dim": self.z_dim, "feature_dim": self.feature_dim, "hidden": self.hidden, "filters": self.filters,
-                "likelihood_sigma": self.likelihood_sigma, "kl_warmup_steps": self.kl_warmup_steps,
-                "kl_start": self.kl_start, "seed": self.seed}
-
-
-def to_unit(images) -> np.ndarray:
-    """uint8 images → float32 in [0, 1] (the model's input scale)."""
+from .grouped_vae_model import (PACKAGE, ConditionalInstanceNorm, GroupedVAE, PixelScale,  # noqa: F401
+                                gaussian_kl, gaussian_kl_ops, gaussian_log_density_ops, gaussian_log_prob, to_unit)
+
+
+# -- batches of groups -------------------------------------------------------------------------
+def _epoch_groups(sampler, epoch: int, max_groups: int | None) -> np.ndarray:
+    idx = np.asarray(sampler.epoch(epoch))
+    if idx.ndim != 2 or idx.shape[1] < 1:
+        raise ValueError(f"sampler.epoch({epoch}) must give index groups (G, N ≥ 1); got shape {idx.shape}")
+    return idx if max_groups is None else idx[:max_groups]
+
+
+def group_steps(sampler, batch_groups: int, max_groups: int | None = None) -> int:
+    """Batches per epoch: the epoch's groups (at most ``max_groups``) in batches of ``batch_groups``,
+    the last one possibly smaller."""
+    n = len(sampler) if hasattr(sampler, "__len__") else len(_epoch_groups(sampler, 0, None))
+    return math.ceil(min(n, max_groups or n) / batch_groups)
+
+
+def group_batches(images, sampler, batch_groups: int, *, epochs: int, start_epoch: int = 0, skip: int = 0,
+                  max_groups: int | None = None):
+    """Float batches ``(B, N, H, W, C)`` in [0, 1] over epochs ``start_epoch .. epochs-1``: epoch e's
+    index groups ``sampler.epoch(e)`` (the first ``max_groups``) into ``images`` (uint8), in order, in
+    batches of ``batch_groups``; the first ``skip`` batches of ``start_epoch`` are left out (a resumed run).
+    The ``make_dataset`` of :func:`facelab.nets.training.train`."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 (0..255) as the data layer gives them; got {images.dtype}")
-    return images.astype(np.float32) / 255.0
+    steps = group_steps(sampler, batch_groups, max_groups)
+    _epoch_groups(sampler, start_epoch, max_groups)  # a sampler of the wrong shape is named before training
+
+    def gen():
+        for e in range(start_epoch, epochs):
+            idx = _epoch_groups(sampler, e, max_groups)
+            for s in range(skip if e == start_epoch else 0, steps):
+                yield (images[idx[s * batch_groups: (s + 1) * batch_groups]],)
+
+    # 1-tuples (x,): what Keras takes from a Python generator, and the train step reads x from a tuple
+    return mapped_batches(gen, lambda: (image_spec(images, (None,)),), lambda x: (to_float(x),))
+
+
+def train_groups(model: GroupedVAE, images, sampler, config: TrainConfig, *, batch_groups: int,
+                 max_groups: int | None = None, **train_kwargs) -> TrainResult:
+    """:func:`facelab.nets.training.train` on :func:`group_batches` (``train_kwargs``: ``data_fingerprint``,
+    ``callbacks``, ``desc``, ``shown_settings``). Compile ``model`` first to choose its optimizer."""
+    steps = group_steps(sampler, batch_groups, max_groups)
+    make = lambda e, s: group_batches(images, sampler, batch_groups, epochs=config.epochs, start_epoch=e, skip=s,
+                                      max_groups=max_groups)
+    return train(model, make, steps, config, **train_kwargs)
 
 
 def train_on_groups(model: GroupedVAE, images: np.ndarray, sampler, *, epochs: int, batch_groups: int = 16,
-                    max_groups: int | None = None, verbose: int = 0, callbacks: list | None = None) -> dict:
-    """Fit on groups of one identity each: per epoch, ``sampler.epoch(e)`` gives index groups
-    ``(G, N)`` into ``images`` (uint8). ``max_groups`` caps G (quick runs). ``callbacks`` see the
-    epochs numbered across the run (each epoch is one ``fit`` call). Returns the history
-    (per-epoch loss, nll, kl_w, kl_z, beta)."""
-    history: dict = {}
-    for e in range(epochs):
-        idx = np.asarray(sampler.epoch(e))
-        if idx.ndim != 2 or idx.shape[1] < 1:
-            raise ValueError(f"sampler.epoch({e}) must give index groups (G, N ≥ 1); got shape {idx.shape}")
-        if max_groups is not None:
-            idx = idx[:max_groups]
-        groups = to_unit(images[idx])  # (G, N, H, W, C)
-        h = model.fit(groups, batch_size=batch_groups, epochs=e + 1, initial_epoch=e, shuffle=False, verbose=verbose,
-                      callbacks=callbacks)
-        for key, values in h.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
-    return history
+                    max_groups: int | None = None, verbose: int = 0, callbacks: list | None = None,
+                    run_dir: str | None = None, checkpoint_every: int = 50) -> dict:
+    """Fit ``model`` (compiled, or Adam at 1e-3) on groups of one identity each: per epoch,
+    ``sampler.epoch(e)`` gives index groups ``(G, N)`` into ``images`` (uint8); ``max_groups`` caps G
+    (quick runs). ``verbose`` > 0 prints the progress lines; ``callbacks`` see the epochs numbered across
+    the run. With ``run_dir`` a rerun resumes from its checkpoint (None: a temporary folder). Returns the
+    run's history (per-epoch loss, nll, kl_w, kl_z, beta)."""
+    images = np.asarray(images)
+    data_fp = fingerprint(images[:: max(1, len(images) // 64)], images.shape, _epoch_groups(sampler, 0, max_groups))
+    unnamed = lambda cfg: {k: v for k, v in cfg.items() if k != "name"}  # Keras numbers the names in a process
+    config = TrainConfig(epochs=epochs, checkpoint_every=checkpoint_every if run_dir else 0, run_dir=run_dir,
+                         tensorboard=False, progress=verbose > 0,
+                         extra={"model": unnamed(model.get_config()),
+                                "optimizer": unnamed(model.optimizer.get_config()) if model.compiled else None,
+                                "batch_groups": batch_groups, "max_groups": max_groups})
+    result = train_groups(model, images, sampler, config, batch_groups=batch_groups, max_groups=max_groups,
+                          data_fingerprint=data_fp, callbacks=callbacks, desc="grouped VAE",
+                          shown_settings={"batch": f"{batch_groups} groups"})
+    return result.run_history
 
 
+# -- the method --------------------------------------------------------------------------------
 class GroupedVAEMethod(FaceMethod):
     """μ_w of a single image (the mean of q(w | x) with N = 1) as a face embedding.
 
     Trains a :class:`GroupedVAE` on groups of ``group_size`` images of one training identity
     (the data layer's ``GroupSampler``; ``short="replace"`` lets identities with 2..N−1 images
     take part with repeats). Defaults target a GPU run at 64×64; ``quick=True`` trains one short
-    epoch at 32×32 for CI (it sets defaults only: ``epochs`` given explicitly are kept). ``progress``:
-    a line with the settings, then one line per epoch with the losses, on stderr.
+    epoch at 32×32 for CI (it sets defaults only: ``epochs`` given explicitly are kept). ``run_dir``:
+    checkpoints (every ``checkpoint_every`` batches and at each epoch end), ``history.json`` and
+    TensorBoard logs in ``run_dir/grouped-vae/data-<fingerprint of the training set>`` (``-seed<k>`` for
+    a seed k ≠ 0), so a killed fit resumes and a finished one is re-embedded without training (None =
+    temporary). ``progress``: a line with the settings, then one line per epoch with the losses, on
+    stderr (``verbose`` > 0 says the same, its older name).
     """
 
     name = "grouped-vae"
@@ -445,18 +117,23 @@ class GroupedVAEMethod(FaceMethod):
                  w_dim: int = 32, z_dim: int = 16, group_size: int = 5, short: str = "replace",
                  epochs: int | None = None, batch_groups: int = 16, learning_rate: float = 1e-3,
                  kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None,
-                 jit_compile: bool | str = "auto", verbose: int = 0, progress: bool = False):
+                 jit_compile: bool | str = "auto", verbose: int = 0, progress: bool = False,
+                 run_dir: str | None = None, checkpoint_every: int = 50, tensorboard: bool | None = None):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=32 if quick else 64)), seed, quick)
         self.w_dim, self.z_dim, self.group_size, self.short = w_dim, z_dim, group_size, short
         self.epochs = epochs if epochs is not None else (1 if quick else 60)
         self.batch_groups, self.learning_rate, self.kl_warmup_epochs = batch_groups, learning_rate, kl_warmup_epochs
         self.filters = filters if filters is not None else (16 if quick else 32)
         self.likelihood_sigma = likelihood_sigma
-        self.verbose = verbose  # Keras fit verbosity (2 = one line per epoch)
-        self.progress = progress
+        self.progress = progress or verbose > 0
+        self.run_dir, self.checkpoint_every = run_dir, checkpoint_every
+        self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
         self.max_groups = 128 if quick else None
         # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
         self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
+
+    def training_history(self) -> dict | None:
+        return getattr(self, "history_", None)  # None before the first fit
 
     def params(self) -> dict:
         return {"w_dim": self.w_dim, "z_dim": self.z_dim, "group_size": self.group_size, "short": self.short,
@@ -464,28 +141,39 @@ class GroupedVAEMethod(FaceMethod):
                 "kl_warmup_epochs": self.kl_warmup_epochs, "filters": self.filters,
                 "likelihood_sigma": self.likelihood_sigma, "max_groups": self.max_groups}
 
+    def training_callbacks(self) -> list:
+        """Extra Keras callbacks for the fit (none by default)."""
+        return []
+
     def fit(self, images, labels):
         from ..data.samplers import GroupSampler
 
         images = check_images(images, self.preprocess.shape)
         labels = check_labels(labels, len(images))
+        labels = np.unique(labels, return_inverse=True)[1].astype(np.int32)  # the same groups, a stable fingerprint
         sampler = GroupSampler(labels, self.group_size, short=self.short, seed=self.seed)
-        groups_per_epoch = min(len(sampler), self.max_groups or len(sampler))
-        steps = int(np.ceil(groups_per_epoch / self.batch_groups))
+        steps = group_steps(sampler, self.batch_groups, self.max_groups)
+        data_fp = training_set_fingerprint(images, labels)
+        self.fit_dir_ = training_set_dir(self.run_dir, self.name, data_fp, self.seed)
+        # what a checkpoint must match: every setting but the epoch count (a finished run may be extended)
+        config = TrainConfig(epochs=self.epochs, learning_rate=self.learning_rate, jit_compile=self.jit_compile,
+                             checkpoint_every=self.checkpoint_every, run_dir=self.fit_dir_,
+                             tensorboard=self.tensorboard, progress=self.progress,
+                             extra={"method": self.name,
+                                    "params": {k: v for k, v in self.params().items() if k != "epochs"}})
+        # the warm-up counts optimiser steps, which the checkpoint keeps: a resumed run gets the same β per step
         self.model_ = GroupedVAE(self.preprocess.shape, w_dim=self.w_dim, z_dim=self.z_dim, filters=self.filters,
                                  likelihood_sigma=self.likelihood_sigma,
                                  kl_warmup_steps=int(round(self.kl_warmup_epochs * steps)), seed=self.seed)
-        self.model_.compile(optimizer=keras.optimizers.Adam(self.learning_rate), jit_compile=self.jit_compile,
+        self.model_.compile(optimizer=config.make_optimizer(self.epochs * steps), jit_compile=self.jit_compile,
                             run_eagerly=self.run_eagerly)
-        lines = []
-        if self.progress:
-            say(settings_line(self.name, self.epochs, steps, {
-                "batch": f"{self.batch_groups} groups of {self.group_size} images", "w": self.w_dim, "z": self.z_dim,
-                "filters": self.filters, "precision": keras.config.dtype_policy().name}))
-            lines = [EpochLines(self.epochs, self.name)]
-        self.history_ = train_on_groups(self.model_, images, sampler, epochs=self.epochs,
-                                        batch_groups=self.batch_groups, max_groups=self.max_groups,
-                                        verbose=self.verbose, callbacks=lines)
+        self.training_ = train_groups(
+            self.model_, images, sampler, config, batch_groups=self.batch_groups, max_groups=self.max_groups,
+            data_fingerprint=data_fp, callbacks=self.training_callbacks(), desc=self.name,
+            shown_settings={**({"preset": self.preset} if self.preset else {}),
+                            "batch": f"{self.batch_groups} groups of {self.group_size} images", "w": self.w_dim,
+                            "z": self.z_dim, "filters": self.filters, "precision": keras.config.dtype_policy().name})
+        self.history_ = self.training_.run_history  # every epoch of the run, across resumed calls
         return self
 
     def embed(self, images, batch: int = 512):

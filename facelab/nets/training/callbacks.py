@@ -1,8 +1,8 @@
 """The Keras callbacks :func:`~facelab.nets.training.train` hangs on ``model.fit``: where the run is
 (:class:`Position`), the NaN guard, the checkpointer, the whole run's history, and progress on stderr.
 
-They are ordinary callbacks, so a method with its own loop (the grouped VAE) prints the same lines
-(:func:`say`, :func:`settings_line`, :class:`EpochLines`). Progress is what Keras users expect: one line
+Every trainable model (the Siamese, DeepID and triplet networks, the grouped VAE, the GAN's stages)
+trains through ``train``, so all print the same lines. Progress is what Keras users expect: one line
 with the run's settings, one line per epoch with its losses (``verbose=2`` style; they stay in a log file)
 and, on a terminal, one tqdm bar over all steps. The NaN guard stops at the first non-finite loss *before*
 anything is saved, so the last good checkpoint is kept.
