@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .assignments.cli import add_parser as add_assignment_parser
+from .wild.cli import add_parsers as add_wild_parsers
 from .cli_commands import add_command
 
 
@@ -300,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
 
     add_assignment_parser(sub)
+    add_wild_parsers(sub)
     return parser
 
 

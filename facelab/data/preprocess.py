@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -105,18 +106,22 @@ class PreprocessConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-_CASCADE = None
+_CASCADES = threading.local()
+#: caches of detection configs written while threads shared one cascade hold wrong boxes: not read
+DETECT_FORMAT = 2
 
 
 def _face_cascade():
-    global _CASCADE
-    if _CASCADE is None:
+    """This thread's Haar cascade: one ``CascadeClassifier`` used by several threads at once
+    (:func:`preprocess_files` runs several) returns boxes that belong to other threads' images."""
+    cascade = getattr(_CASCADES, "cascade", None)
+    if cascade is None:
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         cascade = cv2.CascadeClassifier(str(path))
         if cascade.empty():
             raise DataError(f"OpenCV Haar cascade {path} could not be loaded")
-        _CASCADE = cascade
-    return _CASCADE
+        _CASCADES.cascade = cascade
+    return cascade
 
 
 #: the smallest face (width, height) the cascade looks for, in pixels
@@ -356,7 +361,7 @@ def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cac
     path = cache_path(cache_dir, tag, config)
     fingerprint = images_fingerprint(paths, sizes)
     expected_meta = {"format": CACHE_FORMAT, "config": config.to_dict(), "fingerprint": fingerprint,
-                     "count": len(paths)}
+                     "count": len(paths), **({"detect_format": DETECT_FORMAT} if config.detect else {})}
     cached, reason = _read_cache(path, expected_meta, (len(paths), *config.shape))
     if cached is not None:
         if "truncated_images" not in cached.meta:  # a cache written before they were recorded

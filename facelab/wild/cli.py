@@ -30,6 +30,9 @@ def cmd_enrol(args) -> int:
     for person, (n, photos) in done.counts.items():
         print(f"  {person}: {n} face(s) from {photos} photo(s)")
     print(f"open set: {g.calibration.describe()}")
+    if g.calibration.people < len(enrolled):
+        print(f"note: LFW has only {g.calibration.people} test people with {g.calibration.photos + 1} or more photos, "
+              f"fewer than the {len(enrolled)} enrolled: strangers may be named more often than measured")
     _print_summary(done.summary)
     return 0
 
@@ -37,8 +40,8 @@ def cmd_enrol(args) -> int:
 def cmd_identify(args) -> int:
     from .recognise import identify
 
-    answers, summary, opened = identify(args.photos, args.gallery, far=args.far, given_threshold=args.threshold,
-                                        method=args.method, data_dir=args.data_dir)
+    answers, summary, _ = identify(args.photos, args.gallery, far=args.far, given_threshold=args.threshold,
+                                   method=args.method, data_dir=args.data_dir)
     for a in answers:
         if args.json:
             print(json.dumps(a.record(), ensure_ascii=False))
@@ -83,8 +86,9 @@ def cmd_cluster(args) -> int:
     c = cluster(args.photos_dir, method=args.method, preset=args.preset, model=args.model, far=args.far,
                 data_dir=args.data_dir)
     photos = len({f.photo for f in c.faces})
-    print(f"{len(c.faces)} faces in {photos} photos: {c.people} people estimated ({args.method}; groups joined while "
-          f"their mean similarity is above {c.threshold:.4g}, the score {100 * args.far:g} % of LFW stranger pairs reach)")
+    print(f"{len(c.faces)} faces in {photos} photos: {c.people} people estimated ({args.method}; groups joined "
+          f"while their mean similarity is above {c.threshold:.4g}, the score {100 * args.far:g} % of LFW stranger "
+          "pairs reach)")
     for k in range(c.people):
         members = [f for f, label in zip(c.faces, c.labels) if label == k]
         shown = ", ".join(f"{Path(f.photo).parent.name}/{Path(f.photo).name}" for f in members)
@@ -97,8 +101,8 @@ def cmd_cluster(args) -> int:
 
 
 def _method_arguments(p, required: bool = True) -> None:
-    p.add_argument("--method", required=required, help="a registered method (see `facelab methods`); a classical one is "
-                   "fitted on LFW View 1's training people, a deep one needs --model")
+    p.add_argument("--method", required=required, help="a registered method (see `facelab methods`); a classical "
+                   "one is fitted on LFW View 1's training people, a deep one needs --model")
     p.add_argument("--preset", default=None, help="the method's recipe (quick, class or full; `facelab methods`)")
     p.add_argument("--model", default=None, metavar="RUN_DIR",
                    help="a folder written by `facelab train METHOD --out RUN_DIR` (its model.keras)")
@@ -111,7 +115,7 @@ def _data_dir(p) -> None:
 
 def add_parsers(subparsers) -> None:
     """Register ``facelab enrol``, ``identify``, ``search`` and ``cluster`` on the main parser."""
-    p = add_command(subparsers, "enrol", example="facelab enrol my_people --method fisherfaces --out my_people.facelab",
+    p = add_command(subparsers, "enrol", example="facelab enrol my_people --method lbp --out my_people.facelab",
                     help="enrol people from one folder of photos per person into a gallery file",
                     description="Each folder under PEOPLE_DIR is a person, named by the folder, holding photos that "
                     "show that person's face alone. Writes a gallery file with the faces' embeddings and an "
@@ -124,7 +128,8 @@ def add_parsers(subparsers) -> None:
     _data_dir(p)
     p.set_defaults(func=cmd_enrol)
 
-    p = add_command(subparsers, "identify", example="facelab identify party.jpg --gallery my_people.facelab --annotate party-named.png",
+    p = add_command(subparsers, "identify",
+                    example="facelab identify party.jpg --gallery my_people.facelab --annotate party-named.png",
                     help="name every face in photos, or say 'not recognised'",
                     description="For each face found: the enrolled person it matches best and the score, or 'not "
                     "recognised' when the score is below the gallery's threshold. Exit status 1 when no photo showed "
@@ -142,7 +147,8 @@ def add_parsers(subparsers) -> None:
     _data_dir(p)
     p.set_defaults(func=cmd_identify)
 
-    p = add_command(subparsers, "search", example="facelab search photo.jpg --gallery my_people.facelab -k 5 --sheet matches.png",
+    p = add_command(subparsers, "search",
+                    example="facelab search photo.jpg --gallery my_people.facelab -k 5 --sheet matches.png",
                     help="the enrolled faces most like each face in a photo",
                     description="Ranks every enrolled face by its score against each face found in PHOTO.")
     p.add_argument("photo", metavar="PHOTO")
@@ -153,7 +159,7 @@ def add_parsers(subparsers) -> None:
     _data_dir(p)
     p.set_defaults(func=cmd_search)
 
-    p = add_command(subparsers, "cluster", example="facelab cluster holiday_photos --method fisherfaces",
+    p = add_command(subparsers, "cluster", example="facelab cluster holiday_photos --method lbp",
                     help="group the faces of a folder of photos by person and count the people",
                     description="Agglomerative clustering of every face found; with one subfolder per person, "
                     "the clusters are also scored against the folders (purity, NMI, ARI).")

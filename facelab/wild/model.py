@@ -89,5 +89,6 @@ def reopen(gallery: GalleryFile, lfw: LFW, path) -> FaceMethod:
     if again.shape != gallery.embeddings.shape or float(np.abs(again - gallery.embeddings).max()) > 1e-3 * scale:
         where = recorded["model"] or f"LFW at {lfw.layout.root}"
         raise GalleryFileError(f"{path}: {recorded['name']} rebuilt from {where} no longer gives the enrolled faces "
-                               "the embeddings stored at enrolment (other data or another model); enrol the people again")
+                               "the embeddings stored at enrolment (other data or another model); enrol the people "
+                               "again")
     return method

@@ -50,9 +50,8 @@ class Opened:
     search: Gallery
 
 
-def open_gallery(path, *, method: str | None = None, data_dir=None) -> Opened:
-    """A gallery file with its method rebuilt and checked, ready to search."""
-    gallery = gallery_file.load(path, method=method)
+def open_gallery(gallery: gallery_file.GalleryFile, path, data_dir=None) -> Opened:
+    """A loaded gallery with its method rebuilt and checked, ready to search."""
     fitted = wild_model.reopen(gallery, LFW(data_dir, progress=False), path)
     return Opened(gallery, fitted, Gallery(gallery.embeddings, gallery.names, fitted.similarity))
 
@@ -69,8 +68,9 @@ def threshold(gallery: gallery_file.GalleryFile, far: float | None = None, given
 def identify(photos, gallery, *, far: float | None = None, given_threshold: float | None = None,
              method: str | None = None, data_dir=None) -> tuple[list[Answer], Summary, Opened]:
     """Every face in ``photos``: its best-matching enrolled person, score and the threshold."""
-    opened = open_gallery(gallery, method=method, data_dir=data_dir)
-    tau = threshold(opened.gallery, far, given_threshold)
+    loaded = gallery_file.load(gallery, method=method)
+    tau = threshold(loaded, far, given_threshold)  # a wrong --far is named before the method is rebuilt
+    opened = open_gallery(loaded, gallery, data_dir)
     summary = Summary()
     faces = faces_in_photos(photos, opened.method.preprocess, summary)
     if not faces:
@@ -85,7 +85,7 @@ def search(photo, gallery, *, k: int = 5, method: str | None = None,
     """The ``k`` enrolled faces most like each face of ``photo``, best first."""
     if k < 1:
         raise ValueError(f"-k must be at least 1, got {k}")
-    opened = open_gallery(gallery, method=method, data_dir=data_dir)
+    opened = open_gallery(gallery_file.load(gallery, method=method), gallery, data_dir)
     summary = Summary()
     faces = faces_in_photos([photo], opened.method.preprocess, summary)
     if not faces:
