@@ -9,6 +9,7 @@ from pathlib import Path
 from .assignments.cli import add_parser as add_assignment_parser
 from .wild.cli import add_parsers as add_wild_parsers
 from .cli_commands import add_command
+from .presets import BUDGETS
 
 
 def _add_data_dir(p):
@@ -186,6 +187,15 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_disentangle(args) -> int:
+    from .evaluation.disentanglement import disentangle, to_json
+
+    result = disentangle("quick" if args.quick else args.preset, protocol=args.protocol, data_dir=args.data_dir,
+                         run_dir=args.run_dir, out=args.out, seed=args.seed, command=args.command_line)
+    print(to_json(result))
+    return 0
+
+
 def cmd_figures(args) -> int:
     from .figures import make_figures
 
@@ -277,6 +287,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also draw a few-shot results file (accuracy against N) into this image")
     p.set_defaults(func=cmd_report)
 
+    p = add_command(sub, "disentangle", example="facelab disentangle --quick --out gan-quick.json",
+                    help="measure the GAN disentangler on LFW: verification per sub-vector, reconstruction, pose, "
+                    "identity transfer (JSON)",
+                    description="Train the GAN disentangler on each training split of --protocol and print, as JSON, "
+                    "verification with each sub-vector of its code (Table 2 of Browatzki & Wallraven), "
+                    "reconstruction RMSE, pose error and identity transfer on the last split's test people.")
+    p.add_argument("--preset", choices=BUDGETS, default="full",
+                   help="the method's preset (see `facelab methods`): quick, the test suite's tiny networks; "
+                        "class, the lecture figures' CPU budget (32×32, 6+3+3 epochs); full (default), 64×64, "
+                        "20+10+10 epochs, a GPU job")
+    p.add_argument("--quick", action="store_true", help="same as --preset quick")
+    p.add_argument("--protocol", default="view1", choices=("view1", "view2"))
+    _add_data_dir(p)
+    p.add_argument("--run-dir", default=None, help="checkpoints per stage (a killed run resumes)")
+    p.add_argument("--out", default=None, help="also write the JSON here (atomically)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_disentangle)
+
     p = add_command(sub, "figures", example="facelab figures --units 01_tasks_and_evaluation --quick --out figures",
                     help="regenerate the lecture figures from the real data")
     p.add_argument("--units", default=None, help="comma-separated lecture units (default: all)")
@@ -305,14 +333,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_line(argv) -> str:
+    """The ``facelab ...`` command line that ran (``argv``, else the process's arguments), quoted for a shell."""
+    import shlex
+
+    return shlex.join(["facelab", *(sys.argv[1:] if argv is None else map(str, argv))])
+
+
 def _error_text(exc: BaseException, argv) -> str:
     """What the catch-all prints. A KeyError from a failed lookup carries only the key, and a JSON
     error only a position, so both say where the lookup was and which command's input lacked it; an
     OSError (a full disk, a missing file) names its file."""
-    import shlex
     import traceback
 
-    command = shlex.join(["facelab", *(sys.argv[1:] if argv is None else map(str, argv))])
+    command = _command_line(argv)
     if isinstance(exc, KeyError):
         key = exc.args[0] if exc.args else None
         if isinstance(key, str) and len(key.split()) >= 3:  # raised with a sentence: it says what is wrong
@@ -335,6 +369,7 @@ def main(argv=None) -> int:
     # set TF_CPP_MIN_LOG_LEVEL yourself to see it. Python-level errors are unaffected.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
+    args.command_line = _command_line(argv)  # what a command that records its own line writes
     from .data.errors import DataError
 
     try:

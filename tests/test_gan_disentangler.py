@@ -4,6 +4,7 @@ messages are checked."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ import pytest
 
 from facelab import methods
 from facelab.data.preprocess import PreprocessConfig
+from facelab.evaluation.disentanglement import verification_by_part
 from facelab.generative import gan_disentangler as gd
 from facelab.generative.pose import head_pose
 from facelab.nets.training import CheckpointMismatchError
@@ -131,7 +133,7 @@ def test_stages_must_run_in_order(faces64):
 @pytest.fixture(scope="module")
 def trained(lfw, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("gan") / "run"
-    table, model = gd.verification_by_part(lfw, protocol="view1", run_dir=str(run_dir), **TINY)
+    table, model = verification_by_part(lfw, protocol="view1", run_dir=str(run_dir), **TINY)
     from facelab.evaluation.protocols import verification_splits
 
     split = verification_splits(lfw, "view1")[0]
@@ -389,16 +391,18 @@ def test_jax_training_step_gives_tensorflows_gradients(jax_steps, stage):
 
 @pytest.mark.slow
 def test_measurement_command_writes_every_table_and_its_command(trained, tmp_path, capsys):
-    """``python -m facelab.generative.gan_disentangler``: resumes the fixture's finished run (same budget,
-    same run folder), so its Table 2 is the fixture's, and writes what it prints with the command."""
+    """``facelab disentangle``: resumes the fixture's finished run (same preset, same run folder), so its
+    Table 2 is the fixture's, and writes what it prints with the command line that ran."""
+    from facelab.cli import main
+
     out = tmp_path / "gan.json"
-    assert gd.main(["--budget", "quick", "--run-dir", str(trained["run_root"]), "--out", str(out)]) == 0
+    argv = ["disentangle", "--preset", "quick", "--run-dir", str(trained["run_root"]), "--out", str(out)]
+    assert main(argv) == 0
     printed = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == printed
-    assert printed["budget"] == "quick" and printed["command"].endswith("--budget quick --run-dir "
-                                                                       f"{trained['run_root']} --out {out}")
+    assert printed["preset"] == "quick" and printed["command"] == shlex.join(["facelab", *argv])
     for part, summary in trained["table"].items():
         assert printed["verification"][part]["accuracy_mean"] == pytest.approx(summary["accuracy_mean"], abs=1e-12)
     assert {"reconstruction_rmse", "pose_error", "identity_transfer"} <= set(printed)
     with pytest.raises(SystemExit):
-        gd.main(["--budget", "huge"])
+        main(["disentangle", "--preset", "huge"])

@@ -28,10 +28,6 @@ ROOMS = {
 #: upward imports that docs/architecture.md lists as known departures, each as
 #: "importer:function -> imported"; an entry that no longer occurs fails too, so the list stays true.
 DEPARTURES = {
-    # 2. a method module drives the evaluator (verification per sub-vector, its measurements and main)
-    "facelab.generative.gan_disentangler:verification_by_part -> facelab.evaluation.runner",
-    "facelab.generative.gan_disentangler:measure -> facelab.evaluation.protocols",
-    "facelab.generative.gan_disentangler:main -> facelab.evaluation.report",
     # 3. the few-shot experiment's command line lives in its method module
     "facelab.generative.fewshot:main -> facelab.evaluation",
     "facelab.generative.fewshot:main -> facelab.evaluation.report",

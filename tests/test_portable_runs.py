@@ -88,7 +88,7 @@ def test_gan_pose_targets_come_from_the_pack_where_opencv_cannot_compute_them(lf
     def no_cascades(images, detector=None):
         raise RuntimeError("OpenCV has no Haar cascades here")
 
-    monkeypatch.setattr(gd, "head_pose", no_cascades)
+    monkeypatch.setattr(gd.data, "head_pose", no_cascades)  # the module that computes the targets
     try:
         images = LFW(tmp_path / "p", progress=False).load_images(TINY_PACKED)
         idx = np.array([0, 17, 4096, len(images) - 1])

@@ -5,6 +5,7 @@ reported row's command is found from its record; View 2's folds run as parallel 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -134,8 +135,12 @@ def test_results_record_the_preset_and_the_command_that_reproduces_them(tmp_path
 
 def test_view2_folds_run_in_parallel_processes_and_merge_to_the_sequential_result(tmp_path, cache_dir, monkeypatch):
     monkeypatch.setenv("FACELAB_CACHE", str(cache_dir))  # the processes read the same preprocessed arrays
+    for variable in ("TF_NUM_INTRAOP_THREADS", "XLA_PYTHON_CLIENT_PREALLOCATE"):
+        monkeypatch.delenv(variable, raising=False)
     settings = dict(protocol="view2", folds=[2, 5], identification=False, log=lambda *_: None)
     parallel = compare_folds_in_parallel(["pixels"], jobs=2, out_dir=tmp_path / "parallel", **settings)
+    # the workers' thread and GPU-memory settings are theirs: the caller's environment is as it was
+    assert "TF_NUM_INTRAOP_THREADS" not in os.environ and "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ
     one = compare(["pixels"], out_dir=tmp_path / "one", progress=False, cache_dir=cache_dir, **settings)
     assert parallel["folds"] == [2, 5] and parallel["preset"] == "class"
     assert parallel["methods"]["pixels"]["fold_accuracy"] == one["methods"]["pixels"]["fold_accuracy"]
@@ -148,7 +153,7 @@ def test_view2_folds_run_in_parallel_processes_and_merge_to_the_sequential_resul
 def test_the_command_line_runs_folds_with_jobs(tmp_path, cache_dir):
     env_run = subprocess.run([sys.executable, "-m", "facelab", "compare", "--methods", "pixels", "--folds", "3-4",
                               "--jobs", "2", "--no-identification", "--out", str(tmp_path / "cli")],
-                             capture_output=True, text=True, env={**__import__("os").environ,
+                             capture_output=True, text=True, env={**os.environ,
                                                                   "FACELAB_CACHE": str(cache_dir)}, timeout=600)
     assert env_run.returncode == 0, env_run.stderr[-2000:]
     written = json.loads((tmp_path / "cli" / "results.json").read_text())

@@ -7,6 +7,7 @@ overwritten without being asked to.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -136,8 +137,7 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
             raise ValueError(f"folds must be numbers from 1 to 10; got {folds}")
     preset = presets.chosen_name(preset, quick)
     quick = preset == "quick"
-    for name in method_names:  # every method accepts its preset and arguments before the first one runs
-        registry.create(name, preset=preset, seed=seed, **params)
+    _check_methods(method_names, preset, seed, params)
     out = prepare_output(out_dir)
     lfw = LFW(data_dir, cache_dir=cache_dir, progress=progress)
     log(f"data: {lfw.layout.describe()}")
@@ -207,14 +207,11 @@ def compare_folds_in_parallel(method_names: list[str], *, jobs: int, out_dir="re
         if existing.get("merged_from") != [str(r) for r in runs] and not overwrite:
             raise ValueError(f"{out} holds the results of another comparison ({', '.join(existing['methods'])}): "
                              "choose another --out, or give --overwrite to replace them")
-    for name in method_names:  # every method accepts its preset and arguments before a process starts
-        registry.create(name, preset=presets.chosen_name(settings.get("preset"), settings.get("quick", False)),
-                        seed=settings.get("seed", 0), **(settings.get("params") or {}))
+    _check_methods(method_names, presets.chosen_name(settings.get("preset"), settings.get("quick", False)),
+                   settings.get("seed", 0), settings.get("params") or {})
     workers = min(jobs, len(folds))
-    for variable, value in _process_share(workers).items():
-        os.environ.setdefault(variable, value)
     log(f"{len(folds)} fold(s) in {workers} process(es); each fold's results in {out / FOLD_RUNS}")
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with _environment(_process_share(workers)), ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         running = {pool.submit(compare, method_names, folds=[k], out_dir=str(run), overwrite=overwrite,
                                identification=identification and k == folds[0], progress=False, log=print,
                                **settings): k for k, run in zip(folds, runs)}
@@ -227,6 +224,26 @@ def compare_folds_in_parallel(method_names: list[str], *, jobs: int, out_dir="re
     for name, entry in merged["methods"].items():
         log(f"{name:>24s}: {100 * entry['accuracy_mean']:6.2f} ± {100 * entry['accuracy_se']:.2f} %  AUC {entry['auc']:.4f}")
     return merged
+
+
+def _check_methods(method_names, preset: str, seed: int, params: dict) -> None:
+    """Every method accepts its preset and arguments before the first one runs (or process starts):
+    a typo fails at once, not hours into a comparison."""
+    for name in method_names:
+        registry.create(name, preset=preset, seed=seed, **params)
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]):
+    """``variables`` set (where not set already) while the block runs, as the spawned pool's
+    processes start, and the parent's environment restored afterwards."""
+    added = {k: v for k, v in variables.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
 
 
 def _process_share(workers: int) -> dict[str, str]:

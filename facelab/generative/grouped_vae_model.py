@@ -26,10 +26,10 @@ in the few-shot rule (eq. 8).
 
 Distributions are ``tfp.distributions`` used inside a Keras 3 model (``tfp.layers`` does not work
 with Keras 3). Training uses a custom ``train_step`` with ``tf.GradientTape`` under TensorFlow;
-under ``KERAS_BACKEND=jax`` (a GPU machine without TensorFlow) the same step runs stateless with
-``jax.value_and_grad`` and the two Gaussian formulas in ``keras.ops``, tested equal to TFP's. The KL
-warm-up reads the optimizer's step counter, which a checkpoint keeps, so a resumed run weighs every
-step as an uninterrupted one does.
+under ``KERAS_BACKEND=jax`` (a GPU machine without TensorFlow) the same step runs stateless
+(:func:`facelab.nets.training.jax_objectives_step`, shared with the GAN disentangler) with the two
+Gaussian formulas in ``keras.ops``, tested equal to TFP's. The KL warm-up reads the optimizer's step
+counter, which a checkpoint keeps, so a resumed run weighs every step as an uninterrupted one does.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..nets.training import scope_values, stateless_record
+from ..nets.training import jax_objectives_step, scope_values, stateless_record
 
 PACKAGE = "facelab"
 
@@ -352,24 +352,17 @@ class GroupedVAE(keras.Model):
     def _jax_train_step(self, state, data):
         """The same step, stateless (keras-io, "customizing fit() with JAX"): the loss is a function of
         the variables' values, run in a :class:`keras.StatelessScope` that maps every variable to
-        its value in ``state`` (the noise seed and the warm-up's step counter included)."""
-        import jax
-
-        trainable, non_trainable, optimizer_vars, metric_vars = state
+        its value in ``state`` (the noise seed and the warm-up's step counter included), by
+        :func:`~facelab.nets.training.jax_objectives_step` with one objective."""
         groups = data[0] if isinstance(data, (tuple, list)) else data
 
-        def objective(trainable, non_trainable):
-            mapping = (list(zip(self.trainable_variables, trainable))
-                       + list(zip(self.non_trainable_variables, non_trainable))
-                       + list(zip(self.optimizer.variables, optimizer_vars)))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                loss, terms, beta = self._objective(groups)
-            return loss, (terms, beta, scope_values(scope, self.non_trainable_variables, non_trainable))
+        def compute():
+            loss, terms, beta = self._objective(groups)
+            return (loss,), (loss, terms, beta)
 
-        (loss, (terms, beta, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(
-            trainable, non_trainable)
-        trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
-        logs, metric_vars = stateless_record(self, metric_vars, lambda: self._record(terms, beta, loss))
+        (loss, terms, beta), trainable, non_trainable, optimizer_vars = jax_objectives_step(
+            self, state, compute, [(self.optimizer, self.trainable_variables)])
+        logs, metric_vars = stateless_record(self, state[3], lambda: self._record(terms, beta, loss))
         return logs, (trainable, non_trainable, optimizer_vars, metric_vars)
 
     def test_step(self, *args):

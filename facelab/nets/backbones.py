@@ -73,7 +73,11 @@ def small_cnn(input_shape=(64, 64, 1), embedding_dim: int = 128, *, width: int =
     return _head(x, embedding_dim, nonnegative, inputs, "small_cnn")
 
 
-def _basic_block(x, filters: int, stride: int, norm: str, name: str):
+def basic_block(x, filters: int, stride: int, norm: str, name: str):
+    """A ResNet basic block (He et al. 2016): two 3×3 convolutions (the first with ``stride``), each
+    followed by the normalisation ``norm`` (one of ``NORMS``), added to the input (through a 1×1
+    projection when the stride or the width changes), then ReLU. :func:`resnet` and the GAN
+    disentangler's encoder are built from it."""
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
     y = _norm(norm, f"{name}_bn1")(y)
@@ -100,7 +104,7 @@ def resnet(input_shape=(112, 112, 3), embedding_dim: int = 128, *, widths: Seque
     x = layers.ReLU(name="stem_relu")(x)
     for s, (filters, n) in enumerate(zip(widths, blocks)):
         for b in range(n):
-            x = _basic_block(x, filters, 2 if (b == 0 and s > 0) else 1, norm, f"stage{s + 1}_block{b + 1}")
+            x = basic_block(x, filters, 2 if (b == 0 and s > 0) else 1, norm, f"stage{s + 1}_block{b + 1}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)

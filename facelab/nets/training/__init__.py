@@ -7,7 +7,7 @@ One idea per module, imported in this order (none imports this package's ``__ini
   ``LR_SCHEDULES``);
 - :mod:`.checkpoint` — the checkpoint file (save, read, verify; :class:`CheckpointMismatchError`), the
   fingerprints a checkpoint must match and the run folders named by them;
-- :mod:`.stateless` — helpers for stateless JAX training steps;
+- :mod:`.stateless` — stateless JAX training steps (:func:`jax_objectives_step`) and their helpers;
 - :mod:`.callbacks` — the Keras callbacks :func:`train` uses (position, NaN guard, checkpointer, history,
   progress lines);
 - :mod:`.saved_model` — ``.keras`` files that say which method saved them (:class:`SavedModelError`);
@@ -24,13 +24,14 @@ from .config import (LR_SCHEDULES, PRECISIONS, TrainConfig, check_choice, config
                      precision_scope, resolve_precision, tensorboard_available)
 from .loop import TrainingDivergedError, TrainResult, train
 from .saved_model import MODEL_INFO, SavedModelError, load_model, read_model_info, save_model
-from .stateless import scope_values, stateless_record
+from .stateless import jax_objectives_step, scope_values, stateless_record
 
 __all__ = [
     "CHECKPOINT", "LR_SCHEDULES", "MODEL_INFO", "PRECISIONS",
     "CheckpointMismatchError", "Checkpointer", "DamagedCheckpointError", "EpochLines", "Position", "Progress",
     "SavedModelError", "StopOnNaN", "TrainConfig", "TrainResult", "TrainingDivergedError",
-    "check_choice", "config_dict", "device_summary", "fingerprint", "gpu_available", "load_checkpoint", "load_model",
+    "check_choice", "config_dict", "device_summary", "fingerprint", "gpu_available", "jax_objectives_step",
+    "load_checkpoint", "load_model",
     "precision_scope", "read_checkpoint_meta", "read_model_info", "resolve_precision", "save_checkpoint", "save_model",
     "say", "scope_values", "settings_line", "stateless_record", "tensorboard_available", "train",
     "training_set_dir", "training_set_fingerprint",

@@ -1,0 +1,82 @@
+"""The GAN disentangler measured on LFW: verification with each sub-vector of its code (Browatzki &
+Wallraven, Table 2) through the one evaluator, and every measurement of :mod:`facelab.generative.gan_disentangler`
+in one JSON (``facelab disentangle``). The method and its per-model measurements live in that package;
+this module only drives the evaluator and gathers the numbers."""
+from __future__ import annotations
+
+import json
+import time
+
+import keras
+import numpy as np
+
+from .. import io
+from ..data.lfw import LFW
+from ..generative.gan_disentangler import (BUDGETS, GanDisentangler, identity_transfer, pose_error,
+                                           reconstruction_rmse)
+from ..shared_fits import share_fits
+from .protocols import verification_splits
+from .report import device_description
+from .runner import evaluate_verification
+
+
+def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "pose", "style"), folds=None,
+                         progress: bool = False, **method_kwargs) -> tuple[dict, GanDisentangler]:
+    """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
+    :func:`~facelab.evaluation.runner.evaluate_verification`; one model is trained per split and read by every
+    part (:func:`~facelab.shared_fits.share_fits`, as ``facelab compare`` does; with
+    ``run_dir``, each split trains in its own folder, so a killed run resumes split by split). Returns
+    ``({part: summary}, the fitted model of the last split)``."""
+    made: list = []
+
+    def factory(part):
+        def make():
+            m = GanDisentangler(part=part, **method_kwargs)
+            made.append(m)
+            return m
+        return make
+
+    with share_fits():
+        out = {part: evaluate_verification(factory(part), lfw, protocol, progress=progress, folds=folds).summary()
+               for part in parts}
+    fitted = [m for m in made if hasattr(m, "nets_")]
+    return out, fitted[-1]
+
+
+def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
+    """Every measurement of the disentangler in one call: verification per sub-vector, reconstruction RMSE,
+    pose error and identity transfer on the images of the last split's test pairs (people never
+    trained on). ``settings`` go to :class:`~facelab.generative.gan_disentangler.GanDisentangler`."""
+    t0 = time.perf_counter()
+    table, model = verification_by_part(lfw, protocol=protocol, seed=seed, **settings)
+    split = verification_splits(lfw, protocol)[-1]
+    images = lfw.load_images(model.preprocess)
+    held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
+    transfer = identity_transfer(model, images[held], lfw.labels[held], seed=seed)
+    return {"protocol": protocol, "config": model.config,
+            "verification": {p: {k: s[k] for k in ("accuracy_mean", "accuracy_se", "auc")} for p, s in table.items()},
+            "reconstruction_rmse": reconstruction_rmse(model, images[held]),
+            "pose_error": pose_error(model, images[held[:300]]),
+            "identity_transfer": {k: v for k, v in transfer.items() if k not in ("grid", "sources", "targets")},
+            "pose_targets_found_fraction": model.pose_found_fraction_,
+            "dx_wins_epochs": model.dx_wins_epochs_, "seconds": time.perf_counter() - t0}
+
+
+def disentangle(preset: str, *, protocol: str = "view1", data_dir=None, run_dir=None, out=None, seed: int = 0,
+                command: str = "facelab disentangle") -> dict:
+    """``facelab disentangle``: :func:`measure` with the method's preset ``preset`` (quick, class or full;
+    see ``facelab methods``), with the preset, device, Keras backend and ``command`` (the command line
+    that ran) added; also written to ``out`` as JSON (atomically) when given."""
+    if preset not in BUDGETS:
+        raise ValueError(f"preset must be one of {sorted(BUDGETS)}, got {preset!r}")
+    result = measure(LFW(data_dir, progress=False), protocol=protocol, seed=seed, run_dir=run_dir,
+                     **dict(BUDGETS[preset]))
+    result.update(preset=preset, device=device_description(), keras_backend=keras.backend.backend(), command=command)
+    if out:
+        io.write_text(out, to_json(result) + "\n")
+    return result
+
+
+def to_json(result: dict) -> str:
+    """The JSON text ``facelab disentangle`` prints and writes."""
+    return json.dumps(result, indent=1, default=float)

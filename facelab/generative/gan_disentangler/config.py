@@ -1,0 +1,95 @@
+"""The disentangler's settings (:class:`GanConfig`) and the names its other modules check against."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ...miners.online import BatchHardMiner, SemiHardMiner
+from ..pose import POSE_NAMES
+
+PARTS = ("id", "noid", "pose", "style", "z")
+STAGES = (1, 2, 3)
+MINERS = {"batch-hard": BatchHardMiner, "semi-hard": SemiHardMiner}
+INVERSES = ("blocks", "full")
+
+
+def _halvings(size: int) -> int:
+    """How often ``size`` halves evenly before it is at most 7 (32 → 3: 32, 16, 8, 4)."""
+    n = 0
+    while size > 7 and size % 2 == 0:
+        size, n = size // 2, n + 1
+    return n
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Architecture and training settings. ``z_dim = id_dim + pose_dim + style_dim`` (99 = 64 + 2 + 33,
+    the paper's code size). ``width`` is the first conv width of E and D_x; ``mlp`` the hidden width
+    of D_z, Φ, Φ⁻¹ and the AdaIN MLP."""
+
+    image_shape: tuple = (64, 64, 1)
+    id_dim: int = 64
+    pose_dim: int = 2
+    style_dim: int = 33
+    width: int = 32
+    mlp: int = 256
+    epochs: tuple = (20, 10, 10)  # stage 1, 2, 3
+    batch_size: int = 64  # stage 1 (stages 2 and 3: p × k)
+    p: int = 16
+    k: int = 4
+    lr: float = 2e-4  # E, G, Φ, Φ⁻¹ (Adam β₁ = 0)
+    d_lr: float = 2e-4  # D_z, D_x (Adam β₁ = 0)
+    lambda_rec: float = 1.0
+    lambda_enc: float = 0.01
+    lambda_adv: float = 0.01
+    lambda_gen: float = 0.01
+    lambda_encrec: float = 1.0
+    lambda_id: float = 1.0
+    lambda_pose: float = 1.0
+    lambda_cyc: float = 0.5
+    lambda_aug: float = 0.5
+    margin: float = 0.2
+    miner: str = "batch-hard"
+    inverse: str = "blocks"  # Φ⁻¹: "blocks" (f_id → z[:id_dim], rest → rest) or "full" (f → z, the paper's)
+    encoder_in_stage2: bool = False  # stage 2 also trains E and G (with L_rec), so identity reaches E
+    augment: bool = True  # horizontal flips (pose targets negated with them)
+    steps_cap: int | None = None  # at most this many batches per epoch (quick mode)
+
+    def __post_init__(self):
+        shape = tuple(int(s) for s in self.image_shape)
+        object.__setattr__(self, "image_shape", shape)
+        object.__setattr__(self, "epochs", tuple(int(e) for e in self.epochs))
+        h, w, c = shape if len(shape) == 3 else (0, 0, 0)
+        if len(shape) != 3 or h != w or c not in (1, 3) or h < 8 or h >> _halvings(h) > 7:
+            raise ValueError(f"image_shape must be (s, s, 1 or 3) with s = b·2^n, 3 <= b <= 7, s >= 8 (16, 24, 32, "
+                             f"48, 64, 96, 128, ...); got {self.image_shape}")
+        for name in ("id_dim", "pose_dim", "style_dim", "width", "mlp", "batch_size", "p", "k"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.pose_dim < len(POSE_NAMES):
+            raise ValueError(f"pose_dim must be >= {len(POSE_NAMES)} (the OpenCV targets {POSE_NAMES})")
+        if len(self.epochs) != 3 or min(self.epochs) < 1:
+            raise ValueError(f"epochs must be three positive integers (stage 1, 2, 3), got {self.epochs}")
+        if self.inverse not in INVERSES:
+            raise ValueError(f"inverse must be one of {INVERSES}, got {self.inverse!r}")
+        if self.miner not in MINERS:
+            raise ValueError(f"miner must be one of {sorted(MINERS)}, got {self.miner!r}")
+        if self.k < 2:
+            raise ValueError(f"k must be >= 2 images per identity for in-batch positives, got {self.k}")
+
+    @property
+    def z_dim(self) -> int:
+        return self.id_dim + self.pose_dim + self.style_dim
+
+    def part_slice(self, part: str) -> np.ndarray:
+        """Indices of a sub-vector of f: ``id``, ``pose``, ``style``, ``noid`` (pose + style)."""
+        a, b = self.id_dim, self.id_dim + self.pose_dim
+        spans = {"id": (0, a), "pose": (a, b), "style": (b, self.z_dim), "noid": (a, self.z_dim),
+                 "z": (0, self.z_dim)}
+        if part not in spans:
+            raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+        return np.arange(*spans[part])
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}

@@ -1,0 +1,81 @@
+"""What a fitted disentangler is measured by, beside verification per sub-vector (which the evaluator
+does: :mod:`facelab.evaluation.disentanglement`): reconstruction error (the paper's Table 1), pose
+error against the OpenCV targets and identity transfer, each a function of a fitted model and images;
+and the method's presets by name (:data:`BUDGETS`), which the notebook, figures and tests train with."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import presets
+from ..pose import POSE_NAMES
+from .data import pose_targets
+from .method import GanDisentangler
+
+
+def reconstruction_rmse(model: GanDisentangler, images) -> dict:
+    """Root-mean-square pixel error on the 0–255 scale (the paper's Table 1) of ``G(E(x))``
+    (``autoencoder``) and ``G(Φ⁻¹(Φ(E(x))))`` (``disentangled``); ``mean_image`` is the error of the
+    held-out images' own mean image, a floor any useful model should beat."""
+    x = np.asarray(images, np.float64)
+    rmse = lambda r: float(np.sqrt(np.mean((x - np.asarray(r, np.float64)) ** 2)))
+    return {"autoencoder": rmse(model.reconstruct(images, "z")), "disentangled": rmse(model.reconstruct(images, "f")),
+            "mean_image": rmse(np.broadcast_to(x.mean(axis=0), x.shape)), "images": int(len(x))}
+
+
+def pose_error(model: GanDisentangler, images) -> dict:
+    """Mean absolute error of f_pose (in target units) against the OpenCV targets on the images whose
+    eyes OpenCV finds, next to the error of always predicting the training mean, and the correlation."""
+    target, found = pose_targets(np.asarray(images))
+    pred = model.predict_pose(np.asarray(images))
+    out = {"images": int(len(found)), "with_target": int(found.sum())}
+    for j, name in enumerate(POSE_NAMES):
+        t, p = target[found, j], pred[found, j]
+        out[name] = {"mae": float(np.mean(np.abs(p - t))) if len(t) else float("nan"),
+                     "mae_predict_mean": float(np.mean(np.abs(model.pose_mean_[j] - t))) if len(t) else float("nan"),
+                     "pearson_r": float(np.corrcoef(p, t)[0, 1]) if len(t) > 2 and p.std() > 0 and t.std() > 0
+                     else float("nan")}
+    return out
+
+
+def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int = 6, n_targets: int = 6,
+                      seed: int = 0) -> dict:
+    """Identity transfer, measured. ``n_sources`` people and ``n_targets`` other people, each with at
+    least two images, are drawn (seeded); the first image of each is the source/target face, the
+    others form that person's gallery entry (mean f_id). Every generated face (source f_id, target
+    f_pose and f_style) is re-encoded; reported: how often its f_id is nearest to the source person's
+    gallery entry (and to the target's), against chance 1/people, and the mean distance of its f_pose
+    to the target's against the source's own distance to the target (roll degrees, yaw proxy).
+    ``grid`` (n_sources, n_targets, h, w, c) holds the generated faces for plotting."""
+    images, labels = np.asarray(images), np.asarray(labels)
+    people = np.flatnonzero(np.bincount(labels) >= 2)
+    if len(people) < n_sources + n_targets:
+        raise ValueError(f"identity_transfer needs {n_sources + n_targets} people with >= 2 images; "
+                         f"the images hold {len(people)}")
+    chosen = np.random.default_rng(seed).choice(people, n_sources + n_targets, replace=False)
+    first = np.array([np.flatnonzero(labels == p)[0] for p in chosen])
+    gallery = np.stack([model.embed(images[np.flatnonzero(labels == p)[1:]], "id").mean(0) for p in chosen])
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    src, tgt = first[:n_sources], first[n_sources:]
+    grid = model.transfer(images[src], images[tgt])  # (S, T, h, w, c)
+    generated = grid.reshape(-1, *grid.shape[2:])
+    nearest = np.argmax(model.embed(generated, "id") @ gallery.T, axis=1).reshape(n_sources, n_targets)
+    src_people = np.arange(n_sources)[:, None]
+    tgt_people = n_sources + np.arange(n_targets)[None, :]
+    pose_gen = model.predict_pose(generated).reshape(n_sources, n_targets, -1)
+    pose_src, pose_tgt = model.predict_pose(images[src]), model.predict_pose(images[tgt])
+    gen_to_tgt = np.abs(pose_gen - pose_tgt[None]).mean(axis=(0, 1))
+    src_to_tgt = np.abs(pose_src[:, None] - pose_tgt[None]).mean(axis=(0, 1))
+    return {"people": int(len(chosen)), "chance": 1.0 / len(chosen),
+            "nearest_is_source": float(np.mean(nearest == src_people)),
+            "nearest_is_target": float(np.mean(nearest == tgt_people)),
+            "pose_distance_to_target": {n: float(v) for n, v in zip(POSE_NAMES, gen_to_tgt)},
+            "pose_distance_source_to_target": {n: float(v) for n, v in zip(POSE_NAMES, src_to_tgt)},
+            "grid": grid, "sources": images[src], "targets": images[tgt]}
+
+
+#: the budgets are the method's presets (facelab/presets/generative.toml): quick (the test suite's tiny
+#: networks), class (the lecture's CPU budget, 32×32, 6 + 3 + 3 epochs), full (GanConfig's, a GPU job)
+BUDGETS = {name: {**preset.params, **({"quick": True} if preset.quick else {})}
+           for name, preset in presets.presets_of("gan-disentangler").items()}
+QUICK_SETTINGS = BUDGETS["quick"]
+LECTURE_SETTINGS = BUDGETS["class"]
