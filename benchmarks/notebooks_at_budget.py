@@ -61,21 +61,23 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="write the results as JSON here (atomically)")
     args = ap.parse_args(argv)
     paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if args.notebooks:
-        wanted = args.notebooks.split(",")
-        paths = [p for p in paths if p.name.split("_")[0] in wanted]
+    if args.notebooks:  # in the order given
+        by_prefix = {p.name.split("_")[0]: p for p in paths}
+        unknown = [w for w in args.notebooks.split(",") if w not in by_prefix]
+        if unknown:
+            ap.error(f"--notebooks: no notebook numbered {', '.join(unknown)} (there are {', '.join(sorted(by_prefix))})")
+        paths = [by_prefix[w] for w in args.notebooks.split(",")]
     speed = training_speed()
     print(f"training speed here: {speed:.0f} images/s (small CNN, 64×64, batch 64)", flush=True)
-    rows = []
+    result = {"budget": args.budget, "images_per_second": speed, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+              "notebooks": [], "command": " ".join(["python benchmarks/notebooks_at_budget.py", *(argv or sys.argv[1:])])}
     for path in paths:
         row = run_notebook(path, args.budget, args.timeout)
-        rows.append(row)
+        result["notebooks"].append(row)
         print(f"{row['notebook']:36s} {row['minutes']:6.2f} min  {row['error'] or 'ok'}", flush=True)
-    result = {"budget": args.budget, "images_per_second": speed, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "notebooks": rows, "command": " ".join(["python benchmarks/notebooks_at_budget.py", *(argv or sys.argv[1:])])}
-    if args.out:
-        io.write_json(args.out, result)
-    return 0 if all(r["error"] is None for r in rows) else 1
+        if args.out:  # each finished notebook is kept, even if a later one is interrupted
+            io.write_json(args.out, result)
+    return 0 if all(r["error"] is None for r in result["notebooks"]) else 1
 
 
 if __name__ == "__main__":

@@ -150,8 +150,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .evaluation.report import (is_few_shot_result, markdown_table, merge_results, read_results, update_readme,
-                                    update_summary)
+    from .evaluation.report import (is_disentangle_result, is_few_shot_result, markdown_table, merge_results,
+                                    read_results, update_readme, update_summary)
 
     if args.merge:
         if not args.out:
@@ -171,7 +171,7 @@ def cmd_report(args) -> int:
     if args.figure and not is_few_shot_result(results):
         raise ValueError(f"--figure draws few-shot results (python -m facelab.generative.fewshot); {args.results} "
                          "is not one (a facelab compare folder has its own roc.png)")
-    if not is_few_shot_result(results):
+    if not is_few_shot_result(results) and not is_disentangle_result(results):
         results = read_results(args.results)  # a compare results file: checked against the files beside it
     if args.readme:
         update_readme(args.readme, args.results, args.produced_by, block=args.block, results=results)
@@ -191,7 +191,8 @@ def cmd_disentangle(args) -> int:
     from .evaluation.disentanglement import disentangle, to_json
 
     result = disentangle("quick" if args.quick else args.preset, protocol=args.protocol, data_dir=args.data_dir,
-                         run_dir=args.run_dir, out=args.out, seed=args.seed, command=args.command_line)
+                         run_dir=args.run_dir, out=args.out, seed=args.seed, command=args.command_line,
+                         params=_parse_params(args.param))
     print(to_json(result))
     return 0
 
@@ -200,7 +201,7 @@ def cmd_figures(args) -> int:
     from .figures import make_figures
 
     units = args.units.split(",") if args.units else None
-    make_figures(args.out, units, data_dir=args.data_dir, seed=args.seed, quick=args.quick)
+    make_figures(args.out, units, data_dir=args.data_dir, seed=args.seed, quick=args.quick, run_dir=args.run_dir)
     return 0
 
 
@@ -295,14 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "reconstruction RMSE, pose error and identity transfer on the last split's test people.")
     p.add_argument("--preset", choices=BUDGETS, default="full",
                    help="the method's preset (see `facelab methods`): quick, the test suite's tiny networks; "
-                        "class, the lecture figures' CPU budget (32×32, 6+3+3 epochs); full (default), 64×64, "
-                        "20+10+10 epochs, a GPU job")
+                        "class, the lecture figures' CPU budget (32×32, 6+20+3 epochs); full (default), 64×64, "
+                        "20+40+10 epochs, a GPU job")
     p.add_argument("--quick", action="store_true", help="same as --preset quick")
     p.add_argument("--protocol", default="view1", choices=("view1", "view2"))
     _add_data_dir(p)
     p.add_argument("--run-dir", default=None, help="checkpoints per stage (a killed run resumes)")
     p.add_argument("--out", default=None, help="also write the JSON here (atomically)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="one setting on top of the preset, JSON value (e.g. --param encoder_in_stage2=false "
+                        "--param epochs=[6,3,3])")
     p.set_defaults(func=cmd_disentangle)
 
     p = add_command(sub, "figures", example="facelab figures --units 01_tasks_and_evaluation --quick --out figures",
@@ -312,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--run-dir", default=None, help="where the GAN disentangler trains; a finished training there "
+                   "(e.g. by `facelab disentangle --preset class --protocol view1 --run-dir` with the same folder) "
+                   "is read back instead of trained again")
     p.set_defaults(func=cmd_figures)
 
     p = add_command(sub, "data", example="facelab data verify", help="locate, download, verify, count or pack LFW",

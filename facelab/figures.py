@@ -30,6 +30,7 @@ class Context:
     lfw: LFW
     seed: int = 0
     quick: bool = False
+    run_dir: str | None = None  # trained models kept here; a finished training is read back, not redone
 
 
 @figure("01_tasks_and_evaluation")
@@ -216,7 +217,7 @@ def gan_disentangler_figures(ctx: Context):
     from .generative import gan_disentangler as gd
 
     settings = dict(gd.QUICK_SETTINGS) if ctx.quick else dict(gd.LECTURE_SETTINGS)
-    model = gd.GanDisentangler(seed=ctx.seed, **settings)
+    model = gd.GanDisentangler(seed=ctx.seed, run_dir=ctx.run_dir, **settings)
     train = _view1_training_people(ctx.lfw)
     images, labels = ctx.lfw.load_images(model.preprocess), ctx.lfw.labels
     model.fit(images[train], labels[train])
@@ -227,11 +228,12 @@ def gan_disentangler_figures(ctx: Context):
 
 
 def make_figures(out_dir: str | Path, units: list[str] | None = None, *, data_dir=None, seed: int = 0,
-                 quick: bool = False, log=print) -> list[Path]:
-    """Regenerate the figures of ``units`` (default: all) into ``out_dir``."""
+                 quick: bool = False, run_dir=None, log=print) -> list[Path]:
+    """Regenerate the figures of ``units`` (default: all) into ``out_dir``. ``run_dir``: where the GAN
+    disentangler trains (``facelab disentangle --run-dir`` with the same preset leaves a finished one)."""
     import matplotlib.pyplot as plt
 
-    ctx = Context(LFW(data_dir, progress=False), seed, quick)
+    ctx = Context(LFW(data_dir, progress=False), seed, quick, None if run_dir is None else str(run_dir))
     units = units or sorted(FIGURES)
     unknown = [u for u in units if u not in FIGURES]
     if unknown:

@@ -270,7 +270,12 @@ def test_generative_lecture_figures_are_made_from_trained_models(tmp_path, cache
     from facelab import figures
 
     monkeypatch.setenv("FACELAB_CACHE", str(cache_dir))
-    written = figures.make_figures(tmp_path, ["05_grouped_vae", "06_gan_disentangler"], quick=True, log=lambda *_: None)
+    runs = tmp_path / "runs"
+    written = figures.make_figures(tmp_path, ["05_grouped_vae", "06_gan_disentangler"], quick=True, run_dir=runs,
+                                   log=lambda *_: None)
     assert sorted(p.name for p in written) == sorted(["gan_training.png", "identity_transfer.png", "identity_means.png",
                                                       "identity_samples.png", "vae_training.png", "z_interpolation.png"])
     assert all(p.stat().st_size > 5000 for p in written)  # real drawings, not empty canvases
+    # the disentangler trained in the given folder (where `facelab disentangle --run-dir` leaves its training)
+    (fit,) = runs.glob("gan-disentangler/data-*")
+    assert all((fit / f"stage{k}" / "history.json").is_file() for k in (1, 2, 3))

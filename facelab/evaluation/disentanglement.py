@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from .. import io
+from ..base import FaceMethod
 from ..data.lfw import LFW
 from ..generative.gan_disentangler import (BUDGETS, GanDisentangler, identity_transfer, pose_error,
                                            reconstruction_rmse)
@@ -21,17 +22,19 @@ from .runner import evaluate_verification
 
 
 def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "pose", "style"), folds=None,
-                         progress: bool = False, **method_kwargs) -> tuple[dict, GanDisentangler]:
+                         progress: bool = False, after_stage=None, **method_kwargs) -> tuple[dict, GanDisentangler]:
     """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
     :func:`~facelab.evaluation.runner.evaluate_verification`; one model is trained per split and read by every
     part (:func:`~facelab.shared_fits.share_fits`, as ``facelab compare`` does; with
     ``run_dir``, each split trains in its own folder, so a killed run resumes split by split). Returns
-    ``({part: summary}, the fitted model of the last split)``."""
+    ``({part: summary}, the fitted model of the last split)``. ``after_stage(stage, model)`` is called
+    after each training stage (:attr:`GanDisentangler.after_stage`)."""
     made: list = []
 
     def factory(part):
         def make():
             m = GanDisentangler(part=part, **method_kwargs)
+            m.after_stage = after_stage
             made.append(m)
             return m
         return make
@@ -43,34 +46,75 @@ def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "
     return out, fitted[-1]
 
 
+class _AsItIs(FaceMethod):
+    """One sub-vector of a model as it is between two training stages, for the evaluator: its fit
+    changes nothing (and, being quick, is never shared between methods)."""
+
+    kind = "classical"
+    similarity = "cosine"
+
+    def __init__(self, model: GanDisentangler, part: str):
+        super().__init__(model.preprocess, seed=model.seed)
+        self.model, self.part, self.name = model, part, f"{model.name} ({part}, as trained so far)"
+
+    def embed(self, images):
+        return self.model.embed(images, self.part)
+
+
+def _verification(table: dict) -> dict:
+    return {p: {k: s[k] for k in ("accuracy_mean", "accuracy_se", "auc")} for p, s in table.items()}
+
+
+def _model_measurements(model: GanDisentangler, images, labels, seed: int, *, stage: int = 3) -> dict:
+    """Reconstruction RMSE, and from stage 2 on (when f exists) pose error and identity transfer, on held-out images."""
+    rmse = reconstruction_rmse(model, images)
+    if stage == 1:
+        return {"reconstruction_rmse": {k: v for k, v in rmse.items() if k != "disentangled"}}
+    transfer = identity_transfer(model, images, labels, seed=seed)
+    return {"reconstruction_rmse": rmse, "pose_error": pose_error(model, images[:300]),
+            "identity_transfer": {k: v for k, v in transfer.items() if k not in ("grid", "sources", "targets")}}
+
+
 def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
     """Every measurement of the disentangler in one call: verification per sub-vector, reconstruction RMSE,
     pose error and identity transfer on the images of the last split's test pairs (people never
-    trained on). ``settings`` go to :class:`~facelab.generative.gan_disentangler.GanDisentangler`."""
+    trained on). On View 1 (one split) the same measurements are also taken after stages 1 and 2
+    (``after_stage``; after stage 1 only z exists): which stage gains or loses what.
+    ``settings`` go to :class:`~facelab.generative.gan_disentangler.GanDisentangler`."""
     t0 = time.perf_counter()
-    table, model = verification_by_part(lfw, protocol=protocol, seed=seed, **settings)
     split = verification_splits(lfw, protocol)[-1]
-    images = lfw.load_images(model.preprocess)
     held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
-    transfer = identity_transfer(model, images[held], lfw.labels[held], seed=seed)
-    return {"protocol": protocol, "config": model.config,
-            "verification": {p: {k: s[k] for k in ("accuracy_mean", "accuracy_se", "auc")} for p, s in table.items()},
-            "reconstruction_rmse": reconstruction_rmse(model, images[held]),
-            "pose_error": pose_error(model, images[held[:300]]),
-            "identity_transfer": {k: v for k, v in transfer.items() if k not in ("grid", "sources", "targets")},
+    stages: dict = {}
+
+    def after_stage(stage, model):
+        if stage == 3:
+            return
+        parts = ("z",) if stage == 1 else ("id", "noid", "pose", "style", "z")
+        table = {p: evaluate_verification(lambda p=p: _AsItIs(model, p), lfw, protocol, progress=False).summary()
+                 for p in parts}
+        images = lfw.load_images(model.preprocess)
+        stages[f"after_stage{stage}"] = {"verification": _verification(table),
+                                         **_model_measurements(model, images[held], lfw.labels[held], seed, stage=stage)}
+
+    table, model = verification_by_part(lfw, protocol=protocol, seed=seed,
+                                        after_stage=after_stage if protocol == "view1" else None, **settings)
+    images = lfw.load_images(model.preprocess)
+    return {"protocol": protocol, "config": model.config, "verification": _verification(table),
+            **_model_measurements(model, images[held], lfw.labels[held], seed),
+            **({"stages": stages} if stages else {}),
             "pose_targets_found_fraction": model.pose_found_fraction_,
             "dx_wins_epochs": model.dx_wins_epochs_, "seconds": time.perf_counter() - t0}
 
 
 def disentangle(preset: str, *, protocol: str = "view1", data_dir=None, run_dir=None, out=None, seed: int = 0,
-                command: str = "facelab disentangle") -> dict:
+                command: str = "facelab disentangle", params: dict | None = None) -> dict:
     """``facelab disentangle``: :func:`measure` with the method's preset ``preset`` (quick, class or full;
-    see ``facelab methods``), with the preset, device, Keras backend and ``command`` (the command line
+    see ``facelab methods``; ``params`` change single settings on top of it), with the preset, device, Keras backend and ``command`` (the command line
     that ran) added; also written to ``out`` as JSON (atomically) when given."""
     if preset not in BUDGETS:
         raise ValueError(f"preset must be one of {sorted(BUDGETS)}, got {preset!r}")
     result = measure(LFW(data_dir, progress=False), protocol=protocol, seed=seed, run_dir=run_dir,
-                     **dict(BUDGETS[preset]))
+                     **{**BUDGETS[preset], **(params or {})})
     result.update(preset=preset, device=device_description(), keras_backend=keras.backend.backend(), command=command)
     if out:
         io.write_text(out, to_json(result) + "\n")

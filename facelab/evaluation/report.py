@@ -83,11 +83,55 @@ def few_shot_markdown(result: dict, command: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def is_disentangle_result(results: dict) -> bool:
+    """Whether a results file came from ``facelab disentangle`` (the GAN disentangler's measurements)."""
+    return "reconstruction_rmse" in results and "verification" in results
+
+
+def _disentangle_row(label: str, m: dict) -> str:
+    v, r = m["verification"], m["reconstruction_rmse"]
+    acc = lambda part: f"{pct(v[part]['accuracy_mean'])} ± {pct(v[part]['accuracy_se'])}" if part in v else "—"
+    t, pose = m.get("identity_transfer"), m.get("pose_error")
+    transfer = f"{pct(t['nearest_is_source'])} (chance {pct(t['chance'])})" if t else "—"
+    if t:
+        moved = {n: 1 - t["pose_distance_to_target"][n] / t["pose_distance_source_to_target"][n]
+                 for n in t["pose_distance_to_target"]}
+        transfer += " · " + ", ".join(f"{n} {100 * x:.0f} %" for n, x in moved.items())
+    roll = (f"{pose['roll_deg']['mae']:.2f} / {pose['roll_deg']['mae_predict_mean']:.2f}"
+            f" (r = {pose['roll_deg']['pearson_r']:.2f})") if pose else "—"
+    via_f = f"{r['disentangled']:.1f}" if "disentangled" in r else "—"
+    return (f"| {label} | {acc('id')} | {acc('noid')} | {acc('pose')} | {acc('style')} | {acc('z')} | "
+            f"{r['autoencoder']:.1f} / {via_f} / {r['mean_image']:.1f} | {transfer} | {roll} |")
+
+
+def disentangle_markdown(results: dict) -> str:
+    """The measurements of ``facelab disentangle``: verification with each sub-vector (Table 2),
+    reconstruction RMSE, identity transfer and pose error, after each stage where measured."""
+    c = results["config"]
+    lines = [f"# GAN disentangler — LFW {results['protocol']}", "",
+             f"Preset {results.get('preset', results.get('budget', '—'))}, {c['image_shape'][0]}×{c['image_shape'][1]}, z = {c['id_dim']} + "
+             f"{c['pose_dim']} + {c['style_dim']}, epochs {' + '.join(map(str, c['epochs']))}, seed {c['seed']}, "
+             f"device {results.get('device', '—')}, {results['seconds'] / 60:.1f} min. Verification accuracy % "
+             "(± SE) with each sub-vector; RMSE on 0–255 of G(E(x)) / G(Φ⁻¹(Φ(E(x)))) / the mean image on "
+             f"{results['reconstruction_rmse']['images']} held-out images; identity transfer: how often the "
+             "re-encoded face is nearest to its source person, and how far its f_pose moved from the source's "
+             "towards the target's; f_pose's roll error (°) against predicting the mean.", "",
+             "| after | f_id | f_-id | f_pose | f_style | z | RMSE AE / via f / mean | transfer · pose moved | roll MAE / mean |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for stage, m in results.get("stages", {}).items():
+        lines.append(_disentangle_row(stage.replace("after_stage", "stage "), m))
+    lines.append(_disentangle_row("stage 3 (the model)", results))
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(results: dict) -> str:
     """One row per method: the numbers a reader compares, with the budget next to them.
-    A few-shot results file of ``python -m facelab.generative.fewshot`` gets its own table."""
+    A few-shot results file of ``python -m facelab.generative.fewshot`` and the GAN disentangler's
+    measurements (``facelab disentangle``) get their own tables."""
     if is_few_shot_result(results):
         return few_shot_markdown(results)
+    if is_disentangle_result(results):
+        return disentangle_markdown(results)
     lines = [
         f"# facelab compare — LFW {results['protocol']} ({results['data_variant']})",
         "",

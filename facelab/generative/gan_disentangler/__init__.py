@@ -17,10 +17,13 @@ image discriminator ``D_x`` judges real images, reconstructions and samples of t
 optimised with Adam, β₁ = 0 (as the paper). The discriminators minimise the usual cross-entropy;
 non-saturating ``−log D`` losses for E and G.
 
-Stage 2 — disentanglement (labels), ``E`` and ``G`` frozen. ``Φ`` (MLP) maps ``z`` to
-``f = (f_id, f_pose, f_style)``, ``Φ⁻¹`` maps back:
+Stage 2 — disentanglement (labels). ``Φ`` (MLP) maps ``z`` to ``f = (f_id, f_pose, f_style)``,
+``Φ⁻¹`` maps back. The paper trains Φ and Φ⁻¹ alone, E and G frozen; facelab trains E and G too,
+with L_rec (``encoder_in_stage2``): from a frozen unsupervised code no MLP verifies identity better
+than the code itself (measured: :class:`GanConfig`). Losses:
 
     L_encrec = |z − Φ⁻¹(Φ(z))|₁                                (Eq. 6)
+    L_frec   = |x − G(Φ⁻¹(Φ(z)))|₁                             (facelab's: the face decoded from f is x)
     L_id     = triplet loss on f_id/|f_id| over in-batch triplets of P×K batches (facelab miners)
     L_pose   = |f_pose[:2] − t|²  with t the OpenCV head pose (:mod:`facelab.generative.pose`)  (Eq. 11)
     L_cyc    = Σ_S |Φ(E(G(Φ⁻¹(f'))))_S − f'_S|₁,  f' = f with sub-vector S permuted across the batch  (Eq. 8–9)
@@ -33,9 +36,9 @@ Stage 3 — joint: all losses of stages 1 and 2, every network trained.
 
 Generator (Zeno): ``G(z)`` takes ``z[:id_dim]`` as its input (a dense layer to a small map, 4×4 for 32 or 64 pixels) and
 sends ``z[id_dim:]`` through an MLP to the (γ, β) of AdaIN in every residual up-sampling block.
-``Φ⁻¹`` is block-structured — ``f_id → z[:id_dim]`` and ``(f_pose, f_style) → z[id_dim:]`` — so the
-decoder of the disentangled code, ``G ∘ Φ⁻¹``, is exactly Zeno's: identity in, everything else
-through AdaIN.
+``Φ⁻¹`` maps the whole f back to z, as in the paper (``inverse="blocks"`` instead rebuilds
+``z[:id_dim]`` from f_id alone, which makes ``G ∘ Φ⁻¹`` exactly Zeno's decoder, but asks f_id, trained to
+hold identity only, for whatever else the autoencoder put in z[:id_dim]).
 
 Every stage is a Keras model with its own ``train_step`` trained by
 :func:`facelab.nets.training.train` (checkpoints, resume mid-epoch, NaN guard, TensorBoard), in

@@ -42,7 +42,8 @@ class GanDisentangler(FaceMethod):
     :meth:`fit` trains in ``run_dir/gan-disentangler/data-<fingerprint of the training set>``, as the
     deep methods do, so one folder serves every split and sub-vector of a comparison; the stage
     methods called one by one train in ``run_dir`` itself. Methods that differ only in ``part`` read one fitted model (Table 2
-    in one training) inside :func:`facelab.shared_fits.share_fits`.
+    in one training) inside :func:`facelab.shared_fits.share_fits`. ``after_stage(stage, model)``, when set
+    on an instance, is called by :meth:`fit` after each stage (``facelab disentangle`` measures there).
     """
 
     name = "gan-disentangler"
@@ -55,6 +56,7 @@ class GanDisentangler(FaceMethod):
     pose_subset = 512  # images whose OpenCV pose sets the targets' scale
     #: per-image functions whose rows ``facelab data pack`` computes and ships (see :func:`pose_targets`)
     memo_tables = {POSE_MEMO_KEY: _pose_rows}
+    after_stage = None
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
@@ -85,9 +87,12 @@ class GanDisentangler(FaceMethod):
         # every sub-vector reads the same fit, so the folder is named for the model, not the part
         self.fit_dir_ = training_set_dir(self.run_dir, GanDisentangler.name, training_set_fingerprint(images, labels),
                                         self.seed)
-        self.train_autoencoder(images)
-        self.train_disentanglement(images, labels)
-        self.train_joint(images, labels)
+        for stage, train in ((1, lambda: self.train_autoencoder(images)),
+                             (2, lambda: self.train_disentanglement(images, labels)),
+                             (3, lambda: self.train_joint(images, labels))):
+            train()
+            if self.after_stage is not None:  # e.g. measurements after every stage, not only at the end
+                self.after_stage(stage, self)
         return self
 
     def _check(self, images, labels=None):

@@ -100,6 +100,7 @@ class StageTrainer(keras.Model):
         if self.stage == 2 and self.cfg.encoder_in_stage2:
             names += ["rec"]
         if self.disentangle:
+            names += ["frec"] if self.cfg.lambda_frec else []
             names += ["encrec", "id", "pose", "cyc_id", "cyc_pose", "cyc_style", "aug_id", "aug_pose"]
         return names
 
@@ -107,20 +108,25 @@ class StageTrainer(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def _disentangle_losses(self, z, y, t, valid, training: bool):
+    def _disentangle_losses(self, x, z, y, t, valid, training: bool):
         """Eq. 6, 8–11 on the codes z = E(x) of one P×K batch; returns (weighted total, logs).
 
         The three swaps (identity, pose, style) are decoded and re-encoded as one batch of 3B."""
         cfg, nets = self.cfg, self.nets
         train_ae = self.stage == 3
         f = nets.phi(z, training=training)
-        encrec = ops.mean(ops.abs(z - nets.phi_inverse(f, training=training)))  # Eq. 6
+        z_back = nets.phi_inverse(f, training=training)
+        encrec = ops.mean(ops.abs(z - z_back))  # Eq. 6
         n_t = len(POSE_NAMES)
         f_id = self.l2norm(f[:, :cfg.id_dim])
         id_loss = self.triplet(y, f_id)
         pose_loss = _masked_mse(f[:, cfg.id_dim:cfg.id_dim + n_t], t, valid)  # Eq. 11
         logs = dict(encrec=encrec, id=id_loss, pose=pose_loss)
         total = cfg.lambda_encrec * encrec + cfg.lambda_id * id_loss + cfg.lambda_pose * pose_loss
+        if cfg.lambda_frec:  # the face decoded from f must be x itself, not only z recovered (Eq. 6)
+            frec = ops.mean(ops.abs(x - nets.decode(z_back, training=train_ae)))
+            total = total + cfg.lambda_frec * frec
+            logs["frec"] = frec
         if cfg.lambda_cyc == 0 and cfg.lambda_aug == 0:  # no generated faces needed
             return total, {**logs, **{n: ops.zeros(()) for n in ("cyc_id", "cyc_pose", "cyc_style", "aug_id", "aug_pose")}}
         # swap with the next identity group of the P×K batch: every face gets another person's attributes
@@ -189,7 +195,7 @@ class StageTrainer(keras.Model):
                         dx_loss=dx_loss, dx_real_acc=_accuracy(real_logits, True),
                         dx_fake_acc=_accuracy(fake_logits, False))
         if self.disentangle:
-            d_total, d_logs = self._disentangle_losses(z, y, t, valid, training=True)
+            d_total, d_logs = self._disentangle_losses(x, z, y, t, valid, training=True)
             main = main + d_total
             logs.update(d_logs)
         # "loss" (watched by the NaN guard) = every objective of the step, discriminators included
