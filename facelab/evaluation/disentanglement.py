@@ -109,8 +109,9 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
 def disentangle(preset: str, *, protocol: str = "view1", data_dir=None, run_dir=None, out=None, seed: int = 0,
                 command: str = "facelab disentangle", params: dict | None = None) -> dict:
     """``facelab disentangle``: :func:`measure` with the method's preset ``preset`` (quick, class or full;
-    see ``facelab methods``; ``params`` change single settings on top of it), with the preset, device, Keras backend and ``command`` (the command line
-    that ran) added; also written to ``out`` as JSON (atomically) when given."""
+    see ``facelab methods``) and ``params`` changing single settings on top of it; the preset, device,
+    Keras backend and ``command`` (the command line that ran) are added, and the whole is also written
+    to ``out`` as JSON (atomically) when given."""
     if preset not in BUDGETS:
         raise ValueError(f"preset must be one of {sorted(BUDGETS)}, got {preset!r}")
     result = measure(LFW(data_dir, progress=False), protocol=protocol, seed=seed, run_dir=run_dir,

@@ -109,8 +109,8 @@ def disentangle_markdown(results: dict) -> str:
     reconstruction RMSE, identity transfer and pose error, after each stage where measured."""
     c = results["config"]
     lines = [f"# GAN disentangler — LFW {results['protocol']}", "",
-             f"Preset {results.get('preset', results.get('budget', '—'))}, {c['image_shape'][0]}×{c['image_shape'][1]}, z = {c['id_dim']} + "
-             f"{c['pose_dim']} + {c['style_dim']}, epochs {' + '.join(map(str, c['epochs']))}, seed {c['seed']}, "
+             f"Preset {results['preset']}, {c['image_shape'][0]}×{c['image_shape'][1]}, "
+             f"z = {c['id_dim']} + {c['pose_dim']} + {c['style_dim']}, epochs {' + '.join(map(str, c['epochs']))}, seed {c['seed']}, "
              f"device {results.get('device', '—')}, {results['seconds'] / 60:.1f} min. Verification accuracy % "
              "(± SE) with each sub-vector; RMSE on 0–255 of G(E(x)) / G(Φ⁻¹(Φ(E(x)))) / the mean image on "
              f"{results['reconstruction_rmse']['images']} held-out images; identity transfer: how often the "
