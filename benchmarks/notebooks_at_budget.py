@@ -69,10 +69,15 @@ def main(argv=None) -> int:
         paths = [by_prefix[w] for w in args.notebooks.split(",")]
     speed = training_speed()
     print(f"training speed here: {speed:.0f} images/s (small CNN, 64×64, batch 64)", flush=True)
-    result = {"budget": args.budget, "images_per_second": speed, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              "notebooks": [], "command": " ".join(["python benchmarks/notebooks_at_budget.py", *(argv or sys.argv[1:])])}
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
+    command = " ".join(["python benchmarks/notebooks_at_budget.py", *(argv or sys.argv[1:])])
+    result = {"budget": args.budget, "machine": machine, "notebooks": []}
+    if args.out and Path(args.out).exists():  # rows of other notebooks measured earlier at this budget stay
+        earlier = json.loads(Path(args.out).read_text())
+        if earlier.get("budget") == args.budget and earlier.get("machine") == machine:
+            result["notebooks"] = [r for r in earlier["notebooks"] if r["notebook"] not in {p.name for p in paths}]
     for path in paths:
-        row = run_notebook(path, args.budget, args.timeout)
+        row = {**run_notebook(path, args.budget, args.timeout), "images_per_second": round(speed, 1), "command": command}
         result["notebooks"].append(row)
         print(f"{row['notebook']:36s} {row['minutes']:6.2f} min  {row['error'] or 'ok'}", flush=True)
         if args.out:  # each finished notebook is kept, even if a later one is interrupted
