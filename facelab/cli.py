@@ -57,7 +57,7 @@ def cmd_compare(args) -> int:
     settings = dict(protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
                     preset=args.preset, seed=args.seed, identification=not args.no_identification,
                     params=_parse_params(args.param), folds=_parse_folds(args.folds), threshold=args.threshold,
-                    overwrite=args.overwrite)
+                    overwrite=args.overwrite, fit_data=args.fit_data)
     if args.jobs is None:
         compare(names, progress=not args.no_progress, **settings)
     else:
@@ -115,6 +115,20 @@ def cmd_data(args) -> int:
 
         root = download_lfw(resolve_data_root(args.data_dir), base_url=args.url, progress=not args.no_progress)
         print(f"LFW ready at {root}")
+    elif args.action == "split":
+        from .data.folder import split_folder
+
+        if not args.photos:
+            raise ValueError("facelab data split needs PHOTOS, a folder with one sub-folder of photos per person")
+        done = split_folder(args.photos, args.out, folds=args.folds, pairs=args.pairs, seed=args.seed)
+        for line in done.summary.report():
+            print(line, file=sys.stderr)
+        kind = "the AT&T/ORL faces" if done.variant == "att" else "a face folder"
+        print(f"{kind}: {done.people} people, {done.images} photos ({done.faces_not_found} without a face the "
+              f"detector found, framed by the average face box); View 2: {done.folds} folds of "
+              f"{done.pairs_per_fold} + {done.pairs_per_fold} pairs; View 1: {done.view1_pairs[0]} + "
+              f"{done.view1_pairs[0]} training and {done.view1_pairs[1]} + {done.view1_pairs[1]} test pairs. "
+              f"Protocol written to {done.root}; use it as the data root (--data-dir {done.root})")
     elif args.action == "pack":
         from . import methods
         from .data import LFW
@@ -242,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", choices=["train", "held-out"], default="train",
                    help="View 2: choose each fold's threshold on the nine training folds' pairs (LFW's rule, default) "
                         "or on one training fold held out of fitting")
+    p.add_argument("--fit-data", default=None, metavar="DIR",
+                   help="fit every method once on the View 1 training people of this other data root (e.g. LFW) and "
+                   "test on --data-dir's folds (e.g. a split AT&T or photo folder): what carries to new faces")
     p.add_argument("--no-progress", action="store_true",
                    help="print no training settings, per-epoch losses or progress bars")
     p.set_defaults(func=cmd_compare)
@@ -321,12 +338,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "is read back instead of trained again")
     p.set_defaults(func=cmd_figures)
 
-    p = add_command(sub, "data", example="facelab data verify", help="locate, download, verify, count or pack LFW",
+    p = add_command(sub, "data", example="facelab data verify",
+                    help="locate, download, verify, count or pack LFW; split a folder of faces into LFW's protocol",
                     description="pack: write the protocol files and the preprocessed arrays that --methods need "
-                    "(default: every deep method) into --out, a data root for a machine without the JPEGs.")
-    p.add_argument("action", choices=["locate", "download", "verify", "counts", "pack"])
+                    "(default: every deep method) into --out, a data root for a machine without the JPEGs. "
+                    "split PHOTOS: give a folder with one sub-folder per person (AT&T's s1 … s40 too) LFW's "
+                    "protocol files, drawn by person from --seed, so that it (or --out) is a data root for "
+                    "compare, train and the notebooks.")
+    p.add_argument("action", choices=["locate", "download", "verify", "counts", "pack", "split"])
+    p.add_argument("photos", nargs="?", default=None, help="split: the folder of people's photos (PHOTOS/NAME/photo.jpg)")
     _add_data_dir(p)
-    p.add_argument("--out", default=None, help="pack: the folder to write")
+    p.add_argument("--out", default=None, help="pack: the folder to write; split: where the protocol files go "
+                   "(default: the photos folder itself)")
+    p.add_argument("--folds", type=int, default=10, help="split: View 2 folds (default 10, as LFW)")
+    p.add_argument("--pairs", type=int, default=300,
+                   help="split: at most this many matched and as many mismatched pairs per fold (default 300, as LFW)")
+    p.add_argument("--seed", type=int, default=0, help="split: the seed that deals people into folds and draws pairs")
     p.add_argument("--methods", default=None, help="pack: methods (names or kinds, as for compare) whose preprocessing to include "
                    "(default: deep)")
     p.add_argument("--preset", default="full",

@@ -12,6 +12,7 @@ from facelab.classical.fisher import FisherLDA
 from facelab.classical.metric_learning import JointBayesian
 from facelab.classical.pca import PCA
 from facelab.data import PreprocessConfig
+from facelab.data import PreprocessConfig
 from facelab.metrics import get_similarity
 
 
@@ -130,6 +131,18 @@ def test_methods_refuse_bad_images(lfw):
         PCA(51).fit(x.reshape(50, -1))
     with pytest.raises(ValueError, match="more images than classes"):
         FisherLDA().fit(x.reshape(50, -1)[:3], np.arange(3))
+
+
+def test_fisherfaces_keep_at_most_n_minus_c_pca_axes_on_a_small_training_set(lfw):
+    """Belhumeur et al. project to N − c PCA axes: more would make the within-class scatter singular.
+    A training set of 12 people × 10 photos with pca_components=300 asks for more than N − c = 108."""
+    people = [p for p, n in lfw.layout.image_counts.items() if n >= 10][:12]
+    positions = np.concatenate([lfw.people_indices([p])[:10] for p in people])
+    x = lfw.load_images(PreprocessConfig(size=32, crop=(80, 80))).reshape(len(lfw), -1)[positions].astype(float)
+    y = np.repeat(np.arange(12), 10)
+    lda = FisherLDA(pca_components=300).fit(x, y)
+    assert lda.pca_.components_.shape[0] == 120 - 12 and lda.n_components_ == 11
+    assert np.all(np.isfinite(lda.eigenvalues_)) and lda.eigenvalues_[0] > lda.eigenvalues_[-1] > 0
 
 
 def test_flip_averaged_lbp_is_mirror_invariant(people):

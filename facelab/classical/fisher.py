@@ -54,7 +54,7 @@ class FisherLDA:
             raise ValueError(f"Fisherfaces need more images than classes to estimate the within-class "
                              f"scatter; got {n} images of {c} classes")
         m = self.pca_components if self.pca_components is not None else n - c
-        m = min(m, n - 1, d)
+        m = min(m, n - c, d)  # S_W has rank n − c at most: more PCA axes would make it singular
         self.pca_ = PCA(m, whiten=self.whiten_pca).fit(X)
         Z = self.pca_.transform(X)
         s_b, s_w = scatter_matrices(Z, y)

@@ -83,6 +83,17 @@ class LFWLayout:
     def person_dir(self, name: str) -> Path:
         return self.image_dir / name
 
+    @property
+    def cache_tag(self) -> str:
+        """The name the preprocessing cache files of this data start with."""
+        return f"lfw-{self.variant}"
+
+    def read(self, path) -> np.ndarray:
+        """An image of this data set as the methods' preprocessing expects it (a 250×250 LFW frame)."""
+        from .preprocess import read_image
+
+        return read_image(path)
+
     @cached_property
     def images(self) -> list[ImageRecord]:
         records = []

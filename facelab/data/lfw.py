@@ -8,7 +8,8 @@ import numpy as np
 
 from . import protocol
 from .errors import DataNotFoundError
-from .layout import LFWLayout, find_lfw
+from .folder import find_dataset
+from .layout import LFWLayout
 from .preprocess import CachedImages, PreprocessConfig, load_or_build
 
 
@@ -30,7 +31,8 @@ class PairSet:
 
 
 class LFW:
-    """Labeled Faces in the Wild under a data root (argument, ``$FACELAB_DATA`` or ``./data``).
+    """Labeled Faces in the Wild under a data root (argument, ``$FACELAB_DATA`` or ``./data``), or any
+    folder of faces given LFW's protocol files by ``facelab data split`` (:mod:`facelab.data.folder`).
 
     >>> lfw = LFW()                                  # doctest: +SKIP
     >>> x = lfw.load_images(PreprocessConfig(size=64))  # uint8 (13233, 64, 64, 1)
@@ -38,7 +40,7 @@ class LFW:
     """
 
     def __init__(self, data_dir: str | os.PathLike | None = None, *, cache_dir=None, progress: bool = True):
-        self.layout: LFWLayout = find_lfw(data_dir)
+        self.layout: LFWLayout = find_dataset(data_dir)
         self.cache_dir = cache_dir
         self.progress = progress
         self._arrays: dict[str, CachedImages] = {}
@@ -50,7 +52,7 @@ class LFW:
 
     @property
     def cache_tag(self) -> str:
-        return f"lfw-{self.variant}"
+        return self.layout.cache_tag
 
     @property
     def labels(self) -> np.ndarray:
@@ -87,7 +89,7 @@ class LFW:
             packed = self.layout.packed  # a packed copy: its own arrays, no JPEGs to rebuild from
             self._arrays[key] = load_or_build(
                 [r.path for r in records], config, cache_dir=self.layout.root if packed else self.cache_dir,
-                tag=self.cache_tag, progress=self.progress, build=not packed,
+                tag=self.cache_tag, progress=self.progress, build=not packed, read=self.layout.read,
                 sizes=[r.size for r in records] if packed else None)
             if packed:
                 from .pack import preload_memo_tables

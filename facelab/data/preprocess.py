@@ -249,16 +249,18 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def preprocess_files(paths: Sequence[os.PathLike], config: PreprocessConfig, *, workers: int | None = None,
-                     progress: bool = True, desc: str = "preprocessing") -> tuple[np.ndarray, np.ndarray]:
+                     progress: bool = True, desc: str = "preprocessing", read=None) -> tuple[np.ndarray, np.ndarray]:
     """Decode and preprocess many files in parallel threads (OpenCV releases the GIL).
 
-    Returns ``(images uint8 (n, h, w, c), face_found bool (n,))`` in the order of ``paths``.
+    Returns ``(images uint8 (n, h, w, c), face_found bool (n,))`` in the order of ``paths``. ``read``
+    decodes one file (default :func:`read_image`; a face folder frames its photos' faces).
     """
+    read = read or read_image
     out = np.empty((len(paths), *config.shape), dtype=np.uint8)
     found = np.ones(len(paths), dtype=bool)
 
     def work(i):
-        out[i], found[i] = preprocess_image(read_image(paths[i]), config, source=str(paths[i]))
+        out[i], found[i] = preprocess_image(read(paths[i]), config, source=str(paths[i]))
 
     workers = workers or min(8, os.cpu_count() or 1)
     cv2.setNumThreads(1)  # parallelism comes from the threads; avoid oversubscription
@@ -349,7 +351,7 @@ def _read_cache(path: Path, expected_meta: dict, shape: tuple) -> tuple[CachedIm
 
 def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cache_dir: os.PathLike | None = None,
                   tag: str = "lfw", progress: bool = True, workers: int | None = None,
-                  sizes: Sequence[int] | None = None, build: bool = True) -> CachedImages:
+                  sizes: Sequence[int] | None = None, build: bool = True, read=None) -> CachedImages:
     """Preprocessed images for ``paths`` under ``config``, from the cache when it is valid.
 
     The cache file is ``<cache_dir>/<tag>-<config key>.npz`` and stores the config, the image
@@ -372,7 +374,7 @@ def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cac
     if not build:
         raise DataError(f"{path}: {reason}, and the original images are not here to preprocess "
                         f"({config.to_dict()}); pack this preprocessing too (`facelab data pack`) or use the full LFW")
-    images, found = preprocess_files(paths, config, progress=progress, workers=workers)  # warns per truncated JPEG
+    images, found = preprocess_files(paths, config, progress=progress, workers=workers, read=read)  # warns per truncated JPEG
     meta = dict(expected_meta, faces_not_found=int((~found).sum()),
                 truncated_images=[_relative(p) for p in truncated_jpegs(paths)])
     not_written = _save_cache(path, images, found, meta)

@@ -24,7 +24,8 @@ from .report import device_description, package_versions, pooled_scores, read_re
 from .runner import evaluate_identification, evaluate_verification
 
 PROGRESS = ".compare-progress"  # inside the output folder: one file per finished method
-RUN_KEYS = ("protocol", "data_variant", "seed", "quick", "preset", "params", "folds", "threshold", "identification")
+RUN_KEYS = ("protocol", "data_variant", "seed", "quick", "preset", "params", "folds", "threshold", "identification",
+            "fit_data_variant")
 
 
 def run_key(results: dict) -> dict:
@@ -117,7 +118,7 @@ class FinishedMethods:
 def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, out_dir="results",
             quick: bool = False, seed: int = 0, identification: bool = True, progress: bool = True,
             cache_dir=None, log=print, params: dict | None = None, folds: list[int] | None = None,
-            threshold: str = "train", overwrite: bool = False, preset: str | None = None) -> dict:
+            threshold: str = "train", overwrite: bool = False, preset: str | None = None, fit_data=None) -> dict:
     """Evaluate each named method on the same LFW splits and write the results folder.
 
     preset: each method's training recipe (:mod:`facelab.presets`; default ``class``, ``quick`` when
@@ -127,21 +128,27 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
     in quick mode, deep methods on a CPU — and is written into the results and the table.
     threshold: "train" (LFW's rule) or "held-out" (see :data:`~facelab.evaluation.protocols.THRESHOLDS`).
     overwrite: replace the results of another comparison in ``out_dir`` (by default that is refused;
-    results of the same protocol and settings are kept and joined, and unfinished work is resumed)."""
+    results of the same protocol and settings are kept and joined, and unfinished work is resumed).
+    fit_data: another data root (LFW, say) whose View 1 training people every method is fitted on,
+    once, while thresholds and tests are ``data_dir``'s: how well a method carries to new faces."""
     params = dict(params or {})
     if folds is not None:
         if protocol != "view2":
             raise ValueError("folds: only View 2 has folds; drop --folds for View 1")
         folds = sorted({int(k) for k in folds})
-        if not folds or folds[0] < 1 or folds[-1] > 10:
-            raise ValueError(f"folds must be numbers from 1 to 10; got {folds}")
+        if not folds or folds[0] < 1:
+            raise ValueError(f"folds must be numbers from 1 to the number of folds (LFW: 10); got {folds}")
     preset = presets.chosen_name(preset, quick)
     quick = preset == "quick"
     _check_methods(method_names, preset, seed, params)
     out = prepare_output(out_dir)
     lfw = LFW(data_dir, cache_dir=cache_dir, progress=progress)
     log(f"data: {lfw.layout.describe()}")
+    fit_on = None if fit_data is None else LFW(fit_data, cache_dir=cache_dir, progress=progress)
+    if fit_on is not None:
+        log(f"every method fitted once on the View 1 training people of {fit_on.layout.describe()}")
     results = {"protocol": protocol, "data_variant": lfw.variant, "data_root": str(lfw.layout.root),
+               **({"fit_data_variant": fit_on.variant, "fit_data_root": str(fit_on.layout.root)} if fit_on else {}),
                "seed": seed, "quick": quick, "preset": preset, "params": params, "folds": folds or "all",
                **({"threshold": threshold} if threshold != "train" else {}), "identification": identification,
                "versions": package_versions(), "methods": {}}
@@ -159,11 +166,11 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
             factory = lambda name=name, arguments=arguments: registry.create(name, preset=preset, seed=seed, **arguments)
             t0 = time.perf_counter()
             ver = evaluate_verification(factory, lfw, protocol, progress=progress, threshold=threshold,
-                                        folds=None if folds is None else [k - 1 for k in folds])
+                                        folds=None if folds is None else [k - 1 for k in folds], fit_on=fit_on)
             entry = ver.summary()
             entry["kind"] = registry.spec(name).kind
             if identification:
-                entry["identification"] = evaluate_identification(factory, lfw, seed=seed)
+                entry["identification"] = evaluate_identification(factory, lfw, seed=seed, fit_on=fit_on)
             entry["wall_seconds"] = time.perf_counter() - t0
             finished.save(name, entry, ver.test_scores, ver.test_same)
             log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "

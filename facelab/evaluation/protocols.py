@@ -62,7 +62,8 @@ class IdentificationSplit:
     ``train_images``: peopleDevTrain. Enrolled people: test people with ≥ ``min_images``
     images; ``n_gallery`` of each (seeded) form the gallery, the rest are known probes. Unknown
     probes: every image of the test people with fewer images — they must come back "not
-    recognised" in the open-set protocol.
+    recognised" in the open-set protocol. Where every test person has enough images (AT&T), a
+    seeded third of them are the unknown people instead.
     """
 
     train_images: np.ndarray
@@ -77,21 +78,27 @@ def identification_split(lfw: LFW, *, min_images: int = 4, n_gallery: int = 2, s
     rng = np.random.default_rng(seed)
     (train_people,) = lfw.people_folds("view1-train")
     (test_people,) = lfw.people_folds("view1-test")
+    strangers = {p for p in test_people if len(lfw.people_indices([p])) < min_images}
+    if not strangers:  # everyone has enough photos (AT&T): a seeded third of the test people are strangers
+        strangers = set(rng.permutation(sorted(test_people))[: max(1, len(test_people) // 3)].tolist())
     gallery, known, unknown = [], [], []
     for person in test_people:
         idx = lfw.people_indices([person])
-        if len(idx) >= min_images:
+        if person not in strangers:
             idx = rng.permutation(idx)
             gallery.extend(idx[:n_gallery])
             known.extend(idx[n_gallery:])
         else:
             unknown.extend(idx)
-    return IdentificationSplit(lfw.people_indices(train_people), np.array(gallery), np.array(known), np.array(unknown))
+    as_positions = lambda xs: np.array(xs, dtype=np.int64)
+    return IdentificationSplit(lfw.people_indices(train_people), as_positions(gallery), as_positions(known),
+                               as_positions(unknown))
 
 
 @dataclass
 class FewShotSplit:
-    """N-shot enrolment on View 1's test people with ≥ max(shots) + 1 images.
+    """N-shot enrolment on View 1's test people with ≥ max(shots) + 1 images; an N that fewer than two
+    test people have more than N images for is left out (AT&T's ten photos a person allow N ≤ 9).
 
     Per repeat and person, a seeded permutation puts ``max(shots)`` candidate enrolment images
     first and keeps the rest as probes; N-shot enrols the first N, so every N is scored on the
@@ -104,16 +111,19 @@ class FewShotSplit:
 
 
 def few_shot_split(lfw: LFW, *, shots=(1, 2, 5, 10), repeats: int = 5, seed: int = 0) -> FewShotSplit:
-    shots = tuple(sorted(int(s) for s in shots))
+    shots = shots_asked = tuple(sorted(int(s) for s in shots))
     if shots[0] < 1:
         raise ValueError(f"shots must be ≥ 1, got {shots}")
     (train_people,) = lfw.people_folds("view1-train")
     (test_people,) = lfw.people_folds("view1-test")
     rng = np.random.default_rng(seed)
     per_person = [(lfw.people.index(p), lfw.people_indices([p])) for p in test_people]
+    # a data set with few photos a person (AT&T has 10) is measured at the N it can probe
+    sizes = sorted((len(idx) for _, idx in per_person), reverse=True)
+    shots = tuple(n for n in shots if len(sizes) >= 2 and sizes[1] > n)
+    if not shots:
+        raise ValueError(f"fewer than 2 test people have more than {shots_asked[0]} images")
     eligible = [(lab, idx) for lab, idx in per_person if len(idx) > shots[-1]]
-    if len(eligible) < 2:
-        raise ValueError(f"fewer than 2 test people have more than {shots[-1]} images")
     episodes = []
     for _ in range(repeats):
         ep = []

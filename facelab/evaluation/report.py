@@ -42,8 +42,17 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
+def dataset_name(variant: str) -> str:
+    """How a table names the data a results file was measured on (its ``data_variant``)."""
+    return {"att": "AT&T/ORL", "folder": "face folder"}.get(variant, "LFW")
+
+
 def _subset_lines(results: dict) -> list[str]:
     lines = []
+    if results.get("fit_data_variant"):
+        lines.append(f"**Every method fitted on {dataset_name(results['fit_data_variant'])} "
+                     f"({results['fit_data_variant']}, View 1 training people)**; thresholds and tests are "
+                     f"{dataset_name(results['data_variant'])}'s.")
     folds = results.get("folds", "all")
     if folds != "all":
         lines.append(f"**Folds {', '.join(map(str, folds))} of 10 only** — a quick look, not the LFW protocol's number.")
@@ -133,7 +142,7 @@ def markdown_table(results: dict) -> str:
     if is_disentangle_result(results):
         return disentangle_markdown(results)
     lines = [
-        f"# facelab compare — LFW {results['protocol']} ({results['data_variant']})",
+        f"# facelab compare — {dataset_name(results['data_variant'])} {results['protocol']} ({results['data_variant']})",
         "",
         f"Seed {results['seed']}, device {results['device']}, quick={results['quick']}. "
         "Accuracy: mean ± standard error over folds (σ/√k for k View 2 folds; binomial for one fold or View 1).",
