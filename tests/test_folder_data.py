@@ -7,7 +7,9 @@ written in AT&T's layout (``s1/1.pgm`` …) with a manifest of those files, sinc
 has LFW only."""
 from __future__ import annotations
 
+import hashlib
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import facelab.cli as cli
 from facelab.data import LFW, PreprocessConfig
 from facelab.data import folder as face_folder
 from facelab.data.errors import DataError, DataNotFoundError
+from facelab.evaluation.commands import reproducing_command
 from facelab.evaluation.protocols import few_shot_split, identification_split, verification_splits
 
 PEOPLE = 12  # View 1 test people with ≥ 6 photos each
@@ -156,6 +159,9 @@ def test_compare_runs_on_a_folder_and_fits_on_lfw_when_asked(split, capsys, tmp_
     assert cross["methods"]["eigenfaces"]["accuracy_mean"] != results["methods"]["eigenfaces"]["accuracy_mean"]
     assert within_fit["name"] == "eigenfaces"
     assert "fitted on LFW" in (tmp_path / "cross" / "results.md").read_text()
+    assert reproducing_command("eigenfaces", cross) == shlex.join(
+        ["facelab", "compare", "--methods", "eigenfaces", "--data-dir", str(split.root),
+         "--fit-data", str(LFW().layout.root)])
 
 
 def test_a_folder_never_split_says_how_to_split_it(photos, capsys):
@@ -192,8 +198,6 @@ def test_att_layout_is_recognised_by_its_checksums(lfw, tmp_path, monkeypatch):
         for n, i in enumerate(lfw.people_indices([person])[:10], start=1):
             grey = cv2.cvtColor(cv2.imread(str(lfw.layout.images[i].path)), cv2.COLOR_BGR2GRAY)
             cv2.imwrite(str(root / f"s{s}" / f"{n}.pgm"), grey[69:181, 79:171])  # 92×112, as AT&T's
-    import hashlib
-
     manifest = tmp_path / "att.sha256"
     manifest.write_text("".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}\n"
                                 for p in sorted(root.rglob("*.pgm"))))

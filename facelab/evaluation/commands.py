@@ -82,6 +82,10 @@ def reproducing_command(name: str, results: dict) -> str | None:
         return None
     preset, params = recipe
     words = ["facelab", "compare", "--methods", name]
+    if not str(results.get("data_variant", "lfw")).startswith("lfw"):  # a split face folder (AT&T, one's own)
+        words += ["--data-dir", results["data_root"]]
+    if results.get("fit_data_root"):
+        words += ["--fit-data", results["fit_data_root"]]
     if results.get("protocol", "view2") != "view2":
         words += ["--protocol", results["protocol"]]
     if presets.presets_of(name):
