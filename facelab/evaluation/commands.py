@@ -84,8 +84,9 @@ def reproducing_command(name: str, results: dict) -> str | None:
     words = ["facelab", "compare", "--methods", name]
     if not str(results.get("data_variant", "lfw")).startswith("lfw"):  # a split face folder (AT&T, one's own)
         words += ["--data-dir", results["data_root"]]
-    if results.get("fit_data_root"):
-        words += ["--fit-data", results["fit_data_root"]]
+    if results.get("fit_data_root"):  # LFW as the quick start puts it, wherever this record's copy was
+        lfw = str(results.get("fit_data_variant", "")).startswith("lfw")
+        words += ["--fit-data", "data" if lfw else results["fit_data_root"]]
     if results.get("protocol", "view2") != "view2":
         words += ["--protocol", results["protocol"]]
     if presets.presets_of(name):
