@@ -110,6 +110,12 @@ def cmd_data(args) -> int:
         report = verify_manifest(layout.root, progress=not args.no_progress)
         print(report.summary())
         return 0 if report.ok else 1
+    elif args.action == "download" and args.dataset == "att":
+        from .data.att import download_att
+
+        root = download_att(resolve_data_root(args.data_dir), url=args.url, progress=not args.no_progress)
+        print(f"the AT&T/ORL faces ready at {root}, split into LFW's protocol; use it as the data root "
+              f"(--data-dir {root})")
     elif args.action == "download":
         from .data.download import download_lfw
 
@@ -358,7 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: deep)")
     p.add_argument("--preset", default="full",
                    help="pack: the preset whose preprocessing to include (default full, what a GPU machine runs)")
-    p.add_argument("--url", default=None, help="base URL to download from (default: $FACELAB_LFW_URL or the official site)")
+    p.add_argument("--dataset", choices=["lfw", "att"], default="lfw",
+                   help="download: LFW (default) or the AT&T/ORL faces (40 people × 10, each image checked against its "
+                   "published sha256, then split into LFW's protocol)")
+    p.add_argument("--url", default=None, help="download: base URL of LFW (default: $FACELAB_LFW_URL or the official "
+                   "site), or the AT&T archive's URL (default: $FACELAB_ATT_URL or its published address)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)
 

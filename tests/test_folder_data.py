@@ -209,3 +209,112 @@ def test_att_layout_is_recognised_by_its_checksums(lfw, tmp_path, monkeypatch):
     assert "AT&T/ORL faces" in LFW(tmp_path / "att").layout.describe()
     (root / "s2" / "3.pgm").write_bytes((root / "s2" / "3.pgm").read_bytes()[:-1] + b"\0")
     assert face_folder.split_folder(root, tmp_path / "changed", folds=2, pairs=20).variant == "folder"
+
+
+# -- fetching AT&T ----------------------------------------------------------------------------------
+@pytest.fixture
+def att_archive(lfw, tmp_path, monkeypatch):
+    """An AT&T-layout zip (``att_faces/s1/1.pgm`` …) of real LFW faces, with the manifest of its images
+    standing in for the 400 published checksums."""
+    images = tmp_path / "faces"
+    (test,) = lfw.people_folds("view1-test")
+    people = [p for p in sorted(test) if len(lfw.people_indices([p])) >= 10][:20]  # 10 folds need 20 people
+    assert len(people) == 20
+    for s, person in enumerate(people, start=1):
+        (images / f"s{s}").mkdir(parents=True)
+        for n, i in enumerate(lfw.people_indices([person])[:10], start=1):
+            grey = cv2.cvtColor(cv2.imread(str(lfw.layout.images[i].path)), cv2.COLOR_BGR2GRAY)
+            cv2.imwrite(str(images / f"s{s}" / f"{n}.pgm"), grey[69:181, 79:171])
+    manifest = tmp_path / "att.sha256"
+    manifest.write_text("".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(images).as_posix()}\n"
+                                for p in sorted(images.rglob("*.pgm"))))
+    monkeypatch.setattr(face_folder, "ATT_MANIFEST", manifest)
+    members = {f"att_faces/{p.relative_to(images).as_posix()}": p.read_bytes() for p in sorted(images.rglob("*.pgm"))}
+    return members
+
+
+def _zip(members: dict) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def http(monkeypatch):
+    """Files served on 127.0.0.1 (no proxy)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files: dict[str, bytes] = {}
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = files.get(self.path.lstrip("/"))
+            if data is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield files, f"http://127.0.0.1:{httpd.server_port}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_download_att_checks_every_image_then_splits_it(att_archive, http, tmp_path, capsys):
+    files, base = http
+    files["att_faces.zip"] = _zip(att_archive)
+    code, out, err = _facelab(capsys, "data", "download", "--dataset", "att", "--data-dir", tmp_path / "att",
+                              "--url", base + "att_faces.zip", "--no-progress")
+    assert code == 0, err
+    data = LFW(tmp_path / "att", progress=False)
+    assert data.variant == "att" and len(data.people) == 20 and len(data) == 200
+    assert len(data.people_folds("view2")) == 10
+    assert sorted(p.name for p in (tmp_path / "att").iterdir()) == sorted(
+        ["att_faces", face_folder.INDEX_FILE, *face_folder.PAIR_FILES])  # no archive or staging left
+    before = (tmp_path / "att" / "pairs.txt").read_bytes()
+    code, out, err = _facelab(capsys, "data", "download", "--dataset", "att", "--data-dir", tmp_path / "att",
+                              "--url", base + "gone.zip", "--no-progress")  # already there: checked, not fetched
+    assert code == 0 and (tmp_path / "att" / "pairs.txt").read_bytes() == before
+
+
+def test_download_att_refuses_a_changed_image_and_leaves_nothing(att_archive, http, tmp_path):
+    from facelab.data.att import download_att
+    from facelab.data.errors import DownloadError
+
+    files, base = http
+    changed = dict(att_archive)
+    changed["att_faces/s3/7.pgm"] = changed["att_faces/s3/7.pgm"][:-1] + b"\x01"
+    files["att_faces.zip"] = _zip(changed)
+    with pytest.raises(DownloadError, match=r"s3/7\.pgm differs from the published image"):
+        download_att(tmp_path / "att", url=base + "att_faces.zip", progress=False)
+    assert not (tmp_path / "att" / "att_faces").exists() and not (tmp_path / "att" / face_folder.INDEX_FILE).exists()
+
+
+@pytest.mark.parametrize("member, why", [("../evil.pgm", r"leads outside"), ("/etc/evil.pgm", "absolute path")])
+def test_download_att_refuses_a_zip_member_that_escapes(att_archive, http, tmp_path, member, why):
+    from facelab.data.att import download_att
+    from facelab.data.errors import DownloadError
+
+    files, base = http
+    files["att_faces.zip"] = _zip({**att_archive, member: b"P5\n1 1\n255\n\0"})
+    with pytest.raises(DownloadError, match=why):
+        download_att(tmp_path / "att", url=base + "att_faces.zip", progress=False)
+    assert not (tmp_path / "evil.pgm").exists() and not (tmp_path / "att" / "att_faces").exists()

@@ -1,4 +1,4 @@
-"""Extracting a downloaded tar archive without trusting it.
+"""Extracting a downloaded tar or zip archive without trusting it.
 
 Split from ``download.py`` because the safety rules are their own concern: the standard library's
 ``filter="data"`` (PEP 706) does most of the work, and facelab adds the refusals it lacks
@@ -8,8 +8,11 @@ into a ``DownloadError`` naming the member. Nothing half-extracted is ever left 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 import tarfile
+import zipfile
 from pathlib import Path
 
 from .errors import DownloadError
@@ -52,7 +55,8 @@ def _member_filter():
 
 
 def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """Extract a tar archive (gz/bz2/xz or plain) into ``target``, which must not exist yet.
+    """Extract a tar archive (gz/bz2/xz or plain), or a zip archive (:func:`_extract_zip`), into
+    ``target``, which must not exist yet.
 
     The standard library's "data" filter (PEP 706) checks each member before it is written:
     paths or links that lead outside, absolute links and special files (devices, FIFOs) are
@@ -71,6 +75,10 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
         shutil.rmtree(staging)
     staging.mkdir()
     try:
+        if zipfile.is_zipfile(archive):
+            _extract_zip(archive, staging)
+            os.replace(staging, target)
+            return target
         with tarfile.open(archive, "r:*") as tar:
             tar.extractall(staging, filter=_member_filter())
             root = os.path.realpath(staging)
@@ -84,9 +92,28 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> Path:
         why = next((text for kind, text in _REFUSALS.items() if isinstance(err, kind)), str(err))
         link = f" (-> {member.linkname!r})" if member.issym() or member.islnk() else ""
         raise DownloadError(f"{archive.name}: member {member.name!r}{link} {why}; refusing to extract") from err
-    except (tarfile.TarError, EOFError, OSError, KeyError) as err:  # KeyError: a hard link to no member
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, KeyError) as err:  # KeyError: a hard link to no member
         raise DownloadError(f"{archive}: extraction failed ({err!r}); nothing was moved into place") from err
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _extract_zip(archive: Path, staging: Path) -> None:
+    """A zip archive into ``staging``, every member checked first: the zip module would silently
+    rename an absolute or ``..`` name and write a symlink's target as a file, so those (and names
+    that appear twice) are refused, naming the member, before anything is written."""
+    with zipfile.ZipFile(archive) as zf:
+        seen = set()
+        for info in zf.infolist():
+            name = info.filename
+            parts = name.replace("\\", "/").split("/")
+            why = ("is an absolute path" if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) else
+                   "leads outside the target folder (..)" if ".." in parts else
+                   "is a symbolic link" if stat.S_ISLNK(info.external_attr >> 16) else
+                   "appears twice in the archive" if name in seen else None)
+            if why:
+                raise DownloadError(f"{archive.name}: member {name!r} {why}; refusing to extract")
+            seen.add(name)
+        zf.extractall(staging)
