@@ -313,6 +313,20 @@ register("deepid2+jb", "facelab.nets.siamese:deepid2_jb", "deep",
 
 # -- end siamese --
 
+# -- margin-based softmax (facelab.nets.margin_softmax, facelab.losses.margin) -----------------
+register("arcface", "facelab.nets.margin_softmax:ArcFace", "deep",
+         "CNN trained by softmax on the unit sphere with an additive angular margin, cos(θ+m) (ArcFace), cosine")
+register("cosface", "facelab.nets.margin_softmax:CosFace", "deep",
+         "CNN trained by softmax on the unit sphere with an additive cosine margin, cos θ − m (CosFace), cosine")
+register("sphereface", "facelab.nets.margin_softmax:SphereFace", "deep",
+         "CNN trained by softmax on the unit sphere with a multiplicative angular margin, cos(mθ) (SphereFace), cosine")
+register("arcface+jb", "facelab.nets.margin_softmax:arcface_jb", "deep",
+         "ArcFace features → PCA whitening → Joint Bayesian on the training people")
+register("cosface+jb", "facelab.nets.margin_softmax:cosface_jb", "deep",
+         "CosFace features → PCA whitening → Joint Bayesian on the training people")
+
+# -- end margin --
+
 # -- triplet (facelab.losses, facelab.miners) --------------------------------------
 register("triplet-random", "facelab.nets.triplet_method:TripletRandom", "deep",
          "triplet network, random triplets (offline): the baseline mining must beat")
@@ -354,6 +368,7 @@ FAMILIES = {
     "holistic": "pixels, eigenfaces, Fisherfaces",
     "lbp": "local binary patterns (+ learned metrics)",
     "siamese": "Siamese networks and DeepID",
+    "margin": "margin-based softmax (ArcFace, CosFace, SphereFace)",
     "triplet": "triplet networks and mining",
     "grouped-vae": "grouped-identity VAE",
     "gan": "GAN disentangler",
@@ -366,6 +381,7 @@ def family(name: str) -> str:
     base = name.split("+")[0]
     for prefix, fam in (("pixels", "holistic"), ("eigenfaces", "holistic"), ("fisherfaces", "holistic"),
                         ("lbp", "lbp"), ("siamese", "siamese"), ("deepid", "siamese"), ("triplet", "triplet"),
+                        ("arcface", "margin"), ("cosface", "margin"), ("sphereface", "margin"),
                         ("grouped-vae", "grouped-vae"), ("gan", "gan")):
         if base.startswith(prefix):
             return fam

@@ -68,3 +68,37 @@ def identity_logits(features, n_classes: int, name: str = "identity_logits"):
     """Softmax classifier over the training identities (DeepID, Sun et al. 2014, Sec. 3), as
     logits in float32 (stable under mixed precision)."""
     return layers.Dense(n_classes, dtype="float32", name=name)(features)
+
+
+@keras.saving.register_keras_serializable(package="facelab")
+class CosineClassifier(layers.Layer):
+    """cos θ_j between a face's features and each identity's weight vector, both L2-normalised: the
+    logits of a margin softmax (:mod:`facelab.losses.margin`; Wang et al. 2018, Deng et al. 2019),
+    in float32. The rows of ``identity_centres`` (the normalised weights) are the identities' directions
+    on the sphere."""
+
+    def __init__(self, n_classes: int, epsilon: float = 1e-12, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.n_classes, self.epsilon = int(n_classes), epsilon
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.n_classes), initializer="glorot_uniform",
+                                      name="kernel")
+
+    def call(self, features):
+        f = ops.cast(features, "float32")
+        f = f / ops.sqrt(ops.maximum(ops.sum(ops.square(f), axis=-1, keepdims=True), self.epsilon))
+        w = self.kernel / ops.sqrt(ops.maximum(ops.sum(ops.square(self.kernel), axis=0, keepdims=True), self.epsilon))
+        return ops.matmul(f, w)
+
+    @property
+    def identity_centres(self):
+        w = ops.convert_to_numpy(self.kernel).T
+        return w / np.linalg.norm(w, axis=1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.n_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "n_classes": self.n_classes, "epsilon": self.epsilon}
