@@ -225,7 +225,7 @@ def test_summary_shows_each_familys_best_full_view2_record_with_its_link(tmp_pat
         path = tmp_path / "reports" / folder / "results.json"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps({"protocol": "view2", "folds": "all", "quick": False, "seed": 0,
-                                    "device": "cpu (2 cores, x86_64)", "data_variant": "x",
+                                    "device": "cpu (2 cores, x86_64)", "data_variant": "lfw-deepfunneled",
                                     "methods": {n: _result(a) for n, a in methods.items()}} | top))
 
     record("cpu/classical", {"eigenfaces": 0.72, "fisherfaces": 0.74, "lbp+jb": 0.85})
@@ -233,6 +233,7 @@ def test_summary_shows_each_familys_best_full_view2_record_with_its_link(tmp_pat
     record("cpu/lbp-view1", {"lbp": 0.96}, protocol="view1")
     record("cpu/lbp-quick", {"lbp": 0.97}, quick=True)
     record("cpu/lbp-seed1", {"lbp": 0.98}, seed=1)  # a repeat with another seed: not a better number
+    record("cpu/att", {"lbp+jb": 0.99}, data_variant="att")  # another data set's View 2: not LFW's number
     record("gpu/deep", {"deepid": 0.84, "triplet-semi-hard+jb": 0.90}, threshold="held-out",
            device="gpu (1× H100, jax)")
     readme = tmp_path / "README.md"
