@@ -70,3 +70,51 @@ def test_unreadable_image_is_named(tmp_path):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match="Nobody_0001.jpg"):
         read_image(bad)
+
+
+def test_detection_configs_share_one_search_for_faces(paths, tmp_path, monkeypatch):
+    """The cascade runs once per image list: a second detection config crops the boxes the first found,
+    and gives exactly what running the cascade inside preprocessing gives (the no-face fallback too)."""
+    from facelab.data import detection
+    from facelab.data.preprocess import preprocess_files
+
+    calls = []
+    real = detection.detect_face
+    monkeypatch.setattr(detection, "detect_face", lambda gray: calls.append(1) or real(gray))
+    first = PreprocessConfig(size=32, detect=True, detect_margin=0.3)
+    second = PreprocessConfig(size=48, crop=None, detect=True, grayscale=False)
+    a = load_or_build(paths, first, cache_dir=tmp_path, tag="t", progress=False)
+    assert len(calls) == len(paths)
+    b = load_or_build(paths, second, cache_dir=tmp_path, tag="t", progress=False)
+    assert len(calls) == len(paths)  # no second search
+    monkeypatch.setattr(detection, "detect_face", real)
+    for cached, config in ((a, first), (b, second)):
+        images, found = preprocess_files(paths, config, progress=False)  # the cascade inside preprocessing
+        assert np.array_equal(cached.images, images) and np.array_equal(cached.face_found, found)
+
+
+def test_two_processes_needing_the_faces_at_once_search_once(paths, tmp_path):
+    """Two processes (two test workers, two notebooks) asking for the same boxes at the same time: the
+    lock beside the cache makes the second wait and read the first one's boxes."""
+    import json
+    import subprocess
+    import sys
+
+    script = """
+import json, sys
+from pathlib import Path
+from facelab.data import detection
+from facelab.data.preprocess import images_fingerprint, read_image
+calls = []
+real = detection.detect_face
+detection.detect_face = lambda gray: calls.append(1) or real(gray)
+paths = json.loads(sys.argv[1])
+boxes = detection.face_boxes(paths, read_image, cache_dir=Path(sys.argv[2]), tag="t",
+                             fingerprint=images_fingerprint(paths), progress=False)
+print(json.dumps({"calls": len(calls), "boxes": boxes.tolist()}))
+"""
+    args = [sys.executable, "-c", script, json.dumps([str(p) for p in paths]), str(tmp_path)]
+    runs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(r.communicate(timeout=300)[0].strip().splitlines()[-1]) for r in runs]
+    assert sorted(o["calls"] for o in outs) == [0, len(paths)]
+    assert outs[0]["boxes"] == outs[1]["boxes"]

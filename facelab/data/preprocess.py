@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import io
+from .detection import (  # noqa: F401  (detection's names, as the data room has always offered them)
+    DETECT_FORMAT, MIN_FACE_SIZE, NO_FACE, detect_face, detect_faces, face_boxes,
+)
 from .errors import CacheWriteWarning, DataError, TruncatedImageWarning
 
 CACHE_ENV_VAR = "FACELAB_CACHE"
@@ -104,47 +106,6 @@ class PreprocessConfig:
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-_CASCADES = threading.local()
-#: caches of detection configs written while threads shared one cascade hold wrong boxes: not read
-DETECT_FORMAT = 2
-
-
-def _face_cascade():
-    """This thread's Haar cascade: one ``CascadeClassifier`` used by several threads at once
-    (:func:`preprocess_files` runs several) returns boxes that belong to other threads' images."""
-    cascade = getattr(_CASCADES, "cascade", None)
-    if cascade is None:
-        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-        cascade = cv2.CascadeClassifier(str(path))
-        if cascade.empty():
-            raise DataError(f"OpenCV Haar cascade {path} could not be loaded")
-        _CASCADES.cascade = cascade
-    return cascade
-
-
-#: the smallest face (width, height) the cascade looks for, in pixels
-MIN_FACE_SIZE = (30, 30)
-
-
-def detect_faces(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Every frontal face (x, y, w, h) OpenCV's Haar cascade finds (Viola & Jones 2001)."""
-    faces = _face_cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=MIN_FACE_SIZE)
-    return [tuple(int(v) for v in f) for f in faces]
-
-
-def detect_face(gray: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Largest frontal face (x, y, w, h) nearest the image centre, or None (Viola & Jones 2001)."""
-    faces = detect_faces(gray)
-    if len(faces) == 0:
-        return None
-    cy, cx = gray.shape[0] / 2, gray.shape[1] / 2
-    # prefer big faces near the centre: LFW images are centred on the labelled person
-    def score(f):
-        x, y, w, h = f
-        return w * h - ((x + w / 2 - cx) ** 2 + (y + h / 2 - cy) ** 2)
-    return tuple(int(v) for v in max(faces, key=score))
 
 
 def _crop(img: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
@@ -249,18 +210,29 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def preprocess_files(paths: Sequence[os.PathLike], config: PreprocessConfig, *, workers: int | None = None,
-                     progress: bool = True, desc: str = "preprocessing", read=None) -> tuple[np.ndarray, np.ndarray]:
+                     progress: bool = True, desc: str = "preprocessing", read=None,
+                     boxes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode and preprocess many files in parallel threads (OpenCV releases the GIL).
 
     Returns ``(images uint8 (n, h, w, c), face_found bool (n,))`` in the order of ``paths``. ``read``
-    decodes one file (default :func:`read_image`; a face folder frames its photos' faces).
+    decodes one file (default :func:`read_image`; a face folder frames its photos' faces). ``boxes``:
+    the faces already found (:func:`~facelab.data.detection.face_boxes`) for a detection config, which
+    then crops them instead of running the cascade again.
     """
     read = read or read_image
     out = np.empty((len(paths), *config.shape), dtype=np.uint8)
     found = np.ones(len(paths), dtype=bool)
+    centred = replace(config, detect=False)  # what a detection config does where no face was found
 
     def work(i):
-        out[i], found[i] = preprocess_image(read(paths[i]), config, source=str(paths[i]))
+        if boxes is None:
+            out[i], found[i] = preprocess_image(read(paths[i]), config, source=str(paths[i]))
+        elif tuple(boxes[i]) != NO_FACE:
+            out[i], found[i] = preprocess_image(read(paths[i]), config, source=str(paths[i]), face=tuple(boxes[i]))
+        elif config.on_no_face == "error":
+            raise DataError(f"{paths[i]}: no face found by the Haar cascade")
+        else:
+            out[i], found[i] = preprocess_image(read(paths[i]), centred, source=str(paths[i]))[0], False
 
     workers = workers or min(8, os.cpu_count() or 1)
     cv2.setNumThreads(1)  # parallelism comes from the threads; avoid oversubscription
@@ -374,7 +346,10 @@ def load_or_build(paths: Sequence[os.PathLike], config: PreprocessConfig, *, cac
     if not build:
         raise DataError(f"{path}: {reason}, and the original images are not here to preprocess "
                         f"({config.to_dict()}); pack this preprocessing too (`facelab data pack`) or use the full LFW")
-    images, found = preprocess_files(paths, config, progress=progress, workers=workers, read=read)  # warns per truncated JPEG
+    boxes = None if not config.detect else face_boxes(
+        paths, read or read_image, cache_dir=cache_dir, tag=tag, fingerprint=fingerprint, progress=progress, workers=workers)
+    images, found = preprocess_files(paths, config, progress=progress, workers=workers, read=read,
+                                     boxes=boxes)  # warns per truncated JPEG
     meta = dict(expected_meta, faces_not_found=int((~found).sum()),
                 truncated_images=[_relative(p) for p in truncated_jpegs(paths)])
     not_written = _save_cache(path, images, found, meta)
