@@ -45,7 +45,9 @@ class ArcFace(MarginSoftmax):
 
     name = "arcface"
     kind_of_margin = "arcface"
-    default_scale, default_margin = 30.0, 0.5
+    # chosen on View 1 at the class budget: the paper's s = 64, m = 0.5 suit a deep network and millions
+    # of faces; the small CNN on LFW's 9,525 training faces verified better with a smaller sphere and margin
+    default_scale, default_margin = 16.0, 0.3
 
 
 class CosFace(MarginSoftmax):
@@ -53,7 +55,7 @@ class CosFace(MarginSoftmax):
 
     name = "cosface"
     kind_of_margin = "cosface"
-    default_scale, default_margin = 30.0, 0.35
+    default_scale, default_margin = 16.0, 0.25  # chosen on View 1 at the class budget (the paper: s = 64, m = 0.35)
 
 
 class SphereFace(MarginSoftmax):
