@@ -47,6 +47,20 @@ MISTAKES = [
                                               "contrastive_loss: labels"}, "SQUARED distance"),
     ("siamese", "siamese__no_hinge", {"contrastive_loss: seeded", "contrastive_loss: labels",
                                       "contrastive_loss: different pairs beyond"}, "forgot the max(0, ·)"),
+    ("margin-softmax", "margin_softmax__features_not_normalised", {"cosine_logits", "margin_softmax_loss"},
+     "features are not L2-normalised"),
+    ("margin-softmax", "margin_softmax__weights_not_normalised", {"cosine_logits", "margin_softmax_loss"},
+     "identity weights are not L2-normalised"),
+    ("margin-softmax", "margin_softmax__margin_on_every_logit", {"arcface_logits", "margin_softmax_loss"},
+     "margin was applied to EVERY identity's logit"),
+    ("margin-softmax", "margin_softmax__margin_in_degrees", {"arcface_logits", "margin_softmax_loss"},
+     "m is given in RADIANS"),
+    ("margin-softmax", "margin_softmax__angle_in_degrees", {"arcface_logits: seeded", "arcface_logits: other",
+                                                            "arcface_logits: true identities", "margin_softmax_loss"},
+     "your angle θ is in degrees"),
+    ("margin-softmax", "margin_softmax__no_scale", {"arcface_logits", "margin_softmax_loss"}, "scale s is missing"),
+    ("margin-softmax", "margin_softmax__no_safe_form", {"arcface_logits: true identities",
+                                                        "margin_softmax_loss: faces far"}, "safe form"),
     ("triplet-mining", "triplet_mining__squared", {"pairwise_distances", "batch_hard_triplet_loss: seeded",
                                                    "batch_hard_triplet_loss: batch with singleton"}, "SQUARED"),
     ("triplet-mining", "triplet_mining__diagonal", {"valid_positive_mask", "batch_hard_triplet_loss: batch with singleton"},
@@ -207,6 +221,37 @@ def test_triplet_and_contrastive_references_match_brute_force_loops():
     np.testing.assert_allclose(ref.contrastive_loss(a, b, same, margin), loop, atol=1e-12)
 
 
+def test_margin_softmax_reference_matches_facelabs_margin_loss_and_head():
+    """The grader's ArcFace is plain NumPy, written apart from facelab.losses.margin; both give the same
+    logits and loss (the brute-force tests/margin_numpy.py too), on both sides of θ + m = π, and its
+    cosines are the CosineClassifier head's. Away from cos θ = ±1, where facelab keeps slopes finite."""
+    from margin_numpy import margin_loss
+
+    from facelab.losses.margin import MarginSoftmaxLoss, margin_logits
+    from facelab.nets.heads import CosineClassifier
+
+    rng = np.random.default_rng(6)
+    f, w = rng.normal(0, 1, (16, 8)) * rng.uniform(0.3, 3.0, (16, 1)), rng.normal(0, 1, (5, 8))
+    labels = rng.integers(0, 5, 16)
+    head = CosineClassifier(5)
+    head.build((None, 8))
+    head.kernel.assign(w.T.astype(np.float32))
+    np.testing.assert_allclose(np.asarray(head(f.astype(np.float32))), ref.cosine_logits(f, w), atol=1e-5)
+
+    cos = np.clip(ref.cosine_logits(f, w), -0.999, 0.999)
+    cos[np.arange(4), labels[:4]] = [-0.999, -0.97, -0.9, -0.8]  # θ + m > π for the first three at m = 0.5
+    for s, m in [(30.0, 0.5), (64.0, 0.2), (16.0, 0.8)]:
+        logits = ref.arcface_logits(cos, labels, s, m)
+        np.testing.assert_allclose(np.asarray(margin_logits(cos.astype(np.float32), labels, "arcface", s, m)), logits,
+                                   rtol=1e-4, atol=1e-3)
+        loss = ref.softmax_cross_entropy(logits, labels).mean()
+        ours = float(MarginSoftmaxLoss("arcface", s, m)(labels, cos.astype(np.float32)))
+        assert ours == pytest.approx(loss, rel=1e-4)
+        assert margin_loss(cos, labels, "arcface", s, m) == pytest.approx(loss, rel=1e-9)
+    assert ref.margin_softmax_loss(f, w, labels, 30.0, 0.5) == pytest.approx(
+        margin_loss(ref.cosine_logits(f, w), labels, "arcface", 30.0, 0.5), rel=1e-9)
+
+
 def test_kl_reference_matches_monte_carlo():
     rng = np.random.default_rng(3)
     mq, lq, mp, lp = (rng.normal(0, 0.5, (1, 3)) for _ in range(4))
@@ -237,6 +282,21 @@ def test_run_quick_on_real_lfw(name, tmp_path, lfw):
             assert result[part]["student"] == pytest.approx(result[part]["reference"], abs=1e-12)
             assert 0.55 < result[part]["student"]["test_accuracy"] < 0.9
         assert result["lbp"]["code_agreement_first_20_images"] == 1.0
+
+
+def test_margin_softmax_run_quick_on_real_lfw(tmp_path, lfw):
+    assert main(["assignment", "run", "margin-softmax", "--file", str(_file("margin_softmax")), "--quick",
+                 "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "assignment-margin-softmax.json").read_text())
+    assert result["assignment"] == "margin-softmax" and result["quick"] is True
+    before, training = result["loss_before_training"], result["training"]
+    assert before["student"] == pytest.approx(before["reference"], rel=1e-9)
+    assert training["loss_history"] == pytest.approx(training["reference_loss_history"], rel=1e-6)
+    assert training["loss_history"][-1] < training["loss_history"][0]
+    assert result["faces_winning_with_the_margin"] <= result["faces_nearest_their_own_centre"]
+    accuracy = result["test_accuracy"]
+    assert accuracy["after"] == pytest.approx(accuracy["reference_after"], abs=0.01)
+    assert 0.55 < accuracy["before"] < 0.8  # a linear projection of pixels: better than chance, far from good
 
 
 def test_run_with_unfinished_file_fails_cleanly(tmp_path, capsys, lfw):

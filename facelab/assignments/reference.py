@@ -109,6 +109,72 @@ def contrastive_loss(a, b, same, margin: float = 1.0) -> np.ndarray:
     return np.where(same, 0.5 * d ** 2, 0.5 * np.maximum(0.0, margin - d) ** 2)
 
 
+# -- unit 3: margin softmax (ArcFace) ---------------------------------------------------------------
+def cosine_logits(features, weights, *, normalise_features: bool = True, normalise_weights: bool = True,
+                  weights_axis: int = 1) -> np.ndarray:
+    """cos θ_ij = f̂_i · ŵ_j (n, C): face i's features and identity j's weight vector (a row of
+    ``weights``, (C, d)), both L2-normalised (Wang et al. 2018, eq. 2–3; Deng et al. 2019, §2.1).
+    The keyword switches produce the typical mistakes the grader recognises (a normalisation left
+    out, the weights normalised across identities, ``weights_axis=0``)."""
+    f = np.asarray(features, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    if normalise_features:
+        f = f / np.linalg.norm(f, axis=1, keepdims=True)
+    if normalise_weights:
+        w = w / np.linalg.norm(w, axis=weights_axis, keepdims=True)
+    return f @ w.T
+
+
+def arcface_target(cosine, margin: float, *, safe: bool = True, angle_in_degrees: bool = False) -> np.ndarray:
+    """ψ(θ) = cos(θ + m) (Deng et al. 2019, eq. 3), θ = arccos(cos θ) and m in radians. Past
+    θ + m > π, cos(θ + m) would grow again and reward a worse angle; there the safe form continues
+    as cos θ − m·sin m (insightface's). ``safe=False``: cos(θ + m) everywhere;
+    ``angle_in_degrees``: θ converted to degrees before cos(θ + m) (a typical mistake)."""
+    c = np.clip(np.asarray(cosine, dtype=np.float64), -1.0, 1.0)
+    theta = np.arccos(c)
+    moved = np.cos(np.degrees(theta) + margin) if angle_in_degrees else np.cos(theta + margin)
+    if not safe:
+        return moved
+    past = np.degrees(theta) + margin > 180.0 if angle_in_degrees else theta + margin > np.pi
+    return np.where(past, c - margin * np.sin(margin), moved)
+
+
+def arcface_logits(cosine, labels, scale: float, margin: float, *, every_logit: bool = False,
+                   safe: bool = True, angle_in_degrees: bool = False, scale_target_only: bool = False) -> np.ndarray:
+    """s · ψ(θ_y) in each row's label column, s · cos θ_j in the others (Deng et al. 2019, eq. 3).
+    The keyword switches produce the typical mistakes the grader recognises."""
+    c = np.asarray(cosine, dtype=np.float64)
+    if every_logit:
+        return scale * arcface_target(c, margin, safe=safe, angle_in_degrees=angle_in_degrees)
+    rows, labels = np.arange(len(c)), np.asarray(labels, dtype=np.int64).ravel()
+    logits = c.copy()
+    logits[rows, labels] = arcface_target(c[rows, labels], margin, safe=safe, angle_in_degrees=angle_in_degrees)
+    if scale_target_only:
+        logits[rows, labels] *= scale
+        return logits
+    return scale * logits
+
+
+def softmax_cross_entropy(logits, labels) -> np.ndarray:
+    """−log softmax(logits)_y per row, with the row maximum subtracted first (no overflow)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(z).sum(axis=1))
+    return log_norm - z[np.arange(len(z)), np.asarray(labels, dtype=np.int64).ravel()]
+
+
+def margin_softmax_loss(features, weights, labels, scale: float, margin: float, *, total: bool = False,
+                        **mistakes) -> float:
+    """ArcFace's loss (Deng et al. 2019, eq. 3): the mean over faces of the softmax cross-entropy of
+    :func:`arcface_logits` of :func:`cosine_logits`. ``total``: the sum instead of the mean; other
+    keywords go to :func:`cosine_logits` or :func:`arcface_logits` (the typical mistakes)."""
+    cos_keys = {"normalise_features", "normalise_weights", "weights_axis"}
+    cos = cosine_logits(features, weights, **{k: v for k, v in mistakes.items() if k in cos_keys})
+    logits = arcface_logits(cos, labels, scale, margin, **{k: v for k, v in mistakes.items() if k not in cos_keys})
+    per_face = softmax_cross_entropy(logits, labels)
+    return float(per_face.sum() if total else per_face.mean())
+
+
 # -- unit 4: triplet loss and mining -------------------------------------------------------------
 def pairwise_distances(emb, *, squared: bool = False) -> np.ndarray:
     """All-pairs Euclidean distances (n, n), computed from differences (exact zeros on the diagonal)."""

@@ -9,6 +9,7 @@ MODULES = {
     "evaluation": "evaluation",
     "classical": "classical",
     "siamese": "siamese",
+    "margin-softmax": "margin_softmax",
     "triplet-mining": "triplet_mining",
     "grouped-vae": "grouped_vae",
     "gan-disentangler": "gan_disentangler",
