@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import pickle
+import shlex
 import shutil
 from pathlib import Path
 
@@ -336,12 +337,17 @@ def test_a_write_killed_midway_leaves_the_previous_gallery(enrolled, people, cap
 
 # -- cluster --------------------------------------------------------------------------------
 
-def test_cluster_estimates_people_and_scores_against_folders(enrolled, people, capsys, tmp_path):
-    root = tmp_path / "album"
+def _album(people, root: Path) -> Path:
+    """The probes of the enrolled people, one folder each: a folder to cluster with its true answer."""
     for name, probes in people["probes"].items():
         (root / name).mkdir(parents=True)
         for p in probes:
             shutil.copy(p, root / name / p.name)
+    return root
+
+
+def test_cluster_estimates_people_and_scores_against_folders(enrolled, people, capsys, tmp_path):
+    root = _album(people, tmp_path / "album")
     code, out, err = facelab(capsys, "cluster", root, "--method", METHOD)
     assert code == 0, err
     head = out.splitlines()[0]
@@ -354,6 +360,92 @@ def test_cluster_estimates_people_and_scores_against_folders(enrolled, people, c
     with capsys.disabled():
         print("", head, scores.strip(), sep="\n")
     assert nmi > 0.3, out
+
+
+def test_cluster_json_records_what_it_printed_and_what_cluster_returned(enrolled, people, capsys, tmp_path):
+    from facelab.io import json_default
+    from facelab.wild.clustering import STAGES, cluster
+
+    root = _album(people, tmp_path / "album")
+    first = root / next(iter(people["probes"]))
+    (first / "notes.jpg").write_text("not a photo")  # left out, and recorded as such
+    shutil.copy(next(f for f in people["strangers"] if one_face(f)), first / "a stranger.jpg")
+    record_path = tmp_path / "records" / "cluster.json"
+    argv = ["cluster", root, "--method", METHOD, "--list", "1", "--json", record_path]
+    code, out, err = facelab(capsys, *argv)
+    assert code == 0, err
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    assert sorted(p.name for p in record_path.parent.iterdir()) == ["cluster.json"]  # written atomically
+
+    again = cluster(root, method=METHOD)  # deterministic: the same answer as the command's
+    assert record["people_estimated"] == again.people
+    assert record["threshold"] == float(again.threshold)
+    assert record["scores"] == again.scores
+    assert record["faces"] == len(again.faces) == ENROLLED * PROBES + 1
+    assert record["photos"] == again.photos and record["photos_found"] == ENROLLED * PROBES + 2
+    assert record["true_people"] == len(set(again.truth)) == ENROLLED
+    assert record["left_out"]["count"] == 1 == record["left_out"]["other"]
+    assert record["left_out"]["lines"] == again.summary.lines and "notes.jpg" in record["left_out"]["lines"][0]
+    assert record["largest_clusters"] == np.bincount(again.labels)[:10].tolist()
+    assert record["method"]["name"] == METHOD
+    assert record["method"] == json.loads(json.dumps(again.method, default=json_default))
+    assert record["far"] == 0.01 and record["device"].startswith(("cpu", "gpu"))
+    assert record["command"] == shlex.join(["facelab", *map(str, argv)])
+    assert list(record["seconds"]) == [*STAGES, "total"] and min(record["seconds"].values()) >= 0
+    assert record["seconds"]["total"] == pytest.approx(sum(record["seconds"][s] for s in STAGES), abs=0.01)
+
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{record['faces']} faces in {record['photos']} photos: "
+                               f"{record['people_estimated']} people estimated ({METHOD}; ")
+    assert f"above {record['threshold']:.4g}, the score 1 % of" in lines[0]
+    s = record["scores"]
+    assert (f"against the folders ({record['true_people']} people): purity {s['purity']:.3f}, NMI {s['nmi']:.3f}, "
+            f"ARI {s['ari']:.3f}") in lines
+    # --list 1: the largest person, then one line for the rest
+    listed = [line for line in lines if line.startswith("  person ")]
+    assert listed == [lines[1]] and f"({record['largest_clusters'][0]} faces)" in listed[0]
+    rest = record["people_estimated"] - 1
+    assert lines[2] == (f"  … and {rest} more people ({record['faces'] - record['largest_clusters'][0]} faces; at "
+                        f"most {record['largest_clusters'][1]} each)")
+    assert "left out 1 file(s) or folder(s):" in lines and lines[-1] == f"wrote {record_path}"
+
+    code, out, err = facelab(capsys, "cluster", root, "--method", METHOD, "--list", "-1")
+    assert code == 2 and "--list" in err
+
+
+def test_average_linkage_cuts_where_scikit_learn_cuts():
+    """The condensed SciPy linkage gives scikit-learn's AgglomerativeClustering(distance_threshold) partition,
+    ties and asymmetric scores included."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    from facelab.wild.clustering import _average_linkage
+
+    rng = np.random.default_rng(3)
+    for trial in range(60):
+        n, k = int(rng.integers(2, 50)), int(rng.integers(1, 8))
+        x = rng.normal(size=(k, 6))[rng.integers(0, k, n)] + rng.uniform(0.2, 2.0) * rng.normal(size=(n, 6))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        s = (x @ x.T).astype(np.float32 if trial % 2 else np.float64)
+        if trial % 3 == 0:
+            s = np.round(s, 1).astype(s.dtype)  # ties
+        if trial % 5 == 0:
+            s = s + (0.01 * rng.normal(size=s.shape)).astype(s.dtype)
+        tau = float(rng.choice(s.ravel())) if trial % 4 else float(rng.uniform(-1.0, 1.5))
+        sym = (s + s.T) / 2
+        c = float(sym.max())
+        if tau > c:
+            expected = np.arange(n)
+        else:
+            d = c - sym
+            np.fill_diagonal(d, 0.0)
+            expected = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                               distance_threshold=max(c - tau, 1e-12)).fit_predict(d)
+        got = _average_linkage(s, tau)
+        assert len(np.unique(got)) == len(np.unique(expected))
+        # the same partition: each pair of faces together in both or apart in both
+        assert np.array_equal(got[:, None] == got[None, :], expected[:, None] == expected[None, :]), trial
+        sizes = np.bincount(got)
+        assert np.all(np.diff(sizes) <= 0)  # numbered largest first
 
 
 # -- a deep method ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the modules beside this one. Nothing heavy is imported until a command runs."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -83,20 +84,55 @@ def cmd_search(args) -> int:
 def cmd_cluster(args) -> int:
     from .clustering import cluster
 
+    if args.list is not None and args.list < 0:
+        raise ValueError(f"--list is a number of people to list, 0 or more; got {args.list}")
     c = cluster(args.photos_dir, method=args.method, preset=args.preset, model=args.model, far=args.far,
                 data_dir=args.data_dir)
-    photos = len({f.photo for f in c.faces})
-    print(f"{len(c.faces)} faces in {photos} photos: {c.people} people estimated ({args.method}; groups joined "
+    print(f"{len(c.faces)} faces in {c.photos} photos: {c.people} people estimated ({args.method}; groups joined "
           f"while their mean similarity is above {c.threshold:.4g}, the score {100 * args.far:g} % of LFW stranger "
           "pairs reach)")
-    for k in range(c.people):
-        members = [f for f, label in zip(c.faces, c.labels) if label == k]
-        shown = ", ".join(f"{Path(f.photo).parent.name}/{Path(f.photo).name}" for f in members)
-        print(f"  person {k + 1} ({len(members)} face{'s' if len(members) > 1 else ''}): {shown}")
+    members = [[] for _ in range(c.people)]
+    for face, label in zip(c.faces, c.labels):
+        members[label].append(face)
+    shown = c.people if args.list is None else min(args.list, c.people)
+    for k in range(shown):  # the largest first
+        names = ", ".join(f"{Path(f.photo).parent.name}/{Path(f.photo).name}" for f in members[k])
+        print(f"  person {k + 1} ({len(members[k])} face{'s' if len(members[k]) > 1 else ''}): {names}")
+    if shown < c.people:
+        rest = sum(len(m) for m in members[shown:])
+        print(f"  … and {c.people - shown} more people ({rest} faces; at most {len(members[shown])} each)")
     if c.scores is not None:
         print(f"against the folders ({len(set(c.truth))} people): purity {c.scores['purity']:.3f}, "
               f"NMI {c.scores['nmi']:.3f}, ARI {c.scores['ari']:.3f}")
     _print_summary(c.summary)
+    if args.json:
+        from ..evaluation.report import device_description, package_versions
+        from ..io import write_json
+
+        sizes = c.sizes
+        several = sum(bool(re.search(r": \d+ faces found; ", line)) for line in c.summary.lines)
+        no_face = sum(": no face found" in line for line in c.summary.lines)
+        record = {
+            "command": getattr(args, "command_line", None),
+            "photos_dir": str(Path(args.photos_dir).resolve()),
+            "method": c.method,
+            "far": args.far,
+            "threshold": c.threshold,
+            "faces": len(c.faces),
+            "photos": c.photos,
+            "photos_found": c.photos_found,
+            "left_out": {"count": len(c.summary), "several_faces": several, "no_face": no_face,
+                         "other": len(c.summary) - several - no_face, "lines": c.summary.lines},
+            "people_estimated": c.people,
+            "true_people": len(set(c.truth)) if c.truth is not None else None,
+            "scores": c.scores,
+            "largest_clusters": sizes[:10].tolist(),
+            "single_face_clusters": int((sizes == 1).sum()),
+            "seconds": {**c.seconds, "total": round(sum(c.seconds.values()), 3)},
+            "device": device_description(),
+            "versions": package_versions(),
+        }
+        print(f"wrote {write_json(args.json, record)}")
     return 0
 
 
@@ -167,5 +203,10 @@ def add_parsers(subparsers) -> None:
     _method_arguments(p)
     p.add_argument("--far", type=float, default=0.01, help="fraction of LFW stranger pairs similar enough to be "
                    "joined (default 0.01): lower splits more, higher joins more")
+    p.add_argument("--list", type=int, default=None, metavar="N", help="list only the N largest people found, then "
+                   "one line for the rest (default: every one; 0 lists none)")
+    p.add_argument("--json", default=None, metavar="OUT.json", help="also write the run as a JSON record: the "
+                   "command, method and settings, threshold, faces, photos and those left out, people estimated "
+                   "(and in the folders), purity/NMI/ARI, seconds per stage and the device")
     _data_dir(p)
     p.set_defaults(func=cmd_cluster)
