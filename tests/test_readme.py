@@ -20,7 +20,8 @@ def test_readme_summary_is_the_one_facelab_report_writes_from_the_records():
 
 
 @pytest.mark.parametrize("page, at_least", [("reports/README.md", 10), ("README.md", 1),
-                                           ("lectures/06_gan_disentangler.md", 2), ("lectures/07_your_own_faces.md", 2)])
+                                           ("lectures/06_gan_disentangler.md", 2), ("lectures/07_your_own_faces.md", 2),
+                                           ("lectures/03_siamese_deepid.md", 1)])
 def test_every_results_block_matches_its_results_file(page, at_least):
     text = (ROOT / page).read_text(encoding="utf-8")
     blocks = re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S)
