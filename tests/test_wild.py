@@ -166,7 +166,7 @@ def test_enrol_reports_people_and_threshold(enrolled, people):
     assert f"enrolled {ENROLLED} people ({ENROLLED * PHOTOS} faces) with {METHOD}" in enrolled
     for name in people["folders"].values():
         assert f"  {name}: {PHOTOS} face(s) from {PHOTOS} photo(s)" in enrolled
-    assert "open set: threshold" in enrolled and "1 % of LFW strangers' photos reach it" in enrolled
+    assert "open set: threshold" in enrolled and "1 % of strangers' photos reach it (LFW people;" in enrolled
     g = gallery_file.load(people["gallery"])
     assert g.embeddings.dtype == np.float32 and len(g.names) == ENROLLED * PHOTOS
     assert g.method["name"] == METHOD and g.method["config"]["preprocess"]["detect"]
@@ -268,6 +268,30 @@ def _bad_inputs(root: Path, lfw) -> dict[str, str]:
     (root / "Nobody Yet").mkdir()
     bad[str(root / "Nobody Yet")] = "empty person folder"
     return bad
+
+
+def test_the_threshold_can_be_calibrated_on_a_folder_of_faces_like_the_users(enrolled, people, capsys, tmp_path):
+    """``--calibration-data``: strangers drawn from every person of a split folder (faces taken the way
+    the user's are), not LFW's test people; the gallery says whose they were."""
+    from facelab.data.folder import split_folder
+
+    by_person = {}
+    for photo in people["strangers"]:
+        by_person.setdefault(photo.parent.name, []).append(photo)
+    for person, photos in list(by_person.items())[:12]:
+        (tmp_path / "others" / person).mkdir(parents=True)
+        for photo in photos:
+            shutil.copy(photo, tmp_path / "others" / person / photo.name)
+    split_folder(tmp_path / "others", tmp_path / "others-split", folds=2, pairs=10)
+    gallery = tmp_path / "calibrated.facelab"
+    code, out, err = facelab(capsys, "enrol", people["dir"], "--method", METHOD, "--out", gallery,
+                             "--calibration-data", tmp_path / "others-split")
+    assert code == 0, err
+    assert f"% of strangers' photos reach it ({tmp_path / 'others'} people;" in out
+    calibrated, on_lfw = gallery_file.load(gallery), gallery_file.load(people["gallery"])
+    assert calibrated.calibration.strangers == str(tmp_path / "others")
+    assert calibrated.calibration.threshold != on_lfw.calibration.threshold
+    assert np.array_equal(calibrated.embeddings, on_lfw.embeddings)  # the same method and faces, another threshold
 
 
 def test_each_bad_input_gets_one_line_and_the_run_goes_on(enrolled, people, capsys, tmp_path, lfw):

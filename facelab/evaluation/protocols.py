@@ -72,12 +72,16 @@ class IdentificationSplit:
     unknown_probes: np.ndarray
 
 
-def identification_split(lfw: LFW, *, min_images: int = 4, n_gallery: int = 2, seed: int = 0) -> IdentificationSplit:
+def identification_split(lfw: LFW, *, min_images: int = 4, n_gallery: int = 2, seed: int = 0,
+                         test_people: list[str] | None = None) -> IdentificationSplit:
+    """``test_people``: the people to enrol and probe instead of View 1's test people (every person of a
+    data set no method was fitted on, when it only calibrates a threshold)."""
     if not 1 <= n_gallery < min_images:
         raise ValueError(f"need 1 ≤ n_gallery < min_images, got n_gallery={n_gallery}, min_images={min_images}")
     rng = np.random.default_rng(seed)
     (train_people,) = lfw.people_folds("view1-train")
-    (test_people,) = lfw.people_folds("view1-test")
+    if test_people is None:
+        (test_people,) = lfw.people_folds("view1-test")
     strangers = {p for p in test_people if len(lfw.people_indices([p])) < min_images}
     if not strangers:  # everyone has enough photos (AT&T): a seeded third of the test people are strangers
         strangers = set(rng.permutation(sorted(test_people))[: max(1, len(test_people) // 3)].tolist())

@@ -1,4 +1,5 @@
-"""The open-set threshold of a gallery, measured on LFW people the method never trained on.
+"""The open-set threshold of a gallery, measured on LFW people the method never trained on (or on
+the View 1 test people of another data set, e.g. a split folder of faces like the user's own).
 
 "Not recognised" means: the best score is below the threshold at which a chosen fraction (FAR)
 of photos of people *not* in the gallery would still be given a name. How often a stranger
@@ -36,6 +37,7 @@ class Calibration:
     people: int  # people per calibration gallery
     photos: int  # enrolment photos per person
     repeats: int
+    strangers: str = "LFW"  # whose faces the strangers were: LFW, or the data set given to calibrate on
 
     def at(self, far: float) -> tuple[float, float]:
         """``(threshold, DIR)``: the score a face must reach so that at most ``far`` of strangers are
@@ -52,18 +54,20 @@ class Calibration:
 
     def describe(self) -> str:
         tau, dir_ = self.at(self.far)
-        return (f"threshold {tau:.4g}: {100 * self.far:g} % of LFW strangers' photos reach it "
-                f"({len(self.unknown_top)} searches of {self.repeats} galleries of {self.people} people × "
+        return (f"threshold {tau:.4g}: {100 * self.far:g} % of strangers' photos reach it ({self.strangers} people; "
+                f"{len(self.unknown_top)} searches of {self.repeats} galleries of {self.people} people × "
                 f"{self.photos} photos); {100 * dir_:.0f} % of enrolled people's other photos are named correctly")
 
 
 def calibrate(method: FaceMethod, lfw: LFW, *, people: int, photos: int, far: float,
-              repeats: int = REPEATS, seed: int = 0) -> Calibration:
+              repeats: int = REPEATS, seed: int = 0, everyone: bool = False) -> Calibration:
     """Measure ``method`` (fitted on View 1's training people) on galleries of ``people`` View 1
     test people with ``photos`` photos each (at most :data:`MAX_PHOTOS`; fewer people when fewer
-    have enough photos)."""
+    have enough photos). ``everyone``: draw from all of ``lfw``'s people (a data set the method was
+    not fitted on, given only to calibrate)."""
     photos = max(1, min(int(photos), MAX_PHOTOS))
-    split = identification_split(lfw, min_images=photos + 1, n_gallery=photos, seed=seed)
+    split = identification_split(lfw, min_images=photos + 1, n_gallery=photos, seed=seed,
+                                 test_people=list(lfw.people) if everyone else None)
     labels = lfw.labels
     needed = np.concatenate([split.gallery, split.known_probes, split.unknown_probes])
     images = lfw.load_images(wild_preprocess(method.preprocess))  # LFW faces cut out as photos' faces are
@@ -86,4 +90,5 @@ def calibrate(method: FaceMethod, lfw: LFW, *, people: int, photos: int, far: fl
         known_correct.append(named[:, 0] == labels[probes])
     return Calibration(far=float(far), unknown_top=np.concatenate(unknown_top).astype(np.float32),
                        known_top=np.concatenate(known_top).astype(np.float32),
-                       known_correct=np.concatenate(known_correct), people=people, photos=photos, repeats=repeats)
+                       known_correct=np.concatenate(known_correct), people=people, photos=photos, repeats=repeats,
+                       strangers="LFW" if lfw.variant.startswith("lfw") else str(lfw.layout.image_dir))

@@ -24,7 +24,7 @@ def cmd_enrol(args) -> int:
     from .enrolment import enrol
 
     done = enrol(args.people_dir, args.out, method=args.method, preset=args.preset, model=args.model, far=args.far,
-                 data_dir=args.data_dir)
+                 data_dir=args.data_dir, calibration_data=args.calibration_data)
     g = done.gallery
     enrolled = [p for p, (n, _) in done.counts.items() if n]
     print(f"enrolled {len(enrolled)} people ({len(g.names)} faces) with {g.method['name']} into {done.path}")
@@ -32,7 +32,7 @@ def cmd_enrol(args) -> int:
         print(f"  {person}: {n} face(s) from {photos} photo(s)")
     print(f"open set: {g.calibration.describe()}")
     if g.calibration.people < len(enrolled):
-        print(f"note: LFW has only {g.calibration.people} test people with {g.calibration.photos + 1} or more photos, "
+        print(f"note: {g.calibration.strangers} has only {g.calibration.people} test people with {g.calibration.photos + 1} or more photos, "
               f"fewer than the {len(enrolled)} enrolled: strangers may be named more often than measured")
     _print_summary(done.summary)
     return 0
@@ -161,6 +161,10 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--out", required=True, help="the gallery file to write (e.g. people.facelab)")
     p.add_argument("--far", type=float, default=0.01, help="fraction of photos of people not enrolled that may "
                    "still be given a name (default 0.01)")
+    p.add_argument("--calibration-data", default=None, metavar="DIR",
+                   help="measure the threshold on the View 1 test people of this data root (a folder of faces split by "
+                   "`facelab data split`, e.g. other people photographed like yours) instead of LFW's: a threshold "
+                   "set on LFW lets more strangers through on photos unlike LFW's")
     _data_dir(p)
     p.set_defaults(func=cmd_enrol)
 

@@ -28,8 +28,11 @@ class Enrolment:
 
 
 def enrol(people_dir, out, *, method: str, preset: str | None = None, model=None, far: float = 0.01,
-          data_dir=None) -> Enrolment:
-    """Enrol every person folder under ``people_dir`` with ``method`` and write the gallery to ``out``."""
+          data_dir=None, calibration_data=None) -> Enrolment:
+    """Enrol every person folder under ``people_dir`` with ``method`` and write the gallery to ``out``.
+    ``calibration_data``: a data root (a folder split by ``facelab data split``) whose people (all
+    of them: the method was not fitted on them) calibrate the threshold instead of LFW's test people:
+    faces taken the way the user's are."""
     if not 0.0 < far < 1.0:
         raise ValueError(f"--far is the fraction of strangers' photos given a name, above 0 and below 1; got {far}")
     people_dir, out = Path(people_dir), Path(out)
@@ -49,7 +52,8 @@ def enrol(people_dir, out, *, method: str, preset: str | None = None, model=None
         raise ValueError(f"nobody to enrol from {people_dir}: "
                          + ("; ".join(summary.lines) or "it holds no person folder (PEOPLE_DIR/NAME/photo.jpg)"))
     enrolled = {p: c for p, c in counts.items() if c[0]}
-    calibration = calibrate(fitted, lfw, people=len(enrolled), far=far,
+    strangers = lfw if calibration_data is None else LFW(calibration_data, progress=False)
+    calibration = calibrate(fitted, strangers, people=len(enrolled), far=far, everyone=calibration_data is not None,
                             photos=int(np.median([c[0] for c in enrolled.values()])))
     gallery = gallery_file.GalleryFile(
         embeddings=np.asarray(fitted.embed(stack(faces)), dtype=np.float32), names=np.array(names, dtype=str),

@@ -56,7 +56,7 @@ def save(path, gallery: GalleryFile) -> Path:
     cal = gallery.calibration
     meta = {"kind": KIND, "format": FORMAT, "method": gallery.method, "info": gallery.info,
             "calibration": {"far": cal.far, "threshold": cal.threshold, "people": cal.people, "photos": cal.photos,
-                            "repeats": cal.repeats}}
+                            "repeats": cal.repeats, "strangers": cal.strangers}}
     arrays = {name: getattr(gallery, name) for name in FACE_ARRAYS}
     arrays["names"], arrays["sources"] = (np.asarray(arrays[k], dtype=str) for k in ("names", "sources"))
     arrays.update({name: getattr(cal, name) for name in CALIBRATION_ARRAYS})
@@ -86,7 +86,8 @@ def load(path, method: str | None = None) -> GalleryFile:
         raise GalleryFileError(f"{path}: its arrays disagree in length (a damaged gallery); enrol the people again")
     c = meta["calibration"]
     calibration = Calibration(far=float(c["far"]), people=int(c["people"]), photos=int(c["photos"]),
-                              repeats=int(c["repeats"]), **{k: arrays.pop(k) for k in CALIBRATION_ARRAYS})
+                              repeats=int(c["repeats"]), strangers=str(c.get("strangers", "LFW")),
+                              **{k: arrays.pop(k) for k in CALIBRATION_ARRAYS})
     gallery = GalleryFile(calibration=calibration, method=meta["method"], info=meta.get("info", {}),
                           **{k: arrays[k] for k in FACE_ARRAYS})
     if method is not None and method != gallery.method["name"]:
