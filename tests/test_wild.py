@@ -372,6 +372,7 @@ def _album(people, root: Path) -> Path:
 
 def test_cluster_estimates_people_and_scores_against_folders(enrolled, people, capsys, tmp_path):
     root = _album(people, tmp_path / "album")
+    (root / "README").write_text("who is who")  # a note beside the person folders, as AT&T's folder has
     code, out, err = facelab(capsys, "cluster", root, "--method", METHOD)
     assert code == 0, err
     head = out.splitlines()[0]

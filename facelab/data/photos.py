@@ -23,6 +23,8 @@ LFW_FRAME = 250  # side of an LFW image, in pixels
 LFW_FACE = 116  # median width of the cascade's box in it (300 images; tests/test_wild.py measures it again)
 DETECT_MAX_SIDE = 1600  # bigger photos are searched at this size: the cascade's time grows with the pixels
 _PNG, _JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8"
+#: file name endings of the photos OpenCV reads (what a folder of faces may hold beside notes)
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".pgm", ".ppm", ".pbm", ".bmp", ".tif", ".tiff", ".webp"})
 
 
 class PhotoProblem(ValueError):

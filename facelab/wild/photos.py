@@ -18,7 +18,8 @@ import numpy as np
 
 from ..data.errors import DataError
 from ..data.photos import (  # noqa: F401  (the photo tools' names for the data room's photo reading)
-    LFW_FACE, LFW_FRAME, PhotoProblem, Summary, files_in, find_faces, people_folders, person_name, read_photo,
+    LFW_FACE, LFW_FRAME, PHOTO_SUFFIXES, PhotoProblem, Summary, files_in, find_faces, people_folders, person_name,
+    read_photo,
 )
 from ..data.preprocess import PreprocessConfig, preprocess_image
 
@@ -84,11 +85,12 @@ def stack(faces: list[Face]) -> np.ndarray:
 
 def photos_to_cluster(root) -> tuple[list[Path], list[str] | None]:
     """The photos under ``root`` and, when every photo sits in a subfolder (one per person), the
-    subfolder names as the true identities (else None)."""
+    subfolder names as the true identities (else None). Beside the person folders, a file that is no
+    photo by its name (a README, a checksum list, as AT&T's folder holds) is not a loose photo."""
     root = Path(root)
     if not root.is_dir():
         raise PhotoProblem(f"{root} is not a folder of photos")
-    loose = files_in(root)
+    loose = [f for f in files_in(root) if f.suffix.lower() in PHOTO_SUFFIXES]
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     nested = [(f, person_name(d)) for d in folders for f in files_in(d)]
     if nested and not loose:
