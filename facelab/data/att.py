@@ -28,11 +28,6 @@ URL_ENV_VAR = "FACELAB_ATT_URL"
 FOLDER = "att_faces"
 
 
-def _expected() -> dict[str, str]:
-    """relative path → sha256 of the 400 images."""
-    return dict(line.split()[::-1] for line in folder.ATT_MANIFEST.read_text().splitlines() if line.strip())
-
-
 def _check_images(base: Path, expected: dict[str, str]) -> None:
     """Every expected image under ``base`` with its sha256; else a ``DownloadError`` naming the first few."""
     wrong = []
@@ -62,7 +57,7 @@ def download_att(data_dir=None, *, url: str | None = None, progress: bool = True
     files); the URL is the argument, else ``$FACELAB_ATT_URL``, else the published address. Images
     already there are checked, not fetched again."""
     root = resolve_data_root(data_dir)
-    expected = _expected()
+    expected = folder.att_checksums()
     images = root / FOLDER
     if not images.exists():
         url = url or os.environ.get(URL_ENV_VAR) or DEFAULT_ATT_URL

@@ -36,6 +36,7 @@ import numpy as np
 from .. import io
 from .errors import DataError, DataNotFoundError
 from .layout import ImageRecord, LFWLayout, find_lfw, resolve_data_root
+from .manifest import read_manifest
 from .photos import (
     PhotoProblem, Summary, central_face, files_in, find_faces, lfw_frame, people_folders, read_photo,
 )
@@ -116,23 +117,28 @@ def _scan(photos_dir: Path, summary: Summary) -> list[FolderImage]:
     return images
 
 
+def att_checksums() -> dict[str, str]:
+    """Relative path → sha256 of the 400 AT&T/ORL images (``att_faces.sha256``, a ``sha256sum`` file)."""
+    return dict(read_manifest(ATT_MANIFEST))
+
+
 def _is_att(photos_dir: Path, images: list[FolderImage]) -> bool:
     """True when the photos are the 400 files of the AT&T/ORL database, byte for byte."""
-    expected = dict(line.split()[::-1] for line in ATT_MANIFEST.read_text().splitlines() if line.strip())
+    expected = att_checksums()
     if {img.file for img in images} != set(expected):
         return False
     return all(hashlib.sha256((photos_dir / f).read_bytes()).hexdigest() == digest for f, digest in expected.items())
 
 
 # -- drawing the protocol ---------------------------------------------------------------------------
-def _deal(rng, counts: dict[str, int], groups: int, what: str) -> list[list[str]]:
+def _deal(rng, counts: dict[str, int], groups: int, what: str, unit: str = "folds") -> list[list[str]]:
     """People into ``groups`` groups: those with 2+ photos dealt first, so each group has matched pairs."""
     several = [p for p in counts if counts[p] >= 2]
     single = [p for p in counts if counts[p] < 2]
     if len(several) < groups or len(counts) < 2 * groups:
-        raise DataError(f"{what}: {len(counts)} people, {len(several)} with 2+ usable photos; {groups} folds need "
+        raise DataError(f"{what}: {len(counts)} people, {len(several)} with 2+ usable photos; {groups} {unit} need "
                         f"at least {groups} people with 2+ photos and {2 * groups} people in all "
-                        f"(give fewer folds, or add people)")
+                        f"({'give fewer folds, or ' if unit == 'folds' else ''}add people)")
     out = [[] for _ in range(groups)]
     for p in rng.permutation(several).tolist() + rng.permutation(single).tolist():
         smallest = min(range(groups), key=lambda g: (len(out[g]), g))
@@ -185,7 +191,8 @@ def split_folder(photos_dir, out=None, *, folds: int = 10, pairs: int = 300, see
     drawn = [_draw_pairs(rng, group, counts, pairs) for group in fold_people]
     n = min(min(len(m), len(x)) for m, x in drawn)
     view1_rng = np.random.default_rng([seed, 1])  # View 1's own stream: changing --folds leaves it as it is
-    dev_test, *dev_train = _deal(view1_rng, counts, 3, f"{photos_dir} (View 1)")
+    dev_test, *dev_train = _deal(view1_rng, counts, 3, f"{photos_dir} (View 1)",
+                                   "groups (View 1 trains on two, tests on one)")
     dev_train = sorted((p for g in dev_train for p in g), key=str.encode)
     dev = {name: _draw_pairs(view1_rng, group, counts, pairs) for name, group in (("train", dev_train), ("test", dev_test))}
     dev_n = {name: min(len(m), len(x)) for name, (m, x) in dev.items()}
