@@ -93,6 +93,50 @@ def test_detection_configs_share_one_search_for_faces(paths, tmp_path, monkeypat
         assert np.array_equal(cached.images, images) and np.array_equal(cached.face_found, found)
 
 
+def test_shipped_boxes_serve_only_where_this_cascade_reproduces_them(paths, tmp_path, monkeypatch):
+    """Boxes shipped for an image list are used once the machine's cascade finds the same boxes on a
+    sample of them; a list whose shipped boxes it does not reproduce is searched image by image."""
+    from facelab.data import detection
+    from facelab.data.preprocess import images_fingerprint
+
+    fingerprint = images_fingerprint(paths)
+    truth = np.stack([detection.image_box(read_image(p)) for p in paths])
+    calls = []
+    real = detection.detect_face
+    monkeypatch.setattr(detection, "detect_face", lambda gray: calls.append(1) or real(gray))
+    monkeypatch.setattr(detection, "SHIPPED_CHECK", 8)
+    monkeypatch.setattr(detection, "SHIPPED_BOXES", tmp_path / "shipped.npz")
+
+    def boxes_with(shipped, cache):
+        np.savez(detection.SHIPPED_BOXES, **{f"boxes_{fingerprint}": shipped.astype(np.int16)})
+        calls.clear()
+        return detection.face_boxes(paths, read_image, cache_dir=tmp_path / cache, tag="t",
+                                    fingerprint=fingerprint, progress=False)
+
+    assert np.array_equal(boxes_with(truth, "a"), truth) and len(calls) == 8  # the sample only
+    moved = truth + np.array([1, 0, 0, 0])  # every shipped box one pixel off
+    assert np.array_equal(boxes_with(moved, "b"), truth) and len(calls) > len(paths)
+    other = truth[:-1]  # shipped for a list of another length
+    assert np.array_equal(boxes_with(other, "c"), truth) and len(calls) == len(paths)
+
+
+def test_the_official_lfw_ships_the_boxes_its_cascade_finds(lfw):
+    """The shipped boxes of the official LFW release are the cascade's (a seeded sample of 100).
+    Another OpenCV build may differ on a few; facelab then searches every image itself."""
+    from facelab.data import detection
+    from facelab.data.preprocess import images_fingerprint
+
+    if lfw.variant != "lfw-deepfunneled":
+        pytest.skip(f"boxes ship for the deep-funneled release; this LFW is {lfw.variant}")
+    paths = [r.path for r in lfw.layout.images]
+    with np.load(detection.SHIPPED_BOXES) as npz:
+        shipped = npz[f"boxes_{images_fingerprint(paths)}"]
+    assert shipped.shape == (len(paths), 4) and 0 < (shipped[:, 0] < 0).sum() < len(paths) // 20
+    sample = np.random.default_rng(1).choice(len(paths), 100, replace=False)
+    found = np.stack([detection.image_box(lfw.layout.read(paths[i])) for i in sample])
+    assert (found == shipped[sample]).all(1).mean() >= 0.95
+
+
 def test_two_processes_needing_the_faces_at_once_search_once(paths, tmp_path):
     """Two processes (two test workers, two notebooks) asking for the same boxes at the same time: the
     lock beside the cache makes the second wait and read the first one's boxes."""

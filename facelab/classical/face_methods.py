@@ -235,7 +235,7 @@ class LearnedMetricMethod(FaceMethod):
             labels = check_labels(labels, len(images), min_classes=1 if self.metric == "none" else 2)
         self.base = fit_shared(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
         self.fit_reused_ = self.base.fit_reused_
-        feats = self.base.embed(images).astype(np.float64)
+        feats = self.base.embed(images)  # float32: the PCA below computes in float32 without a float64 copy
         # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
         rng = np.random.default_rng(self.seed)
         sub = feats if len(feats) <= self.pca_max_samples else \

@@ -25,8 +25,9 @@ import scipy.linalg
 SOLVERS = ("auto", "full", "gram", "covariance", "randomized")
 
 
-def check_matrix(X, what: str = "X", min_samples: int = 1) -> np.ndarray:
-    """A finite 2-D float array (n_samples, n_features) with at least ``min_samples`` rows."""
+def check_matrix(X, what: str = "X", min_samples: int = 1, dtype=np.float64) -> np.ndarray:
+    """A finite 2-D ``dtype`` array (n_samples, n_features) with at least ``min_samples`` rows; no copy
+    when X already is one (LBP's histograms of all of LFW are a gigabyte)."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"{what} must be a 2-D array (n_samples, n_features); got shape {X.shape}")
@@ -37,7 +38,7 @@ def check_matrix(X, what: str = "X", min_samples: int = 1) -> np.ndarray:
         raise ValueError(f"{what} has no features (shape {X.shape})")
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
         raise ValueError(f"{what} must be real numbers; got dtype {X.dtype}")
-    X = X.astype(np.float64, copy=False)
+    X = X.astype(dtype, copy=False)
     if not np.isfinite(X).all():
         raise ValueError(f"{what} contains NaN or infinite values")
     return X
@@ -117,7 +118,7 @@ class PCA:
         return solver
 
     def fit(self, X, y=None) -> "PCA":
-        X = check_matrix(X, "X", min_samples=2).astype(self.dtype, copy=False)
+        X = check_matrix(X, "X", min_samples=2, dtype=self.dtype)
         n, d = X.shape
         k = self._resolve_k(n, d)
         solver = self._choose_solver(n, d, k)
@@ -196,10 +197,10 @@ class PCA:
     def transform(self, X) -> np.ndarray:
         """Coordinates of X on the principal axes, (n, k); unit variance per axis if ``whiten``."""
         self._check_fitted()
-        X = check_matrix(X, "X")
+        X = check_matrix(X, "X", dtype=self.mean_.dtype)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features; this PCA was fitted on {self.n_features_in_}")
-        z = (X.astype(self.mean_.dtype, copy=False) - self.mean_) @ self.components_.T
+        z = (X - self.mean_) @ self.components_.T
         if self.whiten:
             z /= np.sqrt(np.maximum(self.explained_variance_, np.finfo(float).tiny))
         return z

@@ -114,9 +114,13 @@ class LFWLayout:
         return sorted({r.name for r in self.images}, key=str.encode)
 
     @cached_property
+    def person_index(self) -> dict[str, int]:
+        """Person → their position in ``people`` (and label)."""
+        return {p: i for i, p in enumerate(self.people)}
+
+    @cached_property
     def labels(self) -> np.ndarray:
-        person_index = {p: i for i, p in enumerate(self.people)}
-        return np.array([person_index[r.name] for r in self.images], dtype=np.int32)
+        return np.array([self.person_index[r.name] for r in self.images], dtype=np.int32)
 
     @cached_property
     def image_counts(self) -> dict[str, int]:

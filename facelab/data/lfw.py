@@ -68,7 +68,7 @@ class LFW:
     def people_indices(self, names) -> np.ndarray:
         """Positions of every image of the given people; a person without images is an error naming them."""
         wanted = np.zeros(len(self.people), dtype=bool)
-        lookup = {p: i for i, p in enumerate(self.people)}
+        lookup = self.layout.person_index
         for n in names:
             if n not in lookup:
                 raise DataNotFoundError(f"no images of {n} in {self.layout.describe()} "
