@@ -158,10 +158,21 @@ def cmd_data(args) -> int:
     return 0
 
 
+def _devices(text: str):
+    """``--devices``: a whole number >= 1 or ``all``."""
+    if text == "all":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or 'all', got {text!r}")
+    return int(text)
+
+
 def cmd_train(args) -> int:
     from .nets.train_cli import train_method
 
     params = _parse_params(args.param)
+    if args.devices is not None:
+        params["devices"] = args.devices
     record = train_method(args.method, args.out, data_dir=args.data_dir, people=args.people, quick=args.quick,
                           preset=args.preset, seed=args.seed, epochs=args.epochs, params=params,
                           progress=not args.no_progress)
@@ -291,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="the quick preset: few epochs (unless --epochs says) of a few batches")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--devices", type=_devices, default=None, metavar="N|all",
+                   help="train on N devices (or all there are), one replica each, the batch split evenly: "
+                        "keras.distribution.DataParallel under JAX, tf.distribute.MirroredStrategy under TensorFlow")
     p.add_argument("--no-progress", action="store_true",
                    help="print no training settings, per-epoch losses or progress bars")
     p.set_defaults(func=cmd_train)

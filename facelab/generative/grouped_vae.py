@@ -19,7 +19,8 @@ from keras import ops
 from ..base import FaceMethod, check_images, check_labels
 from ..data.pipeline import image_spec, mapped_batches, to_float
 from ..data.preprocess import PreprocessConfig
-from ..nets.training import TrainConfig, TrainResult, fingerprint, train, training_set_dir, training_set_fingerprint
+from ..nets.training import (TrainConfig, TrainResult, check_batch, check_devices, distribution_scope, fingerprint, train,
+                             training_set_dir, training_set_fingerprint)
 from ..nets.training import save_model  # noqa: F401  (atomic .keras save, shared with the deep methods)
 from .grouped_vae_model import (PACKAGE, ConditionalInstanceNorm, GroupedVAE, PixelScale,  # noqa: F401
                                 gaussian_kl, gaussian_kl_ops, gaussian_log_density_ops, gaussian_log_prob, to_unit)
@@ -118,7 +119,8 @@ class GroupedVAEMethod(FaceMethod):
                  epochs: int | None = None, batch_groups: int = 16, learning_rate: float = 1e-3,
                  kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None,
                  jit_compile: bool | str = "auto", verbose: int = 0, progress: bool = False,
-                 run_dir: str | None = None, checkpoint_every: int = 50, tensorboard: bool | None = None):
+                 run_dir: str | None = None, checkpoint_every: int = 50, tensorboard: bool | None = None,
+                 devices: int | str = 1):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=32 if quick else 64)), seed, quick)
         self.w_dim, self.z_dim, self.group_size, self.short = w_dim, z_dim, group_size, short
         self.epochs = epochs if epochs is not None else (1 if quick else 60)
@@ -129,6 +131,7 @@ class GroupedVAEMethod(FaceMethod):
         self.run_dir, self.checkpoint_every = run_dir, checkpoint_every
         self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
         self.max_groups = 128 if quick else None
+        self.devices = check_devices(devices)
         # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
         self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
 
@@ -139,7 +142,8 @@ class GroupedVAEMethod(FaceMethod):
         return {"w_dim": self.w_dim, "z_dim": self.z_dim, "group_size": self.group_size, "short": self.short,
                 "epochs": self.epochs, "batch_groups": self.batch_groups, "learning_rate": self.learning_rate,
                 "kl_warmup_epochs": self.kl_warmup_epochs, "filters": self.filters,
-                "likelihood_sigma": self.likelihood_sigma, "max_groups": self.max_groups}
+                "likelihood_sigma": self.likelihood_sigma, "max_groups": self.max_groups,
+                **({"devices": self.devices} if self.devices != 1 else {})}
 
     def training_callbacks(self) -> list:
         """Extra Keras callbacks for the fit (none by default)."""
@@ -160,21 +164,32 @@ class GroupedVAEMethod(FaceMethod):
                              checkpoint_every=self.checkpoint_every, run_dir=self.fit_dir_,
                              tensorboard=self.tensorboard, progress=self.progress,
                              extra={"method": self.name,
-                                    "params": {k: v for k, v in self.params().items() if k != "epochs"}})
+                                    "params": {k: v for k, v in self.params().items() if k not in ("epochs", "devices")}})
+        with distribution_scope(self.devices) as replicas:  # built, compiled and fitted on every device
+            self._train(images, sampler, steps, data_fp, config, replicas)
+        self.history_ = self.training_.run_history  # every epoch of the run, across resumed calls
+        return self
+
+    def _train(self, images, sampler, steps, data_fp, config, replicas: int) -> None:
+        if replicas > 1 and keras.backend.backend() != "jax":
+            raise ValueError(f"{self.name} trains on several devices under JAX (KERAS_BACKEND=jax), whose step is one "
+                             f"program over the whole batch; under {keras.backend.backend()} use devices=1")
+        check_batch(self.batch_groups, replicas, "batch_groups")
         # the warm-up counts optimiser steps, which the checkpoint keeps: a resumed run gets the same β per step
         self.model_ = GroupedVAE(self.preprocess.shape, w_dim=self.w_dim, z_dim=self.z_dim, filters=self.filters,
                                  likelihood_sigma=self.likelihood_sigma,
                                  kl_warmup_steps=int(round(self.kl_warmup_epochs * steps)), seed=self.seed)
-        self.model_.compile(optimizer=config.make_optimizer(self.epochs * steps), jit_compile=self.jit_compile,
-                            run_eagerly=self.run_eagerly)
+        # one compiled step on several devices: eager steps there wait on each other's all-reduces for ever
+        eager = self.run_eagerly and replicas == 1
+        self.model_.compile(optimizer=config.make_optimizer(self.epochs * steps),
+                            jit_compile=self.jit_compile if eager or replicas == 1 else "auto", run_eagerly=eager)
         self.training_ = train_groups(
             self.model_, images, sampler, config, batch_groups=self.batch_groups, max_groups=self.max_groups,
             data_fingerprint=data_fp, callbacks=self.training_callbacks(), desc=self.name,
             shown_settings={**({"preset": self.preset} if self.preset else {}),
                             "batch": f"{self.batch_groups} groups of {self.group_size} images", "w": self.w_dim,
-                            "z": self.z_dim, "filters": self.filters, "precision": keras.config.dtype_policy().name})
-        self.history_ = self.training_.run_history  # every epoch of the run, across resumed calls
-        return self
+                            "z": self.z_dim, "filters": self.filters, "precision": keras.config.dtype_policy().name,
+                            **({"devices": replicas} if replicas > 1 else {})})
 
     def embed(self, images, batch: int = 512):
         images = check_images(images, self.preprocess.shape)

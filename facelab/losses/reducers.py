@@ -5,7 +5,22 @@ triplet, or none with positive loss), never NaN.
 """
 from __future__ import annotations
 
+import keras
 from keras import ops
+
+
+def per_replica(loss):
+    """A loss its ``call`` already reduced to one number, divided by the TensorFlow replicas in sync.
+
+    Several replicas (``tf.distribute.MirroredStrategy``) each compute the loss of their slice and their
+    gradients are summed; Keras divides the losses it reduces itself by the replica count, but returns a
+    scalar from ``call`` as it is. Unchanged on one device and under JAX (one program, whole batch)."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync if tf.distribute.has_strategy() else 1
+    return loss if replicas == 1 else loss / replicas
 
 
 def _flat(x):

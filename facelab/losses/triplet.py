@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from facelab.losses.distances import Distance, DistanceLike, get_distance
-from facelab.losses.reducers import AvgNonZeroReducer, active_fraction, get_reducer
+from facelab.losses.reducers import AvgNonZeroReducer, active_fraction, get_reducer, per_replica
 from facelab.miners.base import (IndexTriplets, OnlineMiner, TripletMask, as_embeddings, as_labels,
                                  require_positive_pairs)
 from facelab.miners.online import BatchAllMiner
@@ -137,7 +137,7 @@ class MinedTripletLoss(keras.losses.Loss):
         else:
             triplets = self.miner.mine(mined_on, labels)
         losses, weight = self.triplet_loss.losses(dist, triplets)
-        return self.triplet_loss.reducer(losses, weight)
+        return per_replica(self.triplet_loss.reducer(losses, weight))
 
     def get_config(self) -> dict:
         return {**super().get_config(), **self.triplet_loss.params(), **self.miner.params()}

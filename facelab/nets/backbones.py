@@ -13,7 +13,8 @@ heads that need the un-normalised features (the DeepID softmax) take
 :class:`~facelab.nets.layers.FusedBatchNormalization`: Keras' BatchNormalization variables and
 results (max |Δ| 1.2e-7) with TensorFlow's fused kernels, which brought Keras 3 from 0.86× to
 0.99× of tf_keras' training speed here (``benchmarks/bench_training.py``); ``"batch"`` is the
-plain Keras layer.
+plain Keras layer. Built under several TensorFlow replicas (:mod:`facelab.nets.training.devices`),
+either becomes a synchronised batch norm: statistics of the whole batch, as on one device.
 """
 from __future__ import annotations
 
@@ -23,11 +24,14 @@ import keras
 from keras import layers
 
 from .layers import FusedBatchNormalization, L2Normalize
+from .training.devices import synchronized_batch_norm
 
 NORMS = ("batch", "fused", "none")
 
 
 def _norm(kind: str, name: str):
+    if kind in ("batch", "fused") and synchronized_batch_norm():  # several TensorFlow replicas: one batch's statistics
+        return FusedBatchNormalization(name=name, synchronized=True)
     if kind == "batch":
         return layers.BatchNormalization(name=name)
     if kind == "fused":

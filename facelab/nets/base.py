@@ -25,6 +25,7 @@ from ..base import FaceMethod, check_images, check_labels
 from ..data.pipeline import translate
 from ..data.preprocess import PreprocessConfig
 from .backbones import BACKBONES, build_backbone
+from .training.devices import check_batch, check_devices, distribution_scope, single_device_copy
 from .training import LR_SCHEDULES, PRECISIONS, SavedModelError, TrainConfig, check_choice, load_model, precision_scope, read_model_info, \
     resolve_precision, save_model, train, training_set_dir, training_set_fingerprint
 
@@ -59,7 +60,9 @@ class DeepMethod(FaceMethod):
     with ``flip_average`` each copy and its mirror, 18 views; 0 = none; embedding-only too), ``run_dir``
     (checkpoints + TensorBoard logs in ``run_dir/<name>/data-<fingerprint of the training set>``,
     ``-seed<k>`` appended for a seed k ≠ 0, so one folder serves every method, split and seed; None =
-    temporary), ``precision`` ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), ``jit_compile``
+    temporary), ``devices`` (1, a larger count or "all": data-parallel training, one replica per device,
+    the batch split evenly among them: :mod:`facelab.nets.training.devices`), ``precision`` ("auto" |
+    "float32" | "mixed_bfloat16" | "mixed_float16"), ``jit_compile``
     (True | False | "auto": XLA under JAX only), ``progress`` (a line with the settings, then one line
     per epoch with the losses, on stderr). ``quick=True`` caps every epoch at ``quick_steps`` batches and
     makes the default ``epochs`` ``quick_epochs``; ``epochs`` given explicitly are kept.
@@ -77,7 +80,7 @@ class DeepMethod(FaceMethod):
                  epochs: int = DEFAULT_EPOCHS, batch_size: int = 64, learning_rate: float = 1e-3,
                  weight_decay: float = 0.0,
                  lr_schedule: str = "constant", augment: bool = True, shift: int = 0, flip_average: bool = False,
-                 shift_average: int = 0, run_dir: str | None = None,
+                 shift_average: int = 0, run_dir: str | None = None, devices: int | str = 1,
                  precision: str = "auto", jit_compile: bool | str = "auto", checkpoint_every: int = 50, progress: bool = False,
                  tensorboard: bool | None = None):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=64, grayscale=True)), seed=seed, quick=quick)
@@ -97,6 +100,7 @@ class DeepMethod(FaceMethod):
         self.flip_average = flip_average
         self.shift_average = _whole_pixels("shift_average", shift_average)
         self.run_dir = run_dir
+        self.devices = check_devices(devices)
         self.precision = precision
         self.jit_compile = jit_compile
         self.checkpoint_every = checkpoint_every
@@ -131,6 +135,11 @@ class DeepMethod(FaceMethod):
         """A training batch as the progress line shows it (pair and triplet methods batch otherwise)."""
         return f"{self.batch_size} images"
 
+    def check_replicas(self, replicas: int) -> None:
+        """Refuse a batch that does not split evenly over ``replicas`` devices (methods that batch
+        otherwise check their own)."""
+        check_batch(self.batch_size, replicas)
+
     # -- the contract -------------------------------------------------------------------
     @property
     def train_epochs(self) -> int:
@@ -138,8 +147,10 @@ class DeepMethod(FaceMethod):
         return self.epochs
 
     def params(self) -> dict:
+        # devices: where it trained, recorded but not part of a checkpoint's key (a run may resume on others)
         return {**self._training_params(), **({"flip_average": True} if self.flip_average else {}),
-                **({"shift_average": self.shift_average} if self.shift_average else {})}
+                **({"shift_average": self.shift_average} if self.shift_average else {}),
+                **({"devices": self.devices} if self.devices != 1 else {})}
 
     def _training_params(self) -> dict:
         """The hyper-parameters the trained network depends on (they key its checkpoints)."""
@@ -166,6 +177,14 @@ class DeepMethod(FaceMethod):
         labels = check_labels(labels, len(images), min_classes=self.min_identities)
         classes, labels = np.unique(labels, return_inverse=True)
         labels = labels.astype(np.int32)
+        with distribution_scope(self.devices) as replicas:  # models are built, compiled and fitted inside
+            self.check_replicas(replicas)
+            self._fit(images, labels, classes, replicas)
+        if replicas > 1:  # embedded, saved and loaded as a network trained on one device
+            self.backbone_ = single_device_copy(self.backbone_)
+        return self
+
+    def _fit(self, images, labels, classes, replicas: int) -> None:
         keras.utils.set_random_seed(self.seed)
         with precision_scope(self.precision):
             backbone = self.build_backbone(images.shape[1:])
@@ -188,12 +207,12 @@ class DeepMethod(FaceMethod):
                                shown_settings={**({"preset": self.preset} if self.preset else {}),
                                                "batch": self.batch_shown(), "backbone": self.backbone,
                                                "embedding": self.embedding_dim,
-                                               "precision": resolve_precision(self.precision)})
+                                               "precision": resolve_precision(self.precision),
+                                               **({"devices": replicas} if replicas > 1 else {})})
         self.backbone_ = backbone
         self.training_model_ = model
         self.classes_ = classes
         self.input_shape_ = tuple(images.shape[1:])
-        return self
 
     def training_history(self) -> dict | None:
         training = getattr(self, "training_", None)  # None before the first fit

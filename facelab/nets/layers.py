@@ -34,8 +34,14 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     (TensorFlow's fused op returns the Bessel-corrected variance, so it is scaled back by
     (n−1)/n). Only the kernels differ: one fused forward op and one fused gradient op instead of
     ~10 elementwise ones, which is where Keras 3's BN loses time on CPU. Falls back to the plain
-    layer on other backends, other axes, masks, renorm, or inputs that are not 4-D.
+    layer on other backends, other axes, masks, renorm, synchronised statistics (several TensorFlow
+    replicas), or inputs that are not 4-D.
     """
+
+    def get_config(self):
+        # synchronising is how it trained on several TensorFlow replicas, not part of the model: the
+        # saved layer loads anywhere (Keras refuses synchronized=True outside TensorFlow)
+        return {**super().get_config(), "synchronized": False}
 
     def _fusable(self, inputs, mask) -> bool:
         return (keras.backend.backend() == "tensorflow" and mask is None and not self.renorm

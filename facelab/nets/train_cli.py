@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import io, methods, presets
 from ..data import LFW
+from .training.devices import join_hosts
 
 PEOPLE = ("view1", "all")
 
@@ -62,6 +63,7 @@ def train_method(name: str, out, *, data_dir=None, people: str = "view1", quick:
                          f"per --out folder (its model.keras would be replaced): train {name} into another folder, "
                          f"e.g. --out {out.parent / f'{out.name}-{name}'}")
     kwargs = dict(params or {})
+    join_hosts()  # a multi-host run (KERAS_DISTRIBUTION_* variables), before anything runs on a device
     if epochs is not None:
         kwargs["epochs"] = epochs
     method = methods.create(name, preset=presets.chosen_name(preset, quick), seed=seed, run_dir=str(out / "run"),

@@ -16,19 +16,27 @@ probe batch are logged to TensorBoard under ``<run_dir>/<name>/data-<fingerprint
 """
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
 
 from ..data import pipeline
 from ..data.samplers import PKSampler
-from ..losses.reducers import AvgNonZeroReducer, MeanReducer
+from ..losses.reducers import AvgNonZeroReducer, MeanReducer, per_replica
 from ..losses.triplet import MinedTripletLoss, TripletMarginLoss
 from ..miners.base import IndexTriplets, as_embeddings
 from ..miners.offline import OfflineHardMiner, RandomTripletMiner, TripletEpochSampler
 from ..miners.online import BatchAllMiner, BatchHardMiner, DistanceWeightedMiner, EasyPositiveMiner, SemiHardMiner
 from ..miners.stats import TripletStatsCallback
 from .base import DeepMethod, with_joint_bayesian
+from .training.devices import check_batch, mines_per_replica
+
+
+class MinesPerReplicaWarning(UserWarning):
+    """In-batch mining sees one device's slice of the batch (several TensorFlow replicas)."""
+
 
 ONLINE = {"batch-all": BatchAllMiner, "batch-hard": BatchHardMiner, "semi-hard": SemiHardMiner,
           "distance-weighted": DistanceWeightedMiner, "easy-positive": EasyPositiveMiner}
@@ -49,7 +57,7 @@ class OrderedTripletLoss(keras.losses.Loss):
         t = ops.arange(n, dtype="int32")
         triplets = IndexTriplets(t, t + n, t + 2 * n, ops.ones((n,), "float32"))
         losses, weight = self.triplet_loss.losses(self.triplet_loss.distance(emb), triplets)
-        return self.triplet_loss.reducer(losses, weight)
+        return per_replica(self.triplet_loss.reducer(losses, weight))
 
 
 class TripletMethod(DeepMethod):
@@ -93,6 +101,24 @@ class TripletMethod(DeepMethod):
         if self.strategy in ONLINE:
             return f"P×K = {self.p}×{self.k} images"
         return f"{self._triplets_per_batch()} triplets"
+
+    def check_replicas(self, replicas: int) -> None:
+        """Several devices: each gets whole people of a P×K batch; offline triplets (anchors, then
+        positives, then negatives) are split only where the step sees the whole batch (JAX)."""
+        if replicas == 1:
+            return
+        if self.strategy in ONLINE:
+            check_batch(self.p, replicas, "p (people per P×K batch)")
+            if mines_per_replica():
+                warnings.warn(f"{self.name} on {replicas} TensorFlow devices mines each device's "
+                              f"{self.p // replicas}×{self.k} slice of the {self.p}×{self.k} batch, not the whole "
+                              "batch (under JAX the whole batch is mined)", MinesPerReplicaWarning, stacklevel=3)
+        elif mines_per_replica():
+            raise ValueError(f"{self.name}: a batch of offline triplets (anchors, then positives, then negatives) "
+                             f"cannot be split over {replicas} TensorFlow replicas; train it on one device or "
+                             "under JAX (KERAS_BACKEND=jax), whose step sees the whole batch")
+        else:
+            check_batch(3 * self._triplets_per_batch(), replicas, "3 × triplets per batch")
 
     def _triplets_per_batch(self) -> int:
         """Offline strategies: as many images per batch as a P×K batch has (three per triplet)."""

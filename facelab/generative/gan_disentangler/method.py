@@ -3,6 +3,7 @@ of :mod:`facelab.generative.gan_disentangler`) through :func:`facelab.nets.train
 one sub-vector of f; its three variants embed the others (the paper's Table 2)."""
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from ... import io
 from ...base import FaceMethod, check_images, check_labels
 from ...data.preprocess import PreprocessConfig
 from ...data.samplers import BatchSampler, PKSampler
-from ...nets.training import (CHECKPOINT, CheckpointMismatchError, TrainConfig, train, training_set_dir,
+from ...nets.training import (CHECKPOINT, CheckpointMismatchError, TrainConfig, check_batch, check_devices,
+                              distribution_scope, train, training_set_dir,
                               training_set_fingerprint)
 from ..pose import POSE_NAMES
 from .config import PARTS, GanConfig
@@ -60,7 +62,7 @@ class GanDisentangler(FaceMethod):
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
-                 tensorboard: bool | None = None, checkpoint_every: int = 50, **config):
+                 tensorboard: bool | None = None, checkpoint_every: int = 50, devices: int | str = 1, **config):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=64, grayscale=True)), seed=seed, quick=quick)
         self.part = part or type(self).part
         if self.part not in PARTS:
@@ -77,9 +79,10 @@ class GanDisentangler(FaceMethod):
         self.gan_config = GanConfig(image_shape=self.preprocess.shape, **config)
         self.run_dir, self.progress, self.checkpoint_every = run_dir, progress, checkpoint_every
         self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
+        self.devices = check_devices(devices)
 
     def params(self) -> dict:
-        return {"part": self.part, **self.gan_config.to_dict()}
+        return {"part": self.part, **self.gan_config.to_dict(), **({"devices": self.devices} if self.devices != 1 else {})}
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, images, labels) -> "GanDisentangler":
@@ -94,6 +97,23 @@ class GanDisentangler(FaceMethod):
             if self.after_stage is not None:  # e.g. measurements after every stage, not only at the end
                 self.after_stage(stage, self)
         return self
+
+    @contextlib.contextmanager
+    def _devices(self):
+        """Each stage builds and trains its networks inside :func:`distribution_scope` (``devices``)."""
+        with distribution_scope(self.devices) as replicas:
+            if replicas > 1:
+                self._check_replicas(replicas)
+            yield
+
+    def _check_replicas(self, replicas: int) -> None:
+        """Several devices: JAX only (its step is one program over the whole batch; the custom TensorFlow
+        step does not divide its objectives among replicas), and batches that split evenly."""
+        if keras.backend.backend() != "jax":
+            raise ValueError(f"{self.name} trains on several devices under JAX (KERAS_BACKEND=jax), whose step is one "
+                             f"program over the whole batch; under {keras.backend.backend()} use devices=1")
+        check_batch(self.gan_config.batch_size, replicas, "batch_size")
+        check_batch(self.gan_config.p * self.gan_config.k, replicas, "p × k")
 
     def _check(self, images, labels=None):
         images = check_images(images, self.gan_config.image_shape, "images")
@@ -119,12 +139,13 @@ class GanDisentangler(FaceMethod):
         self._stage_images_check(images, 1)
         images, _ = self._check(images)
         keras.utils.set_random_seed(self.seed)
-        self.nets_ = Networks(self.gan_config)
-        self.input_shape_ = tuple(images.shape[1:])
-        self.curves_ = {}
-        sampler = BatchSampler(len(images), min(self.gan_config.batch_size, len(images)), seed=self.seed)
-        no_pose = lambda idx: (np.zeros((len(idx), len(POSE_NAMES))), np.zeros(len(idx), bool))
-        self._run_stage(1, images, np.zeros(len(images), np.int32), no_pose, sampler)
+        with self._devices():
+            self.nets_ = Networks(self.gan_config)
+            self.input_shape_ = tuple(images.shape[1:])
+            self.curves_ = {}
+            sampler = BatchSampler(len(images), min(self.gan_config.batch_size, len(images)), seed=self.seed)
+            no_pose = lambda idx: (np.zeros((len(idx), len(POSE_NAMES))), np.zeros(len(idx), bool))
+            self._run_stage(1, images, np.zeros(len(images), np.int32), no_pose, sampler)
         return self
 
     def train_disentanglement(self, images, labels) -> "GanDisentangler":
@@ -155,7 +176,8 @@ class GanDisentangler(FaceMethod):
             pose, found = targets.get(idx)
             return pose / self.pose_scale_, found
 
-        self._run_stage(stage, images, labels, normalised, sampler)
+        with self._devices():
+            self._run_stage(stage, images, labels, normalised, sampler)
         return self
 
     def _run_stage(self, stage, images, labels, targets, sampler):
