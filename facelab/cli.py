@@ -8,45 +8,8 @@ from pathlib import Path
 
 from .assignments.cli import add_parser as add_assignment_parser
 from .wild.cli import add_parsers as add_wild_parsers
-from .cli_commands import add_command
+from .cli_commands import add_command, add_data_dir, parse_devices, parse_folds, parse_params
 from .presets import BUDGETS
-
-
-def _add_data_dir(p):
-    p.add_argument("--data-dir", default=None,
-                   help="LFW data root (default: $FACELAB_DATA, else ./data)")
-
-
-def _parse_params(items) -> dict:
-    """``["pca_dim=100", "backbone=resnet"]`` → ``{"pca_dim": 100, "backbone": "resnet"}`` (JSON values, else strings)."""
-    params = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
-
-
-def _parse_folds(text):
-    """``"1-10"``, ``"3"``, ``"1,4,7-9"`` → sorted fold numbers from 1 to 10 (None: not given)."""
-    if text is None:
-        return None
-    folds: set[int] = set()
-    for item in (t.strip() for t in text.split(",")):
-        if not item:
-            continue
-        first, dash, last = item.partition("-")
-        try:
-            folds.update(range(int(first), int(last) + 1) if dash else [int(first)])
-        except ValueError:
-            raise ValueError(f"--folds expects fold numbers and ranges such as 1-10 or 1,4,7-9; got {text!r}") from None
-    if not folds or min(folds) < 1 or max(folds) > 10:
-        raise ValueError(f"--folds expects fold numbers from 1 to 10 (ranges written low-high); got {text!r}")
-    return sorted(folds)
 
 
 def cmd_compare(args) -> int:
@@ -56,7 +19,7 @@ def cmd_compare(args) -> int:
     names = methods.resolve_names(args.methods)
     settings = dict(protocol=args.protocol, data_dir=args.data_dir, out_dir=args.out, quick=args.quick,
                     preset=args.preset, seed=args.seed, identification=not args.no_identification,
-                    params=_parse_params(args.param), folds=_parse_folds(args.folds), threshold=args.threshold,
+                    params=parse_params(args.param), folds=parse_folds(args.folds), threshold=args.threshold,
                     overwrite=args.overwrite, fit_data=args.fit_data)
     if args.jobs is None:
         compare(names, progress=not args.no_progress, **settings)
@@ -158,19 +121,10 @@ def cmd_data(args) -> int:
     return 0
 
 
-def _devices(text: str):
-    """``--devices``: a whole number >= 1 or ``all``."""
-    if text == "all":
-        return text
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 or 'all', got {text!r}")
-    return int(text)
-
-
 def cmd_train(args) -> int:
     from .nets.train_cli import train_method
 
-    params = _parse_params(args.param)
+    params = parse_params(args.param)
     if args.devices is not None:
         params["devices"] = args.devices
     record = train_method(args.method, args.out, data_dir=args.data_dir, people=args.people, quick=args.quick,
@@ -181,8 +135,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .evaluation.report import (is_disentangle_result, is_few_shot_result, markdown_table, merge_results,
-                                    read_results, update_readme, update_summary)
+    from .evaluation.readme_blocks import update_readme, update_summary
+    from .evaluation.report import is_disentangle_result, is_few_shot_result, markdown_table, merge_results, read_results
 
     if args.merge:
         if not args.out:
@@ -223,7 +177,7 @@ def cmd_disentangle(args) -> int:
 
     result = disentangle("quick" if args.quick else args.preset, protocol=args.protocol, data_dir=args.data_dir,
                          run_dir=args.run_dir, out=args.out, seed=args.seed, command=args.command_line,
-                         params=_parse_params(args.param))
+                         params=parse_params(args.param))
     print(to_json(result))
     return 0
 
@@ -250,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated method names, kinds (classical, deep, generative) or 'all', "
                    "e.g. 'deep,lbp+jb' (default: the fast classical methods, starred by `facelab methods`)")
     p.add_argument("--protocol", choices=["view2", "view1"], default="view2")
-    _add_data_dir(p)
+    add_data_dir(p)
     p.add_argument("--out", default="results", help="output folder (default: ./results)")
     p.add_argument("--preset", default=None,
                    help="each method's training recipe: quick, class (default) or full; `facelab methods` lists them")
@@ -290,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "with more --epochs it continues a finished run. One --out folder holds one method.")
     p.add_argument("method", help="a deep method name (see `facelab methods`)")
     p.add_argument("--out", required=True, help="run folder")
-    _add_data_dir(p)
+    add_data_dir(p)
     p.add_argument("--people", choices=["view1", "all"], default="view1",
                    help="train on View 1's training people (default) or on every LFW image (not for View 2 numbers)")
     p.add_argument("--epochs", type=int, default=None,
@@ -302,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="the quick preset: few epochs (unless --epochs says) of a few batches")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--devices", type=_devices, default=None, metavar="N|all",
+    p.add_argument("--devices", type=parse_devices, default=None, metavar="N|all",
                    help="train on N devices (or all there are), one replica each, the batch split evenly: "
                         "keras.distribution.DataParallel under JAX, tf.distribute.MirroredStrategy under TensorFlow")
     p.add_argument("--no-progress", action="store_true",
@@ -337,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "20+40+10 epochs, a GPU job")
     p.add_argument("--quick", action="store_true", help="same as --preset quick")
     p.add_argument("--protocol", default="view1", choices=("view1", "view2"))
-    _add_data_dir(p)
+    add_data_dir(p)
     p.add_argument("--run-dir", default=None, help="checkpoints per stage (a killed run resumes)")
     p.add_argument("--out", default=None, help="also write the JSON here (atomically)")
     p.add_argument("--seed", type=int, default=0)
@@ -350,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="regenerate the lecture figures from the real data")
     p.add_argument("--units", default=None, help="comma-separated lecture units (default: all)")
     p.add_argument("--out", default="lectures/figures")
-    _add_data_dir(p)
+    add_data_dir(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--run-dir", default=None, help="where the GAN disentangler trains; a finished training there "
@@ -367,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "compare, train and the notebooks.")
     p.add_argument("action", choices=["locate", "download", "verify", "counts", "pack", "split"])
     p.add_argument("photos", nargs="?", default=None, help="split: the folder of people's photos (PHOTOS/NAME/photo.jpg)")
-    _add_data_dir(p)
+    add_data_dir(p)
     p.add_argument("--out", default=None, help="pack: the folder to write; split: where the protocol files go "
                    "(default: the photos folder itself)")
     p.add_argument("--folds", type=int, default=10, help="split: View 2 folds (default 10, as LFW)")

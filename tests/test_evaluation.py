@@ -195,7 +195,7 @@ def test_method_sets_resolve_by_kind_and_default():
 
 
 def test_report_fills_the_readme_block_from_a_results_file(tmp_path):
-    from facelab.evaluation.report import update_readme
+    from facelab.evaluation.readme_blocks import update_readme
 
     results = {"protocol": "view1", "data_variant": "lfw-deepfunneled", "seed": 0, "quick": False, "device": "cpu",
                "methods": {"m": {"accuracy_mean": 0.7, "accuracy_se": 0.01, "fold_accuracy": [0.7], "auc": 0.8,
@@ -219,7 +219,7 @@ def _result(acc):
 
 
 def test_summary_shows_each_familys_best_full_view2_record_with_its_link(tmp_path):
-    from facelab.evaluation.report import update_summary
+    from facelab.evaluation.readme_blocks import update_summary
 
     def record(folder, methods, **top):
         path = tmp_path / "reports" / folder / "results.json"

@@ -464,7 +464,8 @@ def test_registered_method_fits_and_embeds_mu_w_of_one_image(faces):
 
 
 def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path, capsys):
-    from facelab.evaluation.report import markdown_table, update_readme
+    from facelab.evaluation.readme_blocks import update_readme
+    from facelab.evaluation.report import markdown_table
 
     res = {"accuracy": {"vae_p_w_given_x": {"1": 0.125, "10": 0.5}, "eigenfaces_ncm": {"1": 0.25, "10": 0.375}},
            "identities": 40, "probes": 159, "repeats": 3, "importance_samples": 8, "probes_per_person": 5,

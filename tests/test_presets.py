@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from facelab import methods, presets
-from facelab.cli import _parse_folds, main
+from facelab.cli import main
+from facelab.cli_commands import parse_folds
 from facelab.data.preprocess import PreprocessConfig
 from facelab.evaluation.commands import recipe_of, reproducing_command
 from facelab.evaluation.compare import compare, compare_folds_in_parallel
@@ -114,11 +115,11 @@ def test_facelab_methods_lists_every_preset_with_its_summary(capsys):
 
 
 def test_folds_are_numbers_and_ranges():
-    assert _parse_folds("1-10") == list(range(1, 11))
-    assert _parse_folds("1,4,7-9") == [1, 4, 7, 8, 9]
+    assert parse_folds("1-10") == list(range(1, 11))
+    assert parse_folds("1,4,7-9") == [1, 4, 7, 8, 9]
     for bad in ("0-3", "a", "5-2", "11"):
         with pytest.raises(ValueError, match="--folds expects"):
-            _parse_folds(bad)
+            parse_folds(bad)
 
 
 def test_results_record_the_preset_and_the_command_that_reproduces_them(tmp_path, cache_dir):

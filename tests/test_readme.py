@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from facelab.evaluation.report import markdown_table, reproducing_lines, summary_table
+from facelab.evaluation.readme_blocks import reproducing_lines, summary_table
+from facelab.evaluation.report import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
