@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli_commands import add_command
+from ..cli_commands import add_command, add_data_dir
 from .grading import CHECK_TIMEOUT_S
 from .registry import get, names
 
@@ -138,7 +138,7 @@ def add_parser(subparsers) -> None:
                     help="train/evaluate with your code on real LFW data; write a results JSON")
     q.add_argument("name", choices=names())
     q.add_argument("--file", default=None, help="your file (default: ./<name>.py, dashes as underscores)")
-    q.add_argument("--data-dir", default=None, help="LFW data root (default: $FACELAB_DATA, else ./data)")
+    add_data_dir(q)
     q.add_argument("--out", default="results/assignments", help="output folder (default: results/assignments)")
     q.add_argument("--quick", action="store_true",
                    help="a seeded subset that proves the code runs (seconds; numbers barely move); "
