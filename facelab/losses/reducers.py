@@ -9,17 +9,23 @@ import keras
 from keras import ops
 
 
+def replicas_in_sync() -> int:
+    """Replicas of the TensorFlow distribution strategy in scope: 1 without one, and under JAX (whose
+    step is one program over the whole batch)."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync if tf.distribute.has_strategy() else 1
+
+
 def per_replica(loss):
     """A loss its ``call`` already reduced to one number, divided by the TensorFlow replicas in sync.
 
     Several replicas (``tf.distribute.MirroredStrategy``) each compute the loss of their slice and their
     gradients are summed; Keras divides the losses it reduces itself by the replica count, but returns a
-    scalar from ``call`` as it is. Unchanged on one device and under JAX (one program, whole batch)."""
-    if keras.backend.backend() != "tensorflow":
-        return loss
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync if tf.distribute.has_strategy() else 1
+    scalar from ``call`` as it is. Unchanged on one device and under JAX."""
+    replicas = replicas_in_sync()
     return loss if replicas == 1 else loss / replicas
 
 

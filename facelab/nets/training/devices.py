@@ -20,6 +20,8 @@ import os
 
 import keras
 
+from ...losses.reducers import replicas_in_sync
+
 #: the virtual-device switch each backend offers on a CPU (for trying several devices on a laptop)
 CPU_SPLIT = {"jax": "XLA_FLAGS=--xla_force_host_platform_device_count=N (set before Python starts)",
              "tensorflow": "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * N)"
@@ -112,24 +114,14 @@ def distribution_scope(devices=1):
             yield len(chosen)
 
 
-def tensorflow_replicas() -> int:
-    """Replicas of the TensorFlow strategy in scope (1 without one, and under JAX)."""
-    if keras.backend.backend() != "tensorflow":
-        return 1
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync if tf.distribute.has_strategy() else 1
-
-
 def synchronized_batch_norm() -> bool:
     """Batch norm must all-reduce its statistics: several TensorFlow replicas each see only their slice."""
-    return tensorflow_replicas() > 1
+    return replicas_in_sync() > 1
 
 
 def mines_per_replica() -> bool:
     """A loss that compares the rows of a batch (in-batch triplet mining) sees one replica's slice."""
-    return tensorflow_replicas() > 1
-
+    return replicas_in_sync() > 1
 
 
 def single_device_copy(model: keras.Model) -> keras.Model:
