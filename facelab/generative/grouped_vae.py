@@ -107,7 +107,8 @@ class GroupedVAEMethod(FaceMethod):
     TensorBoard logs in ``run_dir/grouped-vae/data-<fingerprint of the training set>`` (``-seed<k>`` for
     a seed k ≠ 0), so a killed fit resumes and a finished one is re-embedded without training (None =
     temporary). ``progress``: a line with the settings, then one line per epoch with the losses, on
-    stderr (``verbose`` > 0 says the same, its older name).
+    stderr (``verbose`` > 0 says the same, its older name). ``devices``: train on several devices
+    under JAX (:mod:`facelab.nets.training.devices`; always with the compiled step there).
     """
 
     name = "grouped-vae"

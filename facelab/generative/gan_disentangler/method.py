@@ -46,6 +46,7 @@ class GanDisentangler(FaceMethod):
     methods called one by one train in ``run_dir`` itself. Methods that differ only in ``part`` read one fitted model (Table 2
     in one training) inside :func:`facelab.shared_fits.share_fits`. ``after_stage(stage, model)``, when set
     on an instance, is called by :meth:`fit` after each stage (``facelab disentangle`` measures there).
+    ``devices``: each stage trains on several devices under JAX (:mod:`facelab.nets.training.devices`).
     """
 
     name = "gan-disentangler"
