@@ -4,7 +4,7 @@ on the same global batch, under TensorFlow (MirroredStrategy, synchronised batch
 
 Each backend runs in a fresh process: the CPU is split into devices before the backend starts.
 Tolerance: per-epoch mean losses within 1e-3 relative (measured: DeepID 1e-6 under both backends,
-batch-hard triplets 2e-7 and the grouped VAE 1e-7 under JAX), 5e-3 for the Siamese net under TensorFlow (measured 1.8e-3 after
+batch-hard triplets 2e-7 and the grouped VAE 5e-7 under JAX), 5e-3 for the Siamese net under TensorFlow (measured 1.8e-3 after
 three epochs: the synchronised batch norm's variance is E[x²] − E[x]², not the fused kernel's two
 passes; with that formula on one device too the two agree to 1.2e-5)."""
 from __future__ import annotations
