@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from concurrent.futures import ThreadPoolExecutor
 
-import cv2
 import numpy as np
 
 from facelab import io
-from facelab.data.detection import SHIPPED_BOXES, image_box
+from facelab.data.detection import SHIPPED_BOXES, find_boxes
 from facelab.data.lfw import LFW
 from facelab.data.preprocess import images_fingerprint
 
@@ -27,9 +25,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     lfw = LFW(args.data_dir, progress=False)
     paths = [r.path for r in lfw.layout.images]
-    cv2.setNumThreads(1)
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        boxes = np.stack(list(pool.map(lambda p: image_box(lfw.layout.read(p)), paths, chunksize=32)))
+    boxes = find_boxes(paths, lfw.layout.read, workers=os.cpu_count() or 1)
     shipped = {}
     if SHIPPED_BOXES.exists():
         with np.load(SHIPPED_BOXES, allow_pickle=False) as npz:

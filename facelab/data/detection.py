@@ -116,6 +116,23 @@ def _locked(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def find_boxes(paths: Sequence[os.PathLike], read: Callable, *, progress: bool = True,
+               workers: int | None = None) -> np.ndarray:
+    """``(n, 4)`` int32: :func:`image_box` of every image, the cascade run by a pool of threads (one
+    cascade each), uncached."""
+    boxes = np.empty((len(paths), 4), dtype=np.int32)
+
+    def work(i):
+        boxes[i] = image_box(read(paths[i]))
+
+    cv2.setNumThreads(1)
+    with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
+        for _ in tqdm(pool.map(work, range(len(paths)), chunksize=1 if len(paths) < 64 else 32),
+                      total=len(paths), desc="finding faces", disable=not progress, unit="img", leave=False):
+            pass
+    return boxes
+
+
 def face_boxes(paths: Sequence[os.PathLike], read: Callable, *, cache_dir: Path, tag: str, fingerprint: str,
                progress: bool = True, workers: int | None = None) -> np.ndarray:
     """``(n, 4)`` int32: the box :func:`detect_face` picks in each image (:data:`NO_FACE` where none),
@@ -131,16 +148,7 @@ def face_boxes(paths: Sequence[os.PathLike], read: Callable, *, cache_dir: Path,
             pass  # none yet, or damaged: found again
         boxes = shipped_boxes(paths, read, fingerprint)
         if boxes is None:
-            boxes = np.empty((len(paths), 4), dtype=np.int32)
-
-            def work(i):
-                boxes[i] = image_box(read(paths[i]))
-
-            cv2.setNumThreads(1)
-            with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
-                for _ in tqdm(pool.map(work, range(len(paths)), chunksize=1 if len(paths) < 64 else 32),
-                              total=len(paths), desc="finding faces", disable=not progress, unit="img", leave=False):
-                    pass
+            boxes = find_boxes(paths, read, progress=progress, workers=workers)
         try:
             io.save_npz(path, boxes=boxes, meta=np.array(json.dumps({"count": len(paths), "tag": tag})))
         except OSError as exc:
