@@ -93,9 +93,10 @@ def test_detection_configs_share_one_search_for_faces(paths, tmp_path, monkeypat
         assert np.array_equal(cached.images, images) and np.array_equal(cached.face_found, found)
 
 
-def test_shipped_boxes_serve_only_where_this_cascade_reproduces_them(paths, tmp_path, monkeypatch):
-    """Boxes shipped for an image list are used once the machine's cascade finds the same boxes on a
-    sample of them; a list whose shipped boxes it does not reproduce is searched image by image."""
+def test_shipped_boxes_serve_only_where_this_cascade_finds_the_same_faces(paths, tmp_path, monkeypatch):
+    """Boxes shipped for an image list are used once the machine's cascade finds the same faces on a
+    sample of them (a few pixels apart, or a few sampled images off, as on another CPU); a list whose
+    shipped boxes frame other places is searched image by image."""
     from facelab.data import detection
     from facelab.data.preprocess import images_fingerprint
 
@@ -105,6 +106,7 @@ def test_shipped_boxes_serve_only_where_this_cascade_reproduces_them(paths, tmp_
     real = detection.detect_face
     monkeypatch.setattr(detection, "detect_face", lambda gray: calls.append(1) or real(gray))
     monkeypatch.setattr(detection, "SHIPPED_CHECK", 8)
+    monkeypatch.setattr(detection, "SHIPPED_TOLERATED", 1)
     monkeypatch.setattr(detection, "SHIPPED_BOXES", tmp_path / "shipped.npz")
 
     def boxes_with(shipped, cache):
@@ -114,10 +116,26 @@ def test_shipped_boxes_serve_only_where_this_cascade_reproduces_them(paths, tmp_
                                     fingerprint=fingerprint, progress=False)
 
     assert np.array_equal(boxes_with(truth, "a"), truth) and len(calls) == 8  # the sample only
-    moved = truth + np.array([1, 0, 0, 0])  # every shipped box one pixel off
-    assert np.array_equal(boxes_with(moved, "b"), truth) and len(calls) > len(paths)
+    nudged = truth + np.array([2, -1, 1, 0])  # every shipped box a pixel or two off: the same faces
+    assert np.array_equal(boxes_with(nudged, "b"), nudged) and len(calls) == 8
+    sample = [i for i in np.random.default_rng(0).choice(len(paths), 8, replace=False) if truth[i, 0] >= 0]
+    one_off = truth.copy()
+    one_off[sample[0]] = detection.NO_FACE  # one sampled image off is tolerated
+    assert np.array_equal(boxes_with(one_off, "c"), one_off) and len(calls) == 8
+    two_off = one_off.copy()
+    two_off[sample[1], 0] += two_off[sample[1], 2]  # a box moved by its width frames another place
+    assert np.array_equal(boxes_with(two_off, "d"), truth) and len(calls) > len(paths)
     other = truth[:-1]  # shipped for a list of another length
-    assert np.array_equal(boxes_with(other, "c"), truth) and len(calls) == len(paths)
+    assert np.array_equal(boxes_with(other, "e"), truth) and len(calls) == len(paths)
+
+
+def test_same_face_is_overlap_of_boxes_or_no_face_in_both():
+    from facelab.data.detection import NO_FACE, same_face
+
+    assert same_face(NO_FACE, NO_FACE) and not same_face(NO_FACE, (10, 10, 40, 40))
+    assert same_face((10, 10, 40, 40), (12, 9, 40, 41))
+    assert not same_face((10, 10, 40, 40), (30, 10, 40, 40))  # IoU 20·40 / (2·1600 − 800) = 1/3
+    assert same_face((10, 10, 40, 40), (20, 10, 40, 40))  # IoU 30·40 / (3200 − 1200) = 0.6
 
 
 def test_the_official_lfw_ships_the_boxes_its_cascade_finds(lfw):

@@ -6,6 +6,7 @@ second configuration costs decoding and cropping, not the cascade; a lock beside
 processes that need the boxes at once (two test workers, two notebooks) find them once. The boxes of
 the official LFW release ship with facelab (:data:`SHIPPED_BOXES`): the cascade's few minutes on all
 13,233 images are spent once, by us, and each machine checks a sample of them against its own cascade.
+Every machine that accepts them crops LFW alike, whatever its CPU.
 """
 from __future__ import annotations
 
@@ -72,8 +73,13 @@ NO_FACE = (-1, -1, -1, -1)  # a row of :func:`face_boxes` where the cascade foun
 #: :func:`face_boxes` of image lists we ship (the official LFW release): ``boxes_<fingerprint>`` arrays,
 #: written by ``scripts/ship_face_boxes.py``
 SHIPPED_BOXES = Path(__file__).with_name("lfw_face_boxes.npz")
-#: images of a shipped list whose boxes this machine's cascade must reproduce before the list is trusted
+#: images of a shipped list on which this machine's cascade is compared with the shipped boxes
 SHIPPED_CHECK = 24
+#: sampled images allowed to disagree: OpenCV's vectorised code differs between CPUs, and on a few
+#: borderline images another CPU's cascade finds a slightly different box, or none
+SHIPPED_TOLERATED = 2
+#: boxes overlapping at least this much (intersection over union) frame the same face
+SAME_FACE_IOU = 0.5
 
 
 def image_box(image: np.ndarray) -> np.ndarray:
@@ -82,9 +88,22 @@ def image_box(image: np.ndarray) -> np.ndarray:
     return np.array(NO_FACE if box is None else box, dtype=np.int32)
 
 
+def same_face(a, b) -> bool:
+    """Whether two rows of :func:`face_boxes` frame the same face: both :data:`NO_FACE`, or boxes whose
+    intersection over union is at least :data:`SAME_FACE_IOU`."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if a[0] < 0 or b[0] < 0:
+        return bool(a[0] < 0 and b[0] < 0)
+    overlap_w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    overlap_h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(overlap_w, 0) * max(overlap_h, 0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter) >= SAME_FACE_IOU
+
+
 def shipped_boxes(paths: Sequence[os.PathLike], read: Callable, fingerprint: str) -> np.ndarray | None:
     """The shipped boxes of this image list, if it is one we ship and this machine's cascade finds the
-    same boxes on a seeded sample of :data:`SHIPPED_CHECK` images (another OpenCV may not); else None."""
+    same faces (:func:`same_face`) on all but :data:`SHIPPED_TOLERATED` of a seeded sample of
+    :data:`SHIPPED_CHECK` images; else None (another cascade: every image is searched)."""
     try:
         with np.load(SHIPPED_BOXES, allow_pickle=False) as npz:
             boxes = npz[f"boxes_{fingerprint}"] if f"boxes_{fingerprint}" in npz.files else None
@@ -94,8 +113,11 @@ def shipped_boxes(paths: Sequence[os.PathLike], read: Callable, fingerprint: str
         return None
     cv2.setNumThreads(1)
     sample = np.random.default_rng(0).choice(len(paths), min(SHIPPED_CHECK, len(paths)), replace=False)
-    if any(not np.array_equal(image_box(read(paths[i])), boxes[i]) for i in sample):
-        return None
+    differ = 0
+    for i in sample:
+        differ += not same_face(image_box(read(paths[i])), boxes[i])
+        if differ > SHIPPED_TOLERATED:
+            return None
     return boxes.astype(np.int32)
 
 
