@@ -167,3 +167,24 @@ def test_lbp_whitens_without_labels_and_chi2_variant_is_ahonen(people):
     chi2 = registry.create("lbp-chi2")
     assert chi2.name == "lbp-chi2" and chi2.similarity == "neg_chi2" and chi2.preprocess == LBP_PREPROCESS
     np.testing.assert_array_equal(chi2.fit(x).embed(x[:5]), LBPMethod(flip_average=True).fit(x).embed(x[:5]))
+
+
+def test_whitened_lbp_embeds_only_the_faces_its_pca_learns_from(people):
+    """With no metric to learn, ``lbp`` describes just the seeded subset its whitening is fitted on,
+    and gets the PCA that the subset of every face's description gives."""
+    from facelab.classical.face_methods import LBPMethod
+
+    x = people[0][:300]
+    described = []
+    lbp = registry.create("lbp", pca_dim=20)
+    lbp.pca_max_samples = 120
+    real = lbp.base.embed
+    lbp.base.embed = lambda images: described.append(len(images)) or real(images)
+    lbp.fit(x)
+    assert described == [120]
+    subset = np.sort(np.random.default_rng(lbp.seed).choice(300, 120, replace=False))
+    reference = PCA(20, whiten=True, svd_solver="randomized", n_iter=4, random_state=lbp.seed,
+                    dtype=np.float32).fit(LBPMethod(sqrt=True, flip_average=True).fit(x).embed(x)[subset])
+    np.testing.assert_array_equal(lbp.pca_.components_, reference.components_)
+    feats = LBPMethod(sqrt=True, flip_average=True).fit(x).embed(x[:7])
+    np.testing.assert_array_equal(lbp.embed(x[:7]), reference.transform(feats).astype(np.float32))

@@ -92,3 +92,23 @@ def test_bad_input_is_named(faces):
         p.transform(faces[:5, :100])
     with pytest.raises(RuntimeError, match="not fitted"):
         PCA(5).transform(faces[:5])
+
+
+def test_transform_centres_in_place_only_arrays_it_may_overwrite(faces):
+    """``overwrite_x`` gives the same coordinates without a copy of X; by default the caller's array,
+    or a view of it, is never changed."""
+    pca = PCA(30, dtype=np.float32).fit(faces[:400])
+    X = faces[400:600].astype(np.float32)
+    before = X.copy()
+    expected = (before - pca.mean_) @ pca.components_.T
+    np.testing.assert_array_equal(pca.transform(X), expected)
+    np.testing.assert_array_equal(pca.transform(X[::1]), expected)  # a view of it
+    np.testing.assert_array_equal(X, before)
+    rows64 = faces[400:600].copy()  # float64 into a float32 PCA: converted (a copy of its own), not touched
+    np.testing.assert_array_equal(pca.transform(rows64, overwrite_x=True), expected)
+    np.testing.assert_array_equal(rows64, faces[400:600])
+    np.testing.assert_array_equal(pca.transform(X, overwrite_x=True), expected)
+    np.testing.assert_array_equal(X, before - pca.mean_)  # centred where it lies
+    frozen = before.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(pca.transform(frozen, overwrite_x=True), expected)

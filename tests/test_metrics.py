@@ -144,3 +144,24 @@ def test_purity_against_brute_force_and_edge_cases():
     truth = np.repeat(np.arange(4), 30)
     for method in ("kmeans", "agglomerative"):
         assert clustering_scores(truth, cluster(x, 4, method))["ari"] == pytest.approx(1.0)
+
+
+def test_chi_square_in_threads_gives_the_one_block_numbers(lfw, monkeypatch):
+    """Row blocks on two threads: bit for bit the numbers of one block (real LBP histograms)."""
+    from sklearn.metrics.pairwise import additive_chi2_kernel
+
+    from facelab.classical.face_methods import LBPMethod
+    from facelab.data import PreprocessConfig
+    from facelab.metrics import distances
+
+    x = lfw.load_images(PreprocessConfig())[:1200]
+    h = LBPMethod().fit(x).embed(x)
+    monkeypatch.setattr(distances, "_cores", lambda: 2)
+    blocks = []
+    real = distances._chi_square_rows
+    monkeypatch.setattr(distances, "_chi_square_rows", lambda *a: blocks.append(len(a[0])) or real(*a))
+    paired = distances.chi_square(h[:600], h[600:])
+    assert blocks == [300, 300]
+    np.testing.assert_array_equal(paired, real(h[:600], h[600:]))
+    np.testing.assert_array_equal(distances.pairwise_chi_square(h[:900], h[900:]),
+                                  -additive_chi2_kernel(h[:900], h[900:]))

@@ -235,21 +235,26 @@ class LearnedMetricMethod(FaceMethod):
             labels = check_labels(labels, len(images), min_classes=1 if self.metric == "none" else 2)
         self.base = fit_shared(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
         self.fit_reused_ = self.base.fit_reused_
-        feats = self.base.embed(images)  # float32: the PCA below computes in float32 without a float64 copy
         # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
         rng = np.random.default_rng(self.seed)
-        sub = feats if len(feats) <= self.pca_max_samples else \
-            feats[np.sort(rng.choice(len(feats), self.pca_max_samples, replace=False))]
+        subset = slice(None) if len(images) <= self.pca_max_samples else \
+            np.sort(rng.choice(len(images), self.pca_max_samples, replace=False))
+        if self.metric == "none":  # nothing is learned from the other images: embed the subset only
+            feats = sub = self.base.embed(images[subset])
+        else:  # float32: the PCA below computes in float32 without a float64 copy
+            feats = self.base.embed(images)
+            sub = feats[subset]
         k = min(self.pca_dim if not self.quick else min(self.pca_dim, 64), len(sub) - 1, feats.shape[1])
         self.pca_ = PCA(k, whiten=True, svd_solver="randomized", n_iter=4, random_state=self.seed,
                         dtype=np.float32).fit(sub)
-        z = self.pca_.transform(feats).astype(np.float64)
+        if self.metric == "none":
+            self.model_ = None
+            self.similarity = "cosine"
+            return self
+        z = self.pca_.transform(feats, overwrite_x=not np.may_share_memory(feats, images)).astype(np.float64)
         if self.metric == "jb":
             self.model_ = JointBayesian(n_iter=self.jb_iter).fit(z, labels)
             self.similarity = self.model_.similarity
-        elif self.metric == "none":
-            self.model_ = None
-            self.similarity = "cosine"
         else:
             self.model_ = FisherLDA(self.lda_dim, pca_components=k).fit(z, labels)
             self.similarity = "cosine"
@@ -258,7 +263,8 @@ class LearnedMetricMethod(FaceMethod):
     def embed(self, images):
         if not hasattr(self, "pca_"):
             raise RuntimeError(f"{self.name}: call fit(images, labels) before embed(images)")
-        z = self.pca_.transform(self.base.embed(images)).astype(np.float64)
+        feats = self.base.embed(images)  # a new array, unless the base hands back the images themselves
+        z = self.pca_.transform(feats, overwrite_x=not np.may_share_memory(feats, images)).astype(np.float64)
         return (z if self.metric != "lda" else self.model_.transform(z)).astype(np.float32)
 
     def params(self):

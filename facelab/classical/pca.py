@@ -194,13 +194,20 @@ class PCA:
         if not hasattr(self, "components_"):
             raise RuntimeError("this PCA is not fitted yet: call fit(X) first")
 
-    def transform(self, X) -> np.ndarray:
-        """Coordinates of X on the principal axes, (n, k); unit variance per axis if ``whiten``."""
+    def transform(self, X, overwrite_x: bool = False) -> np.ndarray:
+        """Coordinates of X on the principal axes, (n, k); unit variance per axis if ``whiten``.
+
+        overwrite_x: centre X in place when it already is a writable array of the working dtype (as
+        scipy's ``overwrite_a``): the same numbers without a second array of X's size, for callers that
+        made X for this call alone (a fresh allocation of a gigabyte costs more than the product)."""
         self._check_fitted()
+        X_in = X
         X = check_matrix(X, "X", dtype=self.mean_.dtype)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features; this PCA was fitted on {self.n_features_in_}")
-        z = (X - self.mean_) @ self.components_.T
+        # check_matrix's own copy is free to use; the caller's array only when it says so
+        in_place = X.flags.writeable and (overwrite_x or not np.may_share_memory(X, X_in))
+        z = np.subtract(X, self.mean_, out=X if in_place else None) @ self.components_.T
         if self.whiten:
             z /= np.sqrt(np.maximum(self.explained_variance_, np.finfo(float).tiny))
         return z

@@ -6,6 +6,8 @@ The evaluator only ever calls ``similarity.paired(a, b)`` (verification) and
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -78,10 +80,27 @@ def pairwise_manhattan(A, B):
     return _pairwise_blocked(manhattan, A, B)
 
 
-def chi_square(a, b, weights=None):
-    """χ²(a, b) = Σ (a−b)² / (a+b), terms with a+b = 0 omitted (Ahonen et al. 2006, eq. 3);
-    with ``weights`` (one per feature) the weighted form Σ w (a−b)²/(a+b) (their eq. 4)."""
-    a, b = np.broadcast_arrays(_float(a), _float(b))
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def in_row_blocks(fn, *arrays, min_rows: int = 256):
+    """``fn(*arrays)`` computed on blocks of rows, one thread per core: the same numbers, since every
+    row is computed alone, in less time for functions that release the GIL (NumPy's element-wise
+    loops, scikit-learn's compiled χ²). ``arrays`` share their first dimension; blocks stack on it."""
+    n, workers = len(arrays[0]), _cores()
+    if workers < 2 or n < 2 * min_rows:
+        return fn(*arrays)
+    edges = np.linspace(0, n, min(workers, n // min_rows) + 1).astype(int)
+    with ThreadPoolExecutor(len(edges) - 1) as pool:
+        blocks = list(pool.map(lambda i: fn(*(x[edges[i]: edges[i + 1]] for x in arrays)), range(len(edges) - 1)))
+    return np.concatenate(blocks)
+
+
+def _chi_square_rows(a, b, weights=None):
     total = a + b
     terms = a - b
     np.multiply(terms, terms, out=terms)
@@ -91,14 +110,25 @@ def chi_square(a, b, weights=None):
     return terms.sum(-1) if weights is None else terms @ _float(weights).astype(terms.dtype)
 
 
+def chi_square(a, b, weights=None):
+    """χ²(a, b) = Σ (a−b)² / (a+b), terms with a+b = 0 omitted (Ahonen et al. 2006, eq. 3);
+    with ``weights`` (one per feature) the weighted form Σ w (a−b)²/(a+b) (their eq. 4)."""
+    a, b = np.broadcast_arrays(_float(a), _float(b))
+    if a.ndim == 2 and weights is None:  # rows of histograms (verification pairs): row blocks in threads
+        return in_row_blocks(_chi_square_rows, a, b)  # (not weighted: BLAS's product is blocked by rows)
+    return _chi_square_rows(a, b, weights)
+
+
 def pairwise_chi_square(A, B):
     """Non-negative inputs (histograms) go through scikit-learn's compiled
-    ``additive_chi2_kernel`` (= −χ²), about 3× faster than NumPy blocks; others through blocks."""
+    ``additive_chi2_kernel`` (= −χ²), about 3× faster than NumPy blocks, on row blocks of A in
+    threads; others through blocks."""
     A, B = _float(A), _float(B)
     if A.size and B.size and A.min() >= 0 and B.min() >= 0:
         from sklearn.metrics.pairwise import additive_chi2_kernel
 
-        return -additive_chi2_kernel(A, B.astype(A.dtype))
+        B = B.astype(A.dtype)
+        return in_row_blocks(lambda rows: -additive_chi2_kernel(rows, B), A)
     return _pairwise_blocked(chi_square, A, B)
 
 
