@@ -30,9 +30,15 @@ def _f(x):
     return np.asarray(x, dtype=np.float64)
 
 
-def _unit(x):
+def _unit_rows(x):
     x = _f(x)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), _EPS)
+
+
+def _unit(x):
+    """Rows scaled to unit length (float64)."""
+    x = np.asarray(x)
+    return in_row_blocks(_unit_rows, x) if x.ndim == 2 else _unit_rows(x)
 
 
 # -- distances (lower = closer), paired and pairwise -----------------------------------------
@@ -87,17 +93,24 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def in_row_blocks(fn, *arrays, min_rows: int = 256):
-    """``fn(*arrays)`` computed on blocks of rows, one thread per core: the same numbers, since every
-    row is computed alone, in less time for functions that release the GIL (NumPy's element-wise
-    loops, scikit-learn's compiled χ²). ``arrays`` share their first dimension; blocks stack on it."""
-    n, workers = len(arrays[0]), _cores()
-    if workers < 2 or n < 2 * min_rows:
+def in_row_blocks(fn, *arrays, block_bytes: int = 1 << 23):
+    """``fn(*arrays)`` computed on blocks of rows, the blocks shared among one thread per core: the same
+    numbers for any ``fn`` that computes every row alone, in less time for functions that release the
+    GIL (NumPy's element-wise loops and reductions, scikit-learn's compiled χ²) and with temporaries of
+    about ``block_bytes`` (in float64) instead of the arrays' size (a fresh gigabyte is slow to fault
+    in). ``arrays`` share their first dimension; the blocks' results are stacked on it."""
+    n = len(arrays[0])
+    row_bytes = 8 * sum(int(np.prod(x.shape[1:])) for x in arrays)
+    rows = max(64, block_bytes // max(row_bytes, 1))
+    if n <= rows:
         return fn(*arrays)
-    edges = np.linspace(0, n, min(workers, n // min_rows) + 1).astype(int)
-    with ThreadPoolExecutor(len(edges) - 1) as pool:
-        blocks = list(pool.map(lambda i: fn(*(x[edges[i]: edges[i + 1]] for x in arrays)), range(len(edges) - 1)))
-    return np.concatenate(blocks)
+    edges = list(range(0, n, rows)) + [n]
+    blocks = lambda i: fn(*(x[edges[i]: edges[i + 1]] for x in arrays))
+    workers = min(_cores(), len(edges) - 1)
+    if workers < 2:
+        return np.concatenate([blocks(i) for i in range(len(edges) - 1)])
+    with ThreadPoolExecutor(workers) as pool:
+        return np.concatenate(list(pool.map(blocks, range(len(edges) - 1))))
 
 
 def _chi_square_rows(a, b, weights=None):
@@ -162,8 +175,12 @@ def pairwise_hamming(A, B):
     return A @ (1 - B).T + (1 - A) @ B.T  # count of 1/0 plus 0/1 disagreements, as matrix products
 
 
+def _cosine_rows(a, b):
+    return np.einsum("ij,ij->i", _unit_rows(a), _unit_rows(b))
+
+
 def cosine(a, b):
-    return np.einsum("ij,ij->i", _unit(a), _unit(b))
+    return in_row_blocks(_cosine_rows, *np.broadcast_arrays(np.asarray(a), np.asarray(b)))
 
 
 def pairwise_cosine(A, B):
