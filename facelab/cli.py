@@ -154,7 +154,7 @@ def cmd_report(args) -> int:
         raise ValueError("give a results.json (or --merge DIR ... --out DIR, or --summary DIR --readme FILE)")
     results = json.loads(Path(args.results).read_text())
     if args.figure and not is_few_shot_result(results):
-        raise ValueError(f"--figure draws few-shot results (python -m facelab.generative.fewshot); {args.results} "
+        raise ValueError(f"--figure draws few-shot results (python -m facelab.evaluation.vae_few_shot); {args.results} "
                          "is not one (a facelab compare folder has its own roc.png)")
     if not is_few_shot_result(results) and not is_disentangle_result(results):
         results = read_results(args.results)  # a compare results file: checked against the files beside it
@@ -165,9 +165,9 @@ def cmd_report(args) -> int:
         print(markdown_table(results))
     if args.figure:
         from . import io
-        from .generative import fewshot
+        from .evaluation import vae_few_shot
 
-        io.save_figure(fewshot.figure(results), args.figure, dpi=120)
+        io.save_figure(vae_few_shot.figure(results), args.figure, dpi=120)
         print(f"wrote {args.figure}")
     return 0
 

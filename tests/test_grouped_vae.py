@@ -13,6 +13,7 @@ from scipy.special import logsumexp, softmax
 from scipy.stats import multivariate_normal
 
 from facelab.data.preprocess import PreprocessConfig, preprocess_files
+from facelab.evaluation import vae_few_shot
 from facelab.evaluation.report import few_shot_markdown
 from facelab.generative import fewshot
 from facelab.generative.figures import identity_means, identity_samples, paper_figures, z_interpolation
@@ -454,7 +455,7 @@ def test_registered_method_fits_and_embeds_mu_w_of_one_image(faces):
     all_labels = np.repeat(np.arange(18), PER_PERSON)
     split = FewShotSplit(np.arange(12 * PER_PERSON), [[(12 + i, row[:2], row[2:]) for i, row in enumerate(pos)]],
                          (1, 2))
-    res = fewshot.few_shot_accuracy(method.model_, all_images, all_labels, split, k=4, eigen_components=10,
+    res = vae_few_shot.few_shot_accuracy(method.model_, all_images, all_labels, split, k=4, eigen_components=10,
                                     progress=False)
     assert set(res["accuracy"]) == {"vae_p_w_given_x", "vae_mu_w_ncm", "eigenfaces_ncm"}
     assert res["probes"] == 24 and res["identities"] == 6
@@ -469,14 +470,14 @@ def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path, c
 
     res = {"accuracy": {"vae_p_w_given_x": {"1": 0.125, "10": 0.5}, "eigenfaces_ncm": {"1": 0.25, "10": 0.375}},
            "identities": 40, "probes": 159, "repeats": 3, "importance_samples": 8, "probes_per_person": 5,
-           "device": "cpu (2 cores)", "command": "python -m facelab.generative.fewshot --k 8"}
+           "device": "cpu (2 cores)", "command": "python -m facelab.evaluation.vae_few_shot --k 8"}
     (tmp_path / "results.json").write_text(json.dumps(res))
     assert "| vae_p_w_given_x | 12.50 | 50.00 |" in markdown_table(res)
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- results:vae:begin -->\nold\n<!-- results:vae:end -->\nb\n")
     update_readme(readme, tmp_path / "results.json", "facelab compare", block="vae")
     text = readme.read_text()
-    assert "Produced by `python -m facelab.generative.fewshot --k 8` on cpu (2 cores)" in text
+    assert "Produced by `python -m facelab.evaluation.vae_few_shot --k 8` on cpu (2 cores)" in text
     assert "| eigenfaces_ncm | 25.00 | 37.50 |" in text and "old" not in text and text.endswith("b\n")
     assert "at most 5 probes per person" in text and "Grouped VAE" not in text  # title left to the README
 

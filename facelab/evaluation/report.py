@@ -69,13 +69,13 @@ def _subset_lines(results: dict) -> list[str]:
 
 
 def is_few_shot_result(results: dict) -> bool:
-    """Whether a results file came from :func:`facelab.generative.fewshot.few_shot_accuracy` (``python -m
+    """Whether a results file came from :func:`facelab.evaluation.vae_few_shot.few_shot_accuracy` (``python -m
     facelab.generative.fewshot``), not from ``facelab compare``."""
     return "importance_samples" in results
 
 
 def few_shot_markdown(result: dict, command: str | None = None) -> str:
-    """The accuracy-vs-N table of :func:`facelab.generative.fewshot.few_shot_accuracy` (and the command, when given)."""
+    """The accuracy-vs-N table of :func:`facelab.evaluation.vae_few_shot.few_shot_accuracy` (and the command, when given)."""
     acc = result["accuracy"]
     shots = list(next(iter(acc.values())))
     lines = [f"# Grouped VAE: few-shot identification on LFW View 1 test people", "",

@@ -9,13 +9,9 @@ Inputs are uint8 images as the data layer gives them; outputs are floats in [0, 
 from __future__ import annotations
 
 import numpy as np
-from keras import ops
 
+from .fewshot import to_numpy
 from .grouped_vae import GroupedVAE, to_unit
-
-
-def _np(t):
-    return np.asarray(ops.convert_to_numpy(t))
 
 
 def _single_z(model: GroupedVAE, image: np.ndarray):
@@ -23,7 +19,7 @@ def _single_z(model: GroupedVAE, image: np.ndarray):
     x = to_unit(image[None])
     mu_w, _ = model.q_w(x[:, None])
     mu_z, _ = model.q_z(model.features(x), mu_w)
-    return _np(mu_w)[0], _np(mu_z)[0]
+    return to_numpy(mu_w)[0], to_numpy(mu_z)[0]
 
 
 def z_interpolation(model: GroupedVAE, image_a, image_b, identity_groups, steps: int = 8) -> np.ndarray:
@@ -35,8 +31,8 @@ def z_interpolation(model: GroupedVAE, image_a, image_b, identity_groups, steps:
     z = (1 - t) * z_a + t * z_b  # (steps, z_dim)
     rows = []
     for group in identity_groups:
-        w = _np(model.q_w(to_unit(np.asarray(group))[None])[0])  # (1, w_dim)
-        rows.append(_np(model.decode(np.repeat(w, steps, 0), z)))
+        w = to_numpy(model.q_w(to_unit(np.asarray(group))[None])[0])  # (1, w_dim)
+        rows.append(to_numpy(model.decode(np.repeat(w, steps, 0), z)))
     return np.stack(rows)
 
 
@@ -48,7 +44,7 @@ def identity_means(model: GroupedVAE, groups) -> tuple[np.ndarray, np.ndarray]:
         x = to_unit(np.asarray(group))
         w = model.q_w(x[None])[0]
         mu_z, _ = model.p_z(w)
-        decoded.append(_np(model.decode(w, mu_z))[0])
+        decoded.append(to_numpy(model.decode(w, mu_z))[0])
         averages.append(x.mean(0))
     return np.stack(decoded), np.stack(averages)
 
@@ -57,13 +53,13 @@ def identity_samples(model: GroupedVAE, group, n_samples: int = 8, seed: int = 0
     """New images of the person seen in ``group``: z ~ p(z | w), x = mean of p(x | w, z), with w the
     mean of q(w | group) (or a draw from it when ``sample_w``). ``(n_samples, H, W, C)``."""
     rng = np.random.default_rng(seed)
-    mu_w, sd_w = (_np(a) for a in model.q_w(to_unit(np.asarray(group))[None]))
+    mu_w, sd_w = (to_numpy(a) for a in model.q_w(to_unit(np.asarray(group))[None]))
     w = np.repeat(mu_w, n_samples, 0)
     if sample_w:
         w = w + np.repeat(sd_w, n_samples, 0) * rng.standard_normal(w.shape).astype(np.float32)
-    mu_z, sd_z = (_np(a) for a in model.p_z(w))
+    mu_z, sd_z = (to_numpy(a) for a in model.p_z(w))
     z = mu_z + sd_z * rng.standard_normal(mu_z.shape).astype(np.float32)
-    return _np(model.decode(w, z))
+    return to_numpy(model.decode(w, z))
 
 
 # -- drawing -----------------------------------------------------------------------------------
