@@ -70,7 +70,7 @@ def _subset_lines(results: dict) -> list[str]:
 
 def is_few_shot_result(results: dict) -> bool:
     """Whether a results file came from :func:`facelab.evaluation.vae_few_shot.few_shot_accuracy` (``python -m
-    facelab.generative.fewshot``), not from ``facelab compare``."""
+    facelab.evaluation.vae_few_shot``), not from ``facelab compare``."""
     return "importance_samples" in results
 
 
@@ -135,7 +135,7 @@ def disentangle_markdown(results: dict) -> str:
 
 def markdown_table(results: dict) -> str:
     """One row per method: the numbers a reader compares, with the budget next to them.
-    A few-shot results file of ``python -m facelab.generative.fewshot`` and the GAN disentangler's
+    A few-shot results file of ``python -m facelab.evaluation.vae_few_shot`` and the GAN disentangler's
     measurements (``facelab disentangle``) get their own tables."""
     if is_few_shot_result(results):
         return few_shot_markdown(results)
