@@ -39,6 +39,9 @@ class FaceMethod:
     #: True when the last fit was another method's, taken over (:mod:`facelab.shared_fits`): the
     #: evaluator then reports a fit time without that training
     fit_reused_: bool = False
+    #: per-image tables the method computes once per image list, ``name → fn(images) -> rows`` (the GAN
+    #: disentangler's pose targets), which ``facelab data pack`` stores beside the images
+    memo_tables: dict = {}
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False):
         self.preprocess = PreprocessConfig.coerce(preprocess)

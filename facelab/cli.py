@@ -105,15 +105,9 @@ def cmd_data(args) -> int:
 
         if not args.out:
             raise ValueError("facelab data pack needs --out DIR (a new folder for the packed copy)")
-        configs, tables = {}, {}
-        for name in methods.resolve_names("deep" if args.methods is None else args.methods):
-            method = methods.create(name, preset=args.preset)
-            config = method.preprocess
-            configs[config.key()] = config
-            for table, fn in getattr(method, "memo_tables", {}).items():
-                tables[(table, config.key())] = (table, config, fn)
-        out = pack_lfw(LFW(args.data_dir, progress=not args.no_progress), args.out, configs.values(),
-                       tables.values())
+        configs, tables = methods.pack_contents(methods.resolve_names("deep" if args.methods is None else args.methods),
+                                                args.preset)
+        out = pack_lfw(LFW(args.data_dir, progress=not args.no_progress), args.out, configs, tables)
         size = sum(f.stat().st_size for f in out.iterdir()) / 2 ** 20
         print(f"packed LFW ({len(configs)} preprocessing config(s), {len(tables)} memo table(s)) into {out}: "
               f"{size:.1f} MiB; "

@@ -375,6 +375,20 @@ FAMILIES = {
 }
 
 
+def pack_contents(names: list[str], preset: str | None = None) -> tuple[list, list]:
+    """What ``facelab data pack`` stores for ``names`` built at ``preset``: each distinct preprocessing
+    config, and each method's :attr:`~facelab.base.FaceMethod.memo_tables` as ``(table, config, fn)``
+    triples (the arguments of :func:`facelab.data.pack.pack_lfw`)."""
+    configs, tables = {}, {}
+    for name in names:
+        method = create(name, preset=preset)
+        config = method.preprocess
+        configs[config.key()] = config
+        for table, fn in method.memo_tables.items():
+            tables[(table, config.key())] = (table, config, fn)
+    return list(configs.values()), list(tables.values())
+
+
 def family(name: str) -> str:
     """The family (a key of :data:`FAMILIES`) of a method name; a ``+jb``/``+lda`` scoring head
     belongs to the family of the features it scores."""

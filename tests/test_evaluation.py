@@ -15,6 +15,9 @@ from facelab.classical.pixels import PixelMethod
 from facelab.data import PreprocessConfig
 from facelab.evaluation import (evaluate_identification, evaluate_verification, few_shot_split,
                                 identification_split, verification_splits)
+from facelab.evaluation.protocols import FewShotSplit
+from facelab.evaluation.runner import nearest_class_mean, score_episodes, verify_each
+from facelab.metrics import get_similarity
 
 SMALL = PreprocessConfig(size=24, crop=(112, 112))
 
@@ -101,6 +104,57 @@ def test_identification_numbers_are_sane_and_rise_with_shots(lfw):
     assert np.all(np.diff(cs["cmc"]) >= 0)
     acc = r["few_shot"]["accuracy"]
     assert acc["1"] < acc["10"]
+
+
+class Shifted(PixelMethod):
+    """Pixels scored around a mean moved by a constant: another method, same images."""
+
+    name = "shifted"
+
+    def embed(self, images):
+        return super().embed(images) + 10.0
+
+
+def test_verify_each_runs_every_method_on_the_same_splits_and_keeps_the_last_fit(lfw):
+    """The one loop over methods: each result is the evaluator's own, in the order given, and its
+    ``last_fitted`` is the method fitted on the last split's training people."""
+    Spy.fitted_on.clear()
+    runs = list(verify_each({"spy": lambda: Spy(SMALL), "shifted": lambda: Shifted(SMALL)}, lfw, "view2",
+                            folds=[3, 8], progress=False))
+    assert [name for name, _, _ in runs] == ["spy", "shifted"]
+    alone = evaluate_verification(lambda: Shifted(SMALL), lfw, "view2", folds=[3, 8], progress=False)
+    assert runs[1][1].fold_accuracy == alone.fold_accuracy != runs[0][1].fold_accuracy
+    assert all(seconds > 0 for _, _, seconds in runs)
+    last_train = verification_splits(lfw, "view2")[8].train_images
+    assert Spy.fitted_on[-1][0] == len(last_train)
+    fitted = runs[0][1].last_fitted
+    assert isinstance(fitted, Spy) and np.allclose(fitted.mean_, lfw.load_images(SMALL)[last_train].reshape(len(last_train), -1).mean(0))
+    assert "last_fitted" not in runs[0][1].summary()
+
+
+def test_nearest_class_mean_and_the_episode_loop_score_what_they_should():
+    emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 3.0], [0.3, 2.7]])  # person 3's embeddings are longer
+    labels = np.array([7, 7, 3, 3])
+    probes = np.array([[0.2, 2.0], [1.0, 0.3], [0.1, 0.2]])
+    # (0.1, 0.2) points nearer to person 3's mean (0.15, 2.85) in angle, but is nearer to 7's (0.95, 0.05) in L2
+    assert nearest_class_mean(emb, labels, probes, get_similarity("cosine")).tolist() == [3, 7, 3]
+    assert nearest_class_mean(emb, labels, probes, get_similarity("neg_euclidean")).tolist() == [3, 7, 7]
+
+    positions_label = np.array([7, 7, 3, 3, 7, 7, 3, 3])
+    episode = [(7, np.array([0, 1]), np.array([4, 5])), (3, np.array([2, 3]), np.array([6]))]
+    other = [(7, np.array([1, 0]), np.array([5])), (3, np.array([3, 2]), np.array([6, 7]))]
+    split = FewShotSplit(np.array([], int), [episode, other], (1, 2))
+    calls = []
+
+    def oracle(r, ep, n):
+        calls.append((r, n, [e[:n].tolist() for _, e, _ in ep]))
+        return positions_label[np.concatenate([p for _, _, p in ep])]
+
+    out = score_episodes(split, positions_label, {"oracle": oracle, "always 7": lambda r, ep, n: 7})
+    assert out["oracle"] == {"1": [1.0, 1.0], "2": [1.0, 1.0]}
+    assert out["always 7"] == {"1": [2 / 3, 1 / 3], "2": [2 / 3, 1 / 3]}
+    assert [(r, n) for r, n, _ in calls] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert calls[2][2] == [[1], [3]]  # the rule sees the episode's own enrolment order
 
 
 class Broken(FaceMethod):

@@ -28,8 +28,7 @@ ROOMS = {
 #: upward imports that docs/architecture.md lists as known departures, each as
 #: "importer:function -> imported"; an entry that no longer occurs fails too, so the list stays true.
 DEPARTURES: set[str] = set()
-#: cycles docs/architecture.md lists as known departures (2.): the grading worker looks its assignment up in
-#: the package that imports the grader (assignments/grading.py, ``_grade_worker``: ``from . import get``)
+#: cycles docs/architecture.md lists as known departures: none
 KNOWN_CYCLES = []
 
 ORDER = list(ROOMS)
@@ -168,3 +167,25 @@ def test_the_checks_can_fail():
     assert room_of("facelab.evaluation.runner") == "evaluation" and room_of("facelab") == "shared"
     with pytest.raises(AssertionError, match="in no room"):
         room_of("facelab.newthing")
+
+
+def private_imports_across_packages(module: str) -> list[str]:
+    """``from X import _name`` in ``module`` where X is outside ``module``'s own package (a private name of another package)."""
+    path = MODULES[module]
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.ImportFrom) or node.module == "__future__":
+            continue
+        source = (".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+                  if node.level else (node.module or ""))
+        home = source if source in MODULES and MODULES[source].name == "__init__.py" else source.rsplit(".", 1)[0]
+        for alias in node.names:
+            if alias.name.startswith("_") and not alias.name.startswith("__") and home != ".".join(package):
+                out.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} imports {source}.{alias.name}")
+    return out
+
+
+def test_no_package_imports_another_packages_private_names():
+    found = [hit for module in MODULES for hit in private_imports_across_packages(module)]
+    assert not found, "private names imported across packages (make them public, or move the code):\n" + "\n".join(found)

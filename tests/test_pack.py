@@ -62,6 +62,21 @@ def test_pack_command_writes_a_data_root_that_compare_accepts(lfw, tmp_path, cac
     assert len(acc) == 1 and 0.6 < acc[0] < 0.85
 
 
+def test_pack_contents_are_each_methods_preprocessing_once_and_its_memo_tables():
+    """What ``facelab data pack --methods`` stores: distinct preprocessing configs, and the tables a
+    method names in its ``memo_tables`` (the GAN disentangler's head poses) under its own config."""
+    from facelab import methods
+    from facelab.generative import gan_disentangler as gd
+
+    names = ["deepid", "deepid+jb", "gan-disentangler", "eigenfaces"]
+    configs, tables = methods.pack_contents(names, "quick")
+    made = [methods.create(n, preset="quick").preprocess for n in names]
+    assert sorted(c.key() for c in configs) == sorted({c.key() for c in made})
+    gan = methods.create("gan-disentangler", preset="quick").preprocess
+    assert [(t, c.key()) for t, c, _ in tables] == [(gd.POSE_MEMO_KEY, gan.key())]
+    assert methods.pack_contents(["eigenfaces"], "quick")[1] == []
+
+
 # -- rows a pack computes where OpenCV can (the GAN's head-pose targets) ---------------------------
 TINY_PACKED = PreprocessConfig(size=16, crop=(112, 112))
 

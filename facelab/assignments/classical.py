@@ -156,12 +156,6 @@ def _pool2(images: np.ndarray) -> np.ndarray:
     return images[:, : h // 2 * 2, : w // 2 * 2, 0].reshape(n, h // 2, 2, w // 2, 2).mean((2, 4))
 
 
-def _verify(scores_train, same_train, scores_test, same_test) -> dict:
-    t, train_acc = ref.best_threshold_and_accuracy(scores_train, same_train)
-    return {"threshold": t, "train_accuracy": train_acc, "test_accuracy": ref.accuracy_at(scores_test, same_test, t),
-            "test_auc": ref.roc_auc(scores_test, same_test)}
-
-
 def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = False) -> dict:
     """View 1 verification with (a) LBP_{8,1} 4×4-cell histograms from the student's codes,
     compared by χ², and (b) eigenfaces from the student's PCA, compared by cosine. Thresholds are
@@ -169,23 +163,21 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
     are reported next to the student's."""
     from ..data.preprocess import PreprocessConfig
     from ..metrics.distances import chi_square, cosine
-    from .realdata import flat, view1
+    from .realdata import flat, verify, view1
 
     config = PreprocessConfig(size=64 if quick else 80, crop=(112, 112))
     train, test = view1(lfw, config, per_class=100 if quick else None, seed=seed)
 
-    def lbp_scores(data, codes_fn):
-        hists = np.stack([lbp_histograms(np.asarray(codes_fn(img[..., 0], 8, 1.0)).astype(np.int64))
-                          for img in data.images])
-        return -chi_square(hists[data.a], hists[data.b]), hists
+    def lbp_scores(codes_fn):
+        def scores(data):
+            hists = np.stack([lbp_histograms(np.asarray(codes_fn(img[..., 0], 8, 1.0)).astype(np.int64))
+                              for img in data.images])
+            return -chi_square(hists[data.a], hists[data.b])
+        return scores
 
-    s_tr, h_tr = lbp_scores(train, student.lbp_codes)
-    s_te, _ = lbp_scores(test, student.lbp_codes)
-    r_tr, rh_tr = lbp_scores(train, ref.lbp_codes)
-    r_te, _ = lbp_scores(test, ref.lbp_codes)
     code_agreement = float(np.mean([np.mean(np.asarray(student.lbp_codes(img[..., 0], 8, 1.0)) == ref.lbp_codes(img[..., 0]))
                                     for img in train.images[:20]]))
-    lbp = {"student": _verify(s_tr, train.same, s_te, test.same), "reference": _verify(r_tr, train.same, r_te, test.same),
+    lbp = {"student": verify(lbp_scores(student.lbp_codes), train, test), "reference": verify(lbp_scores(ref.lbp_codes), train, test),
            "code_agreement_first_20_images": code_agreement, "grid": 4, "similarity": "neg_chi2"}
 
     k = 40 if quick else 100
@@ -193,12 +185,16 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
     X = pooled(train)
     mean, comps = student.pca_fit(X, k)
     proj = lambda d: np.asarray(student.pca_transform(pooled(d), mean, comps))
-    e_tr, e_te = proj(train), proj(test)
     rmean, rcomps = ref.pca_fit(X, k)
     rp = lambda d: ref.pca_transform(pooled(d), rmean, rcomps)
-    q_tr, q_te = rp(train), rp(test)
-    pca = {"student": _verify(cosine(e_tr[train.a], e_tr[train.b]), train.same, cosine(e_te[test.a], e_te[test.b]), test.same),
-           "reference": _verify(cosine(q_tr[train.a], q_tr[train.b]), train.same, cosine(q_te[test.a], q_te[test.b]), test.same),
+
+    def cosine_scores(project):
+        def scores(data):
+            e = project(data)
+            return cosine(e[data.a], e[data.b])
+        return scores
+
+    pca = {"student": verify(cosine_scores(proj), train, test), "reference": verify(cosine_scores(rp), train, test),
            "n_components": k, "fitted_on_images": len(X), "pixels": X.shape[1], "similarity": "cosine"}
     return {"preprocess": config.to_dict(), "train_pairs": len(train), "test_pairs": len(test),
             "lbp": lbp, "eigenfaces": pca}

@@ -101,7 +101,7 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
     halves of the ELBO), and verifies pairsDevTest with score = −symmetric KL between the two
     faces' posteriors (threshold on pairsDevTrain)."""
     from ..data.preprocess import PreprocessConfig
-    from .realdata import flat, view1
+    from .realdata import flat, verify, view1
 
     config = PreprocessConfig(size=32)
     train, test = view1(lfw, config, per_class=150 if quick else None, seed=seed)
@@ -114,21 +114,20 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
         z = np.asarray(rep_fn(mu, lv, np.random.default_rng(seed).standard_normal(mu.shape)), dtype=float)
         return {"kl_to_prior_mean": float(kl.mean()), "reconstruction_mse": float(np.mean((decode(z) - x) ** 2))}
 
-    def verify(kl_fn):
+    def accuracy(kl_fn):
         def scores(data):
             mu, lv = posterior(flat(data.images) / 255.0)
             a, b = (mu[data.a], lv[data.a]), (mu[data.b], lv[data.b])
             return -(np.asarray(kl_fn(*a, *b), float) + np.asarray(kl_fn(*b, *a), float))
-        t, _ = ref.best_threshold_and_accuracy(scores(train), train.same)
-        return ref.accuracy_at(scores(test), test.same, t)
+        return verify(scores, train, test)["test_accuracy"]
 
     return {"model": f"probabilistic PCA, k={k}, fitted on the pairsDevTrain faces (pixels / 255)",
             "noise_variance": float(sigma2), "preprocess": config.to_dict(),
             "train_pairs": len(train), "test_pairs": len(test),
             "test_images": {"student": elbo_terms(student.kl_diag_gaussians, student.reparameterize, test),
                             "reference": elbo_terms(ref.kl_diag_gaussians, ref.reparameterize, test)},
-            "verification_neg_symmetric_kl": {"student_test_accuracy": verify(student.kl_diag_gaussians),
-                                              "reference_test_accuracy": verify(ref.kl_diag_gaussians)}}
+            "verification_neg_symmetric_kl": {"student_test_accuracy": accuracy(student.kl_diag_gaussians),
+                                              "reference_test_accuracy": accuracy(ref.kl_diag_gaussians)}}
 
 
 ASSIGNMENT = Assignment("grouped-vae", 5, "Reparameterisation and the KL(q ‖ p) between diagonal Gaussians",

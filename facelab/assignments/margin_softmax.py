@@ -177,7 +177,7 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
     identity by the margin; then trains per-dimension weights of the embedding with the student's
     loss (finite-difference gradients) and verifies pairsDevTest by the student's cosines."""
     from ..data.preprocess import PreprocessConfig
-    from .realdata import balanced_subset, fit_diagonal_metric, load_images, pair_data, pca_embedding
+    from .realdata import balanced_subset, fit_diagonal_metric, load_images, pair_data, pca_embedding, verify
 
     scale, margin, min_images = 30.0, 0.5, 4
     per_person = 8  # at most this many images of one person: no identity dominates
@@ -207,13 +207,12 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
 
     test = pair_data(lfw, balanced_subset(lfw.pairs("view1-test"), 150 if quick else None, seed), config)
     thr = pair_data(lfw, balanced_subset(lfw.pairs("view1-train"), 150 if quick else None, seed), config)
-    e_test, e_thr = embed(test.images), embed(thr.images)
 
-    def verify(w, cosine_fn):
-        def scores(data, e):
-            return np.asarray(cosine_fn(e * w, e * w), dtype=float)[data.a, data.b]  # all-pairs cosines
-        t, _ = ref.best_threshold_and_accuracy(scores(thr, e_thr), thr.same)
-        return ref.accuracy_at(scores(test, e_test), test.same, t)
+    def accuracy(w, cosine_fn):
+        def scores(data):
+            e = embed(data.images) * w
+            return np.asarray(cosine_fn(e, e), dtype=float)[data.a, data.b]  # all-pairs cosines
+        return verify(scores, thr, test)["test_accuracy"]
 
     return {
         "embedding": f"whitened PCA({dim}) of peopleDevTrain faces, seeded rotation, L2-normalised",
@@ -226,9 +225,9 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
         "faces_winning_with_the_margin": float(np.mean(logits.argmax(1) == labels)),
         "training": {"what": "per-dimension weights, finite-difference gradient descent on the mean loss",
                      "steps": len(history) - 1, "loss_history": history, "reference_loss_history": history_ref},
-        "test_accuracy": {"pairs": len(test), "before": verify(ones, student.cosine_logits),
-                          "after": verify(w, student.cosine_logits),
-                          "reference_after": verify(w_ref, ref.cosine_logits)},
+        "test_accuracy": {"pairs": len(test), "before": accuracy(ones, student.cosine_logits),
+                          "after": accuracy(w, student.cosine_logits),
+                          "reference_after": accuracy(w_ref, ref.cosine_logits)},
     }
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..data.lfw import LFW, PairSet
 from ..data.preprocess import PreprocessConfig, preprocess_files
+from . import reference as ref
 
 
 def balanced_subset(pairs: PairSet, per_class: int | None, seed: int, *, per_fold: bool = False) -> PairSet:
@@ -60,6 +61,16 @@ def view1(lfw: LFW, config: PreprocessConfig, *, per_class: int | None, seed: in
     train = balanced_subset(lfw.pairs("view1-train"), per_class, seed)
     test = balanced_subset(lfw.pairs("view1-test"), per_class, seed + 1)
     return pair_data(lfw, train, config), pair_data(lfw, test, config)
+
+
+def verify(scores, threshold_set: PairData, test_set: PairData) -> dict:
+    """Verification of a run's pair scores by the answer key's rule (:mod:`.reference`), the same in every
+    assignment: ``scores(pair_data)`` → one similarity per pair; the threshold that maximises accuracy on
+    ``threshold_set``, the accuracy at that threshold and the AUC on ``test_set``."""
+    s_thr, s_test = scores(threshold_set), scores(test_set)
+    t, thr_accuracy = ref.best_threshold_and_accuracy(s_thr, threshold_set.same)
+    return {"threshold": t, "train_accuracy": thr_accuracy, "test_accuracy": ref.accuracy_at(s_test, test_set.same, t),
+            "test_auc": ref.roc_auc(s_test, test_set.same)}
 
 
 def flat(images: np.ndarray) -> np.ndarray:

@@ -87,23 +87,23 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
     different pairs, then *trains* per-dimension weights of that embedding with the student's
     loss (finite-difference gradients) and verifies pairsDevTest with the student's distance."""
     from ..data.preprocess import PreprocessConfig
-    from .realdata import fit_diagonal_metric, pca_embedding, view1
+    from .realdata import fit_diagonal_metric, pca_embedding, verify, view1
 
     margin = 1.5  # above √2, the typical distance of unrelated unit vectors: different pairs stay active
     config = PreprocessConfig(size=32)
     train, test = view1(lfw, config, per_class=150 if quick else 500, seed=seed)
     dim = 24 if quick else 64
     embed = pca_embedding(train.images, dim, seed)
-    e_tr, e_te = embed(train.images), embed(test.images)
+    e_tr = embed(train.images)
 
     def losses(fn, w, data, e):
         return np.asarray(fn(e[data.a] * w, e[data.b] * w, data.same.astype(int), margin), dtype=float)
 
-    def verify(dist_fn, w):
-        s_tr = -np.asarray(dist_fn(e_tr[train.a] * w, e_tr[train.b] * w), dtype=float)
-        s_te = -np.asarray(dist_fn(e_te[test.a] * w, e_te[test.b] * w), dtype=float)
-        t, _ = ref.best_threshold_and_accuracy(s_tr, train.same)
-        return ref.accuracy_at(s_te, test.same, t)
+    def accuracy(dist_fn, w):
+        def scores(data):
+            e = embed(data.images) * w
+            return -np.asarray(dist_fn(e[data.a], e[data.b]), dtype=float)
+        return verify(scores, train, test)["test_accuracy"]
 
     ones = np.ones(dim)
     before = losses(student.contrastive_loss, ones, train, e_tr)
@@ -119,8 +119,8 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
                                  "reference_different": float(ref.contrastive_loss(e_tr[train.a], e_tr[train.b], train.same, margin)[~train.same].mean())},
         "training": {"what": "per-dimension weights, finite-difference gradient descent on the mean loss",
                      "steps": len(history) - 1, "loss_history": history, "reference_loss_history": history_ref},
-        "test_accuracy": {"before": verify(student.euclidean_distance, ones), "after": verify(student.euclidean_distance, w),
-                          "reference_after": verify(ref.euclidean, w_ref)},
+        "test_accuracy": {"before": accuracy(student.euclidean_distance, ones), "after": accuracy(student.euclidean_distance, w),
+                          "reference_after": accuracy(ref.euclidean, w_ref)},
     }
 
 

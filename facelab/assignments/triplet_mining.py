@@ -152,7 +152,7 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
     weights of that embedding are trained with the student's loss (finite-difference gradients)
     and pairsDevTest is verified with the student's distances."""
     from ..data.preprocess import PreprocessConfig
-    from .realdata import balanced_subset, fit_diagonal_metric, load_images, pair_data, pca_embedding
+    from .realdata import balanced_subset, fit_diagonal_metric, load_images, pair_data, pca_embedding, verify
 
     margin, P, K = 0.2, 8, 4
     config = PreprocessConfig(size=32)
@@ -179,14 +179,12 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
 
     test = pair_data(lfw, balanced_subset(lfw.pairs("view1-test"), 150 if quick else None, seed), config)
     thr = pair_data(lfw, balanced_subset(lfw.pairs("view1-train"), 150 if quick else None, seed), config)
-    e_test, e_thr = embed(test.images), embed(thr.images)
 
-    def verify(w, dist_fn):
-        def scores(data, e):
-            D = np.asarray(dist_fn(e * w), dtype=float)  # all-pairs distances of this set's images
+    def accuracy(w, dist_fn):
+        def scores(data):
+            D = np.asarray(dist_fn(embed(data.images) * w), dtype=float)  # all-pairs distances of this set's images
             return -D[data.a, data.b]
-        t, _ = ref.best_threshold_and_accuracy(scores(thr, e_thr), thr.same)
-        return ref.accuracy_at(scores(test, e_test), test.same, t)
+        return verify(scores, thr, test)["test_accuracy"]
 
     return {
         "embedding": f"whitened PCA({dim}) of peopleDevTrain faces, seeded rotation, L2-normalised",
@@ -196,9 +194,9 @@ def run(student, *, lfw, quick: bool = False, seed: int = 0, progress: bool = Fa
                                  "reference": mean_loss(ref.batch_hard_triplet_loss, ones)},
         "training": {"what": "per-dimension weights, finite-difference gradient descent on the mean batch loss",
                      "steps": len(history) - 1, "loss_history": history, "reference_loss_history": history_ref},
-        "test_accuracy": {"pairs": len(test), "before": verify(ones, student.pairwise_distances),
-                          "after": verify(w, student.pairwise_distances),
-                          "reference_after": verify(w_ref, ref.pairwise_distances)},
+        "test_accuracy": {"pairs": len(test), "before": accuracy(ones, student.pairwise_distances),
+                          "after": accuracy(w, student.pairwise_distances),
+                          "reference_after": accuracy(w_ref, ref.pairwise_distances)},
     }
 
 

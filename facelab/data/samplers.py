@@ -42,8 +42,10 @@ def _positive_int(value, what) -> int:
     return int(value)
 
 
-def _rng(seed: int, counter: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(counter)])
+def epoch_rng(seed: int, *counters: int) -> np.random.Generator:
+    """The generator of one epoch (or episode, or batch of an epoch): a function of the seed and the
+    counters only, never of what was drawn before, so a resumed run draws what it would have drawn."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, *(int(c) for c in counters)])
 
 
 class _ByIdentity:
@@ -113,7 +115,7 @@ class PKSampler(_GroupsOfK):
 
     def epoch(self, epoch: int) -> np.ndarray:
         """Index batches of one epoch, shape ``(len(self), P*K)``."""
-        rng = _rng(self.seed, epoch)
+        rng = epoch_rng(self.seed, epoch)
         groups = self._groups(rng, len(self) * self.p)  # (batches*P, K)
         return groups.reshape(len(self), self.p * self.k)
 
@@ -137,7 +139,7 @@ class GroupSampler(_GroupsOfK):
         return len(self.ids)
 
     def epoch(self, epoch: int) -> np.ndarray:
-        return self._groups(_rng(self.seed, epoch), len(self.ids))
+        return self._groups(epoch_rng(self.seed, epoch), len(self.ids))
 
 
 class PairSampler:
@@ -167,7 +169,7 @@ class PairSampler:
 
     def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(index_a, index_b, same)`` for one epoch, shuffled; ``same`` is int32 0/1."""
-        rng = _rng(self.seed, epoch)
+        rng = epoch_rng(self.seed, epoch)
         half = self.pairs_per_epoch // 2
         members = self.index.members
         same_ids = rng.choice(self.multi, size=half)
@@ -214,7 +216,7 @@ class EpisodeSampler:
                              f"k_shot + n_query = {self.k_shot + self.n_query} images; only {len(self.ids)} have them")
 
     def episode(self, i: int) -> Episode:
-        rng = _rng(self.seed, i)
+        rng = epoch_rng(self.seed, i)
         chosen = rng.choice(self.ids, size=self.n_way, replace=False)
         k, q = self.k_shot, self.n_query
         draws = np.stack([rng.choice(self.index.members[c], size=k + q, replace=False) for c in chosen])
@@ -258,5 +260,5 @@ class BatchSampler:
         return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
 
     def epoch(self, epoch: int) -> list[np.ndarray]:
-        order = _rng(self.seed, epoch).permutation(self.n)
+        order = epoch_rng(self.seed, epoch).permutation(self.n)
         return [order[i * self.batch_size: (i + 1) * self.batch_size] for i in range(len(self))]

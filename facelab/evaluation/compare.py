@@ -21,7 +21,7 @@ from .. import methods as registry
 from ..data.lfw import LFW
 from ..shared_fits import share_fits
 from .report import device_description, package_versions, pooled_scores, read_results, write_results
-from .runner import evaluate_identification, evaluate_verification
+from .runner import evaluate_identification, verify_each
 
 PROGRESS = ".compare-progress"  # inside the output folder: one file per finished method
 RUN_KEYS = ("protocol", "data_variant", "seed", "quick", "preset", "params", "folds", "threshold", "identification",
@@ -153,25 +153,22 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
                **({"threshold": threshold} if threshold != "train" else {}), "identification": identification,
                "versions": package_versions(), "methods": {}}
     finished = FinishedMethods(out, run_key(results), overwrite, log)
-    with share_fits():  # a network named by two methods (deepid, deepid+jb) trains once per fold
-        for name in method_names:
-            if name in finished.entries:
-                entry = finished.entries[name]
-                log(f"{name:>24s}: {100 * entry['accuracy_mean']:6.2f} ± {100 * entry['accuracy_se']:.2f} %  "
-                    f"AUC {entry['auc']:.4f}  (finished earlier, kept)")
-                continue
-            # a method that trains shows its settings and per-epoch losses unless --no-progress says not to
-            shows_progress = "progress" in registry.accepted_parameters(name)
-            arguments = {**({"progress": progress} if shows_progress else {}), **params}
-            factory = lambda name=name, arguments=arguments: registry.create(name, preset=preset, seed=seed, **arguments)
+    for name in method_names:
+        if name in finished.entries:
+            entry = finished.entries[name]
+            log(f"{name:>24s}: {100 * entry['accuracy_mean']:6.2f} ± {100 * entry['accuracy_se']:.2f} %  "
+                f"AUC {entry['auc']:.4f}  (finished earlier, kept)")
+    factories = {name: _factory(name, preset, seed, params, progress) for name in method_names
+                 if name not in finished.entries}
+    with share_fits():  # a network named by two methods (deepid, deepid+jb) trains once per fold, identification included
+        for name, ver, seconds in verify_each(factories, lfw, protocol, progress=progress, threshold=threshold,
+                                              folds=None if folds is None else [k - 1 for k in folds], fit_on=fit_on):
             t0 = time.perf_counter()
-            ver = evaluate_verification(factory, lfw, protocol, progress=progress, threshold=threshold,
-                                        folds=None if folds is None else [k - 1 for k in folds], fit_on=fit_on)
             entry = ver.summary()
             entry["kind"] = registry.spec(name).kind
             if identification:
-                entry["identification"] = evaluate_identification(factory, lfw, seed=seed, fit_on=fit_on)
-            entry["wall_seconds"] = time.perf_counter() - t0
+                entry["identification"] = evaluate_identification(factories[name], lfw, seed=seed, fit_on=fit_on)
+            entry["wall_seconds"] = seconds + time.perf_counter() - t0
             finished.save(name, entry, ver.test_scores, ver.test_same)
             log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
                 f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")
@@ -231,6 +228,13 @@ def compare_folds_in_parallel(method_names: list[str], *, jobs: int, out_dir="re
     for name, entry in merged["methods"].items():
         log(f"{name:>24s}: {100 * entry['accuracy_mean']:6.2f} ± {100 * entry['accuracy_se']:.2f} %  AUC {entry['auc']:.4f}")
     return merged
+
+
+def _factory(name: str, preset: str, seed: int, params: dict, progress: bool):
+    """A fresh ``name`` method per call; one that trains shows its settings and per-epoch losses
+    unless ``progress`` is off."""
+    arguments = {**({"progress": progress} if "progress" in registry.accepted_parameters(name) else {}), **params}
+    return lambda: registry.create(name, preset=preset, seed=seed, **arguments)
 
 
 def _check_methods(method_names, preset: str, seed: int, params: dict) -> None:

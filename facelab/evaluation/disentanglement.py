@@ -15,35 +15,29 @@ from ..base import FaceMethod
 from ..data.lfw import LFW
 from ..generative.gan_disentangler import (BUDGETS, GanDisentangler, identity_transfer, pose_error,
                                            reconstruction_rmse)
-from ..shared_fits import share_fits
 from .protocols import verification_splits
 from .report import device_description
-from .runner import evaluate_verification
+from .runner import verify_each
 
 
 def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "pose", "style"), folds=None,
                          progress: bool = False, after_stage=None, **method_kwargs) -> tuple[dict, GanDisentangler]:
     """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
-    :func:`~facelab.evaluation.runner.evaluate_verification`; one model is trained per split and read by every
-    part (:func:`~facelab.shared_fits.share_fits`, as ``facelab compare`` does; with
+    :func:`~facelab.evaluation.runner.verify_each`, as ``facelab compare`` runs its methods; one model is trained
+    per split and read by every part (:func:`~facelab.shared_fits.share_fits`; with
     ``run_dir``, each split trains in its own folder, so a killed run resumes split by split). Returns
     ``({part: summary}, the fitted model of the last split)``. ``after_stage(stage, model)`` is called
     after each training stage (:attr:`GanDisentangler.after_stage`)."""
-    made: list = []
-
     def factory(part):
         def make():
             m = GanDisentangler(part=part, **method_kwargs)
             m.after_stage = after_stage
-            made.append(m)
             return m
         return make
 
-    with share_fits():
-        out = {part: evaluate_verification(factory(part), lfw, protocol, progress=progress, folds=folds).summary()
-               for part in parts}
-    fitted = [m for m in made if hasattr(m, "nets_")]
-    return out, fitted[-1]
+    results = {part: result for part, result, _ in
+               verify_each({part: factory(part) for part in parts}, lfw, protocol, progress=progress, folds=folds)}
+    return {part: r.summary() for part, r in results.items()}, results[parts[-1]].last_fitted
 
 
 class _AsItIs(FaceMethod):
@@ -90,8 +84,8 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
         if stage == 3:
             return
         parts = ("z",) if stage == 1 else ("id", "noid", "pose", "style", "z")
-        table = {p: evaluate_verification(lambda p=p: _AsItIs(model, p), lfw, protocol, progress=False).summary()
-                 for p in parts}
+        table = {p: r.summary() for p, r, _ in
+                 verify_each({p: lambda p=p: _AsItIs(model, p) for p in parts}, lfw, protocol, progress=False)}
         images = lfw.load_images(model.preprocess)
         stages[f"after_stage{stage}"] = {"verification": _verification(table),
                                          **_model_measurements(model, images[held], lfw.labels[held], seed, stage=stage)}

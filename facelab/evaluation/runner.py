@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -15,8 +15,8 @@ from ..data.lfw import LFW
 from ..metrics import get_similarity
 from ..metrics import identification as idm
 from ..metrics import verification as vm
-from ..shared_fits import fit_shared
-from .protocols import few_shot_split, identification_split, verification_splits
+from ..shared_fits import fit_shared, share_fits
+from .protocols import FewShotSplit, few_shot_split, identification_split, verification_splits
 
 FAR_POINTS = (0.01, 0.001)
 
@@ -65,6 +65,9 @@ class VerificationResult:
     fit_seconds: float
     embed_seconds: float
     config: dict = field(default_factory=dict)
+    #: the method fitted on the last split, for a look inside it (its training history, its embeddings
+    #: of people it never saw); not part of :meth:`summary`
+    last_fitted: FaceMethod | None = field(default=None, repr=False, compare=False)
 
     @property
     def accuracy_mean(self) -> float:
@@ -145,13 +148,55 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
     if reused:  # fit_seconds then excludes a network trained for an earlier method of the comparison
         config = {**config, "fit_reused": True}
     return VerificationResult(protocol, accs, thresholds, np.concatenate(scores), np.concatenate(same),
-                              fit_s, embed_s, config)
+                              fit_s, embed_s, config, last_fitted=fitted.method)
+
+
+def verify_each(factories: dict[str, Callable[[], FaceMethod]], lfw: LFW, protocol: str = "view2",
+                **settings) -> Iterator[tuple[str, VerificationResult, float]]:
+    """:func:`evaluate_verification` of each ``name → factory`` on the same splits, in order, yielding
+    ``(name, result, wall seconds)`` as each finishes (so a caller can save it before the next starts).
+    The one loop over methods: ``facelab compare``, the notebooks' side-by-side runs and the GAN
+    disentangler's sub-vectors all go through it. A network that several methods name trains once per
+    split (:func:`~facelab.shared_fits.share_fits`). ``settings`` go to :func:`evaluate_verification`."""
+    with share_fits():
+        for name, factory in factories.items():
+            t0 = time.perf_counter()
+            result = evaluate_verification(factory, lfw, protocol, **settings)
+            yield name, result, time.perf_counter() - t0
 
 
 
 def _class_means(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = np.unique(labels)
     return np.stack([emb[labels == i].mean(0) for i in ids]), ids
+
+
+def nearest_class_mean(enrol_emb: np.ndarray, enrol_labels: np.ndarray, probe_emb: np.ndarray, similarity) -> np.ndarray:
+    """The identity whose mean enrolment embedding is most similar to each probe (``similarity``: a
+    :class:`~facelab.metrics.Similarity`): the gallery rule of every few-shot score."""
+    means, ids = _class_means(enrol_emb, enrol_labels)
+    return ids[np.argmax(similarity.pairwise(probe_emb, means), 1)]
+
+
+#: a few-shot rule: ``rule(episode_number, episode, n)`` → the predicted identity of each probe of the
+#: episode (its ``(label, enrolment, probes)`` triples' probes, in order), enrolled from ``enrolment[:n]``
+EpisodeRule = Callable[[int, list, int], np.ndarray]
+
+
+def score_episodes(few: FewShotSplit, labels: np.ndarray, rules: dict[str, EpisodeRule], *,
+                   progress: bool = False) -> dict:
+    """The one few-shot loop: every rule on the same episodes and enrolment sizes N. Returns
+    ``{rule: {str(N): [accuracy of each episode]}}``."""
+    out = {name: {str(n): [] for n in few.shots} for name in rules}
+    bar = tqdm(total=len(few.episodes) * len(few.shots), desc="few-shot episodes", disable=not progress, leave=False)
+    for r, episode in enumerate(few.episodes):
+        truth = labels[np.concatenate([p for _, _, p in episode])]
+        for n in few.shots:
+            for name, rule in rules.items():
+                out[name][str(n)].append(float(np.mean(rule(r, episode, n) == truth)))
+            bar.update(1)
+    bar.close()
+    return out
 
 
 def evaluate_identification(factory: Callable[[], FaceMethod], lfw: LFW, *, seed: int = 0, min_images: int = 4,
@@ -181,16 +226,11 @@ def evaluate_identification(factory: Callable[[], FaceMethod], lfw: LFW, *, seed
     dir_far = {str(f): idm.dir_at_far(known_scores, labels[split.known_probes], ids, unknown_scores, f)[0]
                for f in far_points}
 
-    few_acc = {}
-    for n in few.shots:
-        accs = []
-        for ep in few.episodes:
-            enrol = np.concatenate([e[:n] for _, e, _ in ep])
-            probes = np.concatenate([p for _, _, p in ep])
-            m, ids_ep = _class_means(E(enrol), labels[enrol])
-            pred = ids_ep[np.argmax(sim.pairwise(E(probes), m), 1)]
-            accs.append(np.mean(pred == labels[probes]))
-        few_acc[str(n)] = float(np.mean(accs))
+    def ncm(_, episode, n):
+        enrol = np.concatenate([e[:n] for _, e, _ in episode])
+        return nearest_class_mean(E(enrol), labels[enrol], E(np.concatenate([p for _, _, p in episode])), sim)
+
+    few_acc = {n: float(np.mean(a)) for n, a in score_episodes(few, labels, {"ncm": ncm})["ncm"].items()}
     return {
         "closed_set": {"identities": int(len(ids)), "probes": int(len(split.known_probes)),
                        "n_gallery": n_gallery, "rank1": float(curve[0]), "rank5": float(curve[min(4, len(curve) - 1)]),

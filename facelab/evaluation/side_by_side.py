@@ -1,34 +1,20 @@
 """Several methods run through the same protocol splits, keeping what the notebooks want to look at.
 
-:func:`run_side_by_side` is :func:`~facelab.evaluation.runner.evaluate_verification` for each
-method, on the same splits — it changes nothing in how a method is fitted or scored — and keeps
+:func:`run_side_by_side` runs :func:`~facelab.evaluation.runner.verify_each`, the loop ``facelab
+compare`` runs, on the same splits — it changes nothing in how a method is fitted or scored — and keeps
 the method fitted on the *last* split, so a notebook can plot its training history and embed
 people that model never saw (:func:`held_out_sample`).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
-from ..base import FaceMethod
 from ..data.lfw import LFW
 from .protocols import VerificationSplit, verification_splits
 from .report import device_description, markdown_table
-from .runner import VerificationResult, evaluate_verification
-
-
-class _Recorder:
-    """A method factory that remembers the methods it made (the evaluator fits them)."""
-
-    def __init__(self, factory: Callable[[], FaceMethod]):
-        self.factory, self.made = factory, []
-
-    def __call__(self) -> FaceMethod:
-        self.made.append(self.factory())
-        return self.made[-1]
+from .runner import verify_each
 
 
 @dataclass
@@ -69,16 +55,11 @@ def run_side_by_side(factories: dict, lfw: LFW, protocol: str = "view2", *, fold
     splits = verification_splits(lfw, protocol)
     last = splits[folds[-1]] if folds else splits[-1]
     out = SideBySide(protocol, last, folds=None if folds is None else list(folds))
-    for name, factory in factories.items():
-        recorder = _Recorder(factory)
-        t0 = time.perf_counter()
-        result: VerificationResult = evaluate_verification(recorder, lfw, protocol, progress=False, folds=folds)
-        out.seconds[name] = time.perf_counter() - t0
-        out.results[name] = result
-        out.fitted[name] = recorder.made[-1]  # made[0] only told the evaluator the preprocessing
+    for name, result, seconds in verify_each(factories, lfw, protocol, progress=False, folds=folds):
+        out.results[name], out.fitted[name], out.seconds[name] = result, result.last_fitted, seconds
         if log is not None:
             log(f"{name:>22s}: accuracy {100 * result.accuracy_mean:6.2f} ± {100 * result.accuracy_se:.2f} %  "
-                f"(fit {result.fit_seconds:.1f} s, total {out.seconds[name]:.1f} s)")
+                f"(fit {result.fit_seconds:.1f} s, total {seconds:.1f} s)")
     return out
 
 

@@ -12,13 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..generative.fewshot import log_px_matrix, to_numpy
-
-
-def _cosine_ncm(train_emb, train_lab, probe_emb):
-    ids = np.unique(train_lab)
-    means = np.stack([train_emb[train_lab == i].mean(0) for i in ids])
-    unit = lambda a: a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    return ids[np.argmax(unit(probe_emb) @ unit(means).T, axis=1)]
+from ..metrics import get_similarity
+from .runner import nearest_class_mean, score_episodes
 
 
 def eigenface_embedder(train_images: np.ndarray, n_components: int = 100, seed: int = 0):
@@ -40,40 +35,43 @@ def few_shot_accuracy(vae, images: np.ndarray, labels: np.ndarray, split, *, k: 
     ``probes_per_person`` keeps the first probes of each person (a seeded random subset, the same for
     every rule): the importance sampler decodes probes × identities × K images, a lot for a CPU.
     """
-    from tqdm.auto import tqdm
-
     from ..generative.grouped_vae import to_unit
 
     eigen = eigenface_embedder(images[split.train_images], eigen_components, seed)
-    rules = ("vae_p_w_given_x", "vae_mu_w_ncm", "eigenfaces_ncm")
-    per_repeat = {r: {str(n): [] for n in split.shots} for r in rules}
-    t0 = time.perf_counter()
-    total = len(split.episodes) * len(split.shots)
-    bar = tqdm(total=total, desc="few-shot episodes", disable=not progress, leave=False)
+    cosine = get_similarity("cosine")
     if probes_per_person is not None:
         split = type(split)(split.train_images, [[(lab, e, p[:probes_per_person]) for lab, e, p in ep]
                                                  for ep in split.episodes], split.shots)
-    for r, episode in enumerate(split.episodes):
-        probes = np.concatenate([p for _, _, p in episode])
-        probe_lab = labels[probes]
-        x_probe = to_unit(images[probes])
-        needed = np.unique(np.concatenate([probes] + [e for _, e, _ in episode]))
-        mu_single = dict(zip(needed, to_numpy(vae.q_w(to_unit(images[needed])[:, None])[0])))
-        eig_single = dict(zip(needed, eigen(images[needed])))
-        for n in split.shots:
-            enrol = [e[:n] for _, e, _ in episode]
-            ids = np.array([lab for lab, _, _ in episode])
-            groups = np.stack([to_unit(images[e]) for e in enrol])  # (C, N, H, W, C)
-            w_c = to_numpy(vae.q_w(groups)[0])
-            scores = log_px_matrix(vae, x_probe, w_c, k=k, seed=seed + 1000 * r + n)
-            per_repeat["vae_p_w_given_x"][str(n)].append(float(np.mean(ids[np.argmax(scores, 1)] == probe_lab)))
-            enrol_all = np.concatenate(enrol)
-            for rule, table in (("vae_mu_w_ncm", mu_single), ("eigenfaces_ncm", eig_single)):
-                pred = _cosine_ncm(np.stack([table[i] for i in enrol_all]), labels[enrol_all],
-                                   np.stack([table[i] for i in probes]))
-                per_repeat[rule][str(n)].append(float(np.mean(pred == probe_lab)))
-            bar.update(1)
-    bar.close()
+    seen: dict = {}
+
+    def episode_inputs(r, episode):
+        """The episode's probes as the VAE reads them, and μ_w and eigenfaces of its every image, made once."""
+        if r not in seen:
+            seen.clear()
+            probes = np.concatenate([p for _, _, p in episode])
+            needed = np.unique(np.concatenate([probes] + [e for _, e, _ in episode]))
+            seen[r] = (to_unit(images[probes]), dict(zip(needed, to_numpy(vae.q_w(to_unit(images[needed])[:, None])[0]))),
+                       dict(zip(needed, eigen(images[needed]))))
+        return seen[r]
+
+    def likelihood(r, episode, n):  # eq. 8: p̃(x | w_c) with w_c the mean of q(w | N enrolment images)
+        x_probe = episode_inputs(r, episode)[0]
+        w_c = to_numpy(vae.q_w(np.stack([to_unit(images[e[:n]]) for _, e, _ in episode]))[0])
+        scores = log_px_matrix(vae, x_probe, w_c, k=k, seed=seed + 1000 * r + n)
+        return np.array([lab for lab, _, _ in episode])[np.argmax(scores, 1)]
+
+    def ncm_on(table_number):
+        def rule(r, episode, n):
+            table = episode_inputs(r, episode)[table_number]
+            enrol = np.concatenate([e[:n] for _, e, _ in episode])
+            probes = np.concatenate([p for _, _, p in episode])
+            return nearest_class_mean(np.stack([table[i] for i in enrol]), labels[enrol],
+                                      np.stack([table[i] for i in probes]), cosine)
+        return rule
+
+    t0 = time.perf_counter()
+    per_repeat = score_episodes(split, labels, {"vae_p_w_given_x": likelihood, "vae_mu_w_ncm": ncm_on(1),
+                                                "eigenfaces_ncm": ncm_on(2)}, progress=progress)
     return {"accuracy": {r: {n: float(np.mean(v)) for n, v in d.items()} for r, d in per_repeat.items()},
             "accuracy_per_repeat": per_repeat, "identities": len(split.episodes[0]),
             "probes": int(sum(len(p) for _, _, p in split.episodes[0])), "repeats": len(split.episodes),

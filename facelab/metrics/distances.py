@@ -75,7 +75,7 @@ def minkowski(a, b, p: float = 3.0):
 
 
 def pairwise_minkowski(A, B, p: float = 3.0):
-    return _pairwise_blocked(lambda a, b: minkowski(a, b, p), A, B)
+    return pairwise_blocked(lambda a, b: minkowski(a, b, p), A, B)
 
 
 def manhattan(a, b):
@@ -83,7 +83,7 @@ def manhattan(a, b):
 
 
 def pairwise_manhattan(A, B):
-    return _pairwise_blocked(manhattan, A, B)
+    return pairwise_blocked(manhattan, A, B)
 
 
 def _cores() -> int:
@@ -142,7 +142,7 @@ def pairwise_chi_square(A, B):
 
         B = B.astype(A.dtype)
         return in_row_blocks(lambda rows: -additive_chi2_kernel(rows, B), A)
-    return _pairwise_blocked(chi_square, A, B)
+    return pairwise_blocked(chi_square, A, B)
 
 
 def hist_intersection(a, b):
@@ -151,7 +151,7 @@ def hist_intersection(a, b):
 
 
 def pairwise_hist_intersection(A, B):
-    return _pairwise_blocked(hist_intersection, A, B)
+    return pairwise_blocked(hist_intersection, A, B)
 
 
 def jaccard(a, b):
@@ -162,7 +162,7 @@ def jaccard(a, b):
 
 
 def pairwise_jaccard(A, B):
-    return _pairwise_blocked(jaccard, A, B)
+    return pairwise_blocked(jaccard, A, B)
 
 
 def hamming(a, b):
@@ -187,7 +187,7 @@ def pairwise_cosine(A, B):
     return _unit(A) @ _unit(B).T
 
 
-def _pairwise_blocked(paired_fn, A, B, max_elements: int = 1 << 22):
+def pairwise_blocked(paired_fn, A, B, max_elements: int = 1 << 22):
     """All-vs-all for distances without a matrix-product form: ``paired_fn`` on broadcast
     blocks ``(rows, 1, d)`` × ``(1, m, d)``, with rows chosen to bound the temporaries' size."""
     A, B = _float(A), _float(B)
@@ -262,7 +262,7 @@ def weighted_chi2_similarity(weights, name: str = "neg_weighted_chi2") -> Simila
     """A :class:`Similarity` scoring −weighted χ² with fixed per-feature ``weights`` (d,)."""
     w = _f(weights)
     return Similarity(name, lambda a, b: -weighted_chi_square(a, b, w),
-                      lambda A, B: -_pairwise_blocked(lambda x, y: weighted_chi_square(x, y, w), A, B),
+                      lambda A, B: -pairwise_blocked(lambda x, y: weighted_chi_square(x, y, w), A, B),
                       "minus the region-weighted chi-square distance (Ahonen et al. 2006)")
 
 

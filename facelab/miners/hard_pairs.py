@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from ..data.samplers import PairSampler, _rng
+from ..data.samplers import PairSampler, epoch_rng
 
 
 def mine_hard_pairs(embeddings: np.ndarray, labels: np.ndarray, n_positive: int, n_negative: int):
@@ -53,7 +53,7 @@ class HardPairSampler(PairSampler):
 
     def prepare(self, epoch: int) -> None:
         a, b, same = super().epoch(epoch)
-        rng = _rng(self.seed + 7919, epoch)
+        rng = epoch_rng(self.seed + 7919, epoch)
         pool = rng.choice(len(self.index.labels), size=min(self.pool, len(self.index.labels)), replace=False)
         n_hard = int(round(self.hard_fraction * len(a) / 2))
         ha, hb, hs = mine_hard_pairs(self.embed_fn(pool), self.index.labels[pool], n_hard, n_hard)

@@ -18,6 +18,7 @@ import threading
 import numpy as np
 from keras import ops
 
+from facelab.data.samplers import epoch_rng
 from facelab.losses.distances import DistanceLike, get_distance
 from facelab.miners.base import NO_POSITIVE_HELP, IndexTriplets
 
@@ -52,7 +53,7 @@ class RandomTripletMiner:
 
     def mine(self, labels, embeddings=None, epoch: int = 0) -> np.ndarray:
         labels = _check_labels(labels, "RandomTripletMiner")
-        rng = np.random.default_rng([self.seed, epoch])
+        rng = epoch_rng(self.seed, epoch)
         members = {c: np.flatnonzero(labels == c) for c in np.unique(labels)}
         eligible = np.concatenate([m for m in members.values() if len(m) >= 2])
         n = self.num_triplets or len(eligible)
@@ -101,7 +102,7 @@ class OfflineHardMiner:
         embeddings = np.asarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2 or len(embeddings) != len(labels):
             raise ValueError(f"OfflineHardMiner: embeddings must be ({len(labels)}, dim); got {embeddings.shape}")
-        rng = np.random.default_rng([self.seed, epoch])
+        rng = epoch_rng(self.seed, epoch)
         out = []
         for start in range(0, len(labels), self.chunk):
             rows = np.arange(start, min(start + self.chunk, len(labels)))
@@ -191,7 +192,7 @@ class TripletEpochSampler:
         with self._cond:
             if epoch in self._mined:
                 return
-        rng = np.random.default_rng([self.seed, 104729, epoch])
+        rng = epoch_rng(self.seed, 104729, epoch)
         n_needed = self.steps * self.t
         if self.needs_embeddings:
             n = len(self.labels)

@@ -48,7 +48,7 @@ def pair_logit_similarity(weights, bias: float, form: str = "abs", epsilon: floa
     """The trained binary head as a facelab :class:`~facelab.metrics.Similarity`: the logit
     w · d(f1, f2) + b (monotone in P(same)), so verification thresholds the classifier the network
     was trained with rather than a cosine it never saw. NumPy, float64; ``pairwise`` in blocks."""
-    from ..metrics.distances import Similarity, _pairwise_blocked  # lazy: keeps nets → metrics one-way at import
+    from ..metrics.distances import Similarity, pairwise_blocked  # lazy: keeps nets → metrics one-way at import
 
     if form not in PAIR_FORMS:
         raise ValueError(f"form must be one of {PAIR_FORMS}, got {form!r}")
@@ -60,7 +60,7 @@ def pair_logit_similarity(weights, bias: float, form: str = "abs", epsilon: floa
         d = np.abs(a - c) if form == "abs" else np.square(a - c) / (np.abs(a + c) + epsilon)
         return d @ w + b
 
-    return Similarity(f"siamese_head_{form}", paired, lambda A, B: _pairwise_blocked(paired, A, B),
+    return Similarity(f"siamese_head_{form}", paired, lambda A, B: pairwise_blocked(paired, A, B),
                       "logit of the trained same/different head, w·d(f1, f2) + b")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...data.pipeline import image_spec, mapped_batches, to_float, vector_spec
+from ...data.samplers import epoch_rng
 from ...memo import MEMO
 from ..pose import POSE_NAMES, head_pose
 
@@ -26,7 +27,7 @@ def stage_dataset(images, labels, targets, sampler, *, epochs: int, start_epoch:
                 pose, valid = targets(idx)
                 x, pose = images[idx], np.asarray(pose, np.float32).copy()
                 if augment:
-                    flip = np.random.default_rng([seed & 0xFFFFFFFF, e, b]).random(len(idx)) < 0.5
+                    flip = epoch_rng(seed, e, b).random(len(idx)) < 0.5
                     x = x.copy()
                     x[flip] = x[flip, :, ::-1]
                     pose[flip] = -pose[flip]
