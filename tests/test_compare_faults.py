@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from facelab import io
-from facelab.evaluation import compare as compare_module
+from facelab.evaluation import runner as runner_module  # verify_each, the loop compare runs, calls its evaluator
 from facelab.evaluation.compare import PROGRESS, compare
 from facelab.evaluation.report import merge_results, read_results
 
@@ -28,7 +28,7 @@ def _run(out, methods, cache_dir, **kwargs):
 
 def test_bad_out_and_a_param_only_a_later_method_rejects_fail_before_any_fit(tmp_path, cache_dir, monkeypatch):
     fits = []
-    monkeypatch.setattr(compare_module, "evaluate_verification", lambda *a, **k: fits.append(a) or 1 / 0)
+    monkeypatch.setattr(runner_module, "evaluate_verification", lambda *a, **k: fits.append(a) or 1 / 0)
     a_file = tmp_path / "results"
     a_file.write_text("my notes\n")
     with pytest.raises(ValueError, match=r"--out .*results is a file, not a folder"):
@@ -43,14 +43,14 @@ def test_bad_out_and_a_param_only_a_later_method_rejects_fail_before_any_fit(tmp
 
 def test_each_method_is_saved_as_it_finishes_and_the_same_command_resumes(tmp_path, cache_dir, monkeypatch):
     out = tmp_path / "out"
-    real = compare_module.evaluate_verification
+    real = runner_module.evaluate_verification
 
     def interrupted(factory, *args, **kwargs):
         if factory().config["name"] == "eigenfaces":
             raise KeyboardInterrupt  # the user pressed Ctrl-C during the second method
         return real(factory, *args, **kwargs)
 
-    monkeypatch.setattr(compare_module, "evaluate_verification", interrupted)
+    monkeypatch.setattr(runner_module, "evaluate_verification", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _run(out, ["pixels", "eigenfaces"], cache_dir)
     saved = json.loads((out / PROGRESS / "pixels.json").read_text())
@@ -58,7 +58,7 @@ def test_each_method_is_saved_as_it_finishes_and_the_same_command_resumes(tmp_pa
     assert not (out / "results.json").exists()
 
     ran = []
-    monkeypatch.setattr(compare_module, "evaluate_verification",
+    monkeypatch.setattr(runner_module, "evaluate_verification",
                         lambda factory, *a, **k: ran.append(factory().config["name"]) or real(factory, *a, **k))
     results, log = _run(out, ["pixels", "eigenfaces"], cache_dir)
     assert ran == ["eigenfaces"] and "pixels" in log and "finished earlier, kept" in log

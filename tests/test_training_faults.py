@@ -9,7 +9,7 @@ import pytest
 
 from facelab import methods, presets
 from facelab.cli import main
-from facelab.evaluation import compare as compare_module
+from facelab.evaluation import runner as runner_module  # verify_each, the loop compare runs, calls its evaluator
 from facelab.nets import train_cli
 from facelab.nets.training import device_summary, resolve_precision
 
@@ -89,7 +89,7 @@ def test_the_commands_keep_explicit_epochs_under_quick_and_pass_progress_to_the_
         built.append(factory())
         raise _Built
 
-    monkeypatch.setattr(compare_module, "evaluate_verification", first_method)
+    monkeypatch.setattr(runner_module, "evaluate_verification", first_method)
     for flags, progress in (([], True), (["--no-progress"], False)):
         with pytest.raises(_Built):
             main(["compare", "--methods", "deepid", "--protocol", "view1", "--quick", "--param", "epochs=300",

@@ -165,7 +165,6 @@ def verify_each(factories: dict[str, Callable[[], FaceMethod]], lfw: LFW, protoc
             yield name, result, time.perf_counter() - t0
 
 
-
 def _class_means(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = np.unique(labels)
     return np.stack([emb[labels == i].mean(0) for i in ids]), ids

@@ -54,7 +54,7 @@ def few_shot_accuracy(vae, images: np.ndarray, labels: np.ndarray, split, *, k: 
                        dict(zip(needed, eigen(images[needed]))))
         return seen[r]
 
-    def likelihood(r, episode, n):  # eq. 8: p̃(x | w_c) with w_c the mean of q(w | N enrolment images)
+    def likelihood(r, episode, n):  # eq. 8: the identity under whose w_c (mean of q(w | its N images)) the probe is likeliest
         x_probe = episode_inputs(r, episode)[0]
         w_c = to_numpy(vae.q_w(np.stack([to_unit(images[e[:n]]) for _, e, _ in episode]))[0])
         scores = log_px_matrix(vae, x_probe, w_c, k=k, seed=seed + 1000 * r + n)
