@@ -51,6 +51,12 @@ class FaceMethod:
     def fit(self, images: np.ndarray, labels: np.ndarray) -> "FaceMethod":
         return self
 
+    def fit_with(self, fit, images: np.ndarray, labels: np.ndarray) -> "FaceMethod":
+        """:meth:`fit`, with every method this one is built on fitted through ``fit(method, images,
+        labels)``: in a comparison that is :meth:`facelab.shared_fits.SharedFits.fit`, so a network two
+        methods are built on trains once. A method built on no other needs nothing more (override)."""
+        return self.fit(images, labels)
+
     def embed(self, images: np.ndarray) -> np.ndarray:  # (n, d)
         raise NotImplementedError
 

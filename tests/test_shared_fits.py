@@ -21,19 +21,37 @@ class Counting(FaceMethod):
         return images.reshape(len(images), -1)[:, :4].astype(np.float32)
 
 
-def test_fit_shared_reuses_a_same_config_fit_only_inside_a_comparison():
-    from facelab.shared_fits import fit_shared, share_fits
+def test_shared_fits_reuse_a_same_config_fit_only_within_one_comparison():
+    from facelab.shared_fits import SharedFits
 
     x, y = np.arange(4 * 16, dtype=np.uint8).reshape(4, 4, 4, 1), np.array([0, 0, 1, 1])
     Counting.fits = 0
-    fit_shared(Counting(), x, y), fit_shared(Counting(), x, y)
-    assert Counting.fits == 2  # no comparison open: every call fits
-    with share_fits():
-        first = fit_shared(Counting(), x, y)
-        assert fit_shared(Counting(), x, y) is first and first.fit_reused_
-        fit_shared(Counting(seed=1), x, y)  # another config
-        fit_shared(Counting(), x[::-1].copy(), y)  # other training images
+    SharedFits().fit(Counting(), x, y), SharedFits().fit(Counting(), x, y)
+    assert Counting.fits == 2  # two comparisons: each fits
+    fits = SharedFits()
+    first = fits.fit(Counting(), x, y)
+    assert fits.fit(Counting(), x, y) is first and first.fit_reused_
+    fits.fit(Counting(seed=1), x, y)  # another config
+    fits.fit(Counting(), x[::-1].copy(), y)  # other training images
     assert Counting.fits == 5
+
+
+def test_a_method_built_on_another_fits_it_through_the_shared_fits():
+    """``LearnedMetricMethod`` (deepid+jb) receives the comparison's ``fit`` in ``fit_with``: its base
+    network is the one the plain method trained; fitted alone, it fits its own base."""
+    from facelab.classical.face_methods import LearnedMetricMethod
+    from facelab.shared_fits import SharedFits
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (40, 4, 4, 1), dtype=np.uint8), np.repeat(np.arange(10), 4)
+    Counting.fits = 0
+    fits = SharedFits()
+    plain = fits.fit(Counting(), x, y)
+    learned = fits.fit(LearnedMetricMethod(Counting(), pca_dim=3, metric="lda", lda_dim=2), x, y)
+    assert Counting.fits == 1 and learned.base is plain and learned.fit_reused_
+    alone = LearnedMetricMethod(Counting(), pca_dim=3, metric="lda", lda_dim=2).fit(x, y)
+    assert Counting.fits == 2 and not alone.fit_reused_
+    np.testing.assert_array_equal(alone.embed(x), learned.embed(x))
 
 
 @pytest.mark.parametrize("module, cls_name, name, pca_dim", [
@@ -62,21 +80,21 @@ def test_compare_trains_the_network_once_for_it_and_its_joint_bayesian_variant(
 
 def test_compare_trains_the_gan_once_for_its_table2_sub_vectors(lfw, monkeypatch, tmp_path):
     """gan-disentangler (f_id) and gan-disentangler-noid (f_-id) differ only in what they embed:
-    inside share_fits the second adopts the first's fit, and each still embeds its own sub-vector.
+    within one SharedFits the second adopts the first's fit, and each still embeds its own sub-vector.
     One run_dir keeps a folder per training set (another split trains beside it, as deep methods do)."""
     from deep_helpers import lfw_subset
 
-    from facelab.shared_fits import fit_shared, share_fits
     from facelab.generative import gan_disentangler as gd
+    from facelab.shared_fits import SharedFits
 
     x, y = lfw_subset(lfw, people=8, per_person=4, size=24, min_images=4)
     trainings = []
     train = gd.GanDisentangler.train_autoencoder
     monkeypatch.setattr(gd.GanDisentangler, "train_autoencoder", lambda self, *a: trainings.append(self) or train(self, *a))
     settings = dict(gd.QUICK_SETTINGS, epochs=(1, 1, 1), run_dir=str(tmp_path / "run"), tensorboard=False)
-    with share_fits():
-        f_id = fit_shared(gd.GanDisentangler(**settings), x, y)
-        f_noid = fit_shared(gd.GanDisentanglerNoId(**settings), x, y)
+    fits = SharedFits()
+    f_id = fits.fit(gd.GanDisentangler(**settings), x, y)
+    f_noid = fits.fit(gd.GanDisentanglerNoId(**settings), x, y)
     assert len(trainings) == 1
     other_seed = gd.GanDisentanglerNoId(**settings, seed=1)
     assert other_seed.fit_config != f_id.fit_config and f_noid.fit_config == f_id.fit_config  # seed: yes; part: no

@@ -21,7 +21,6 @@ from ..base import FaceMethod, check_images, check_labels
 from ..data.preprocess import PreprocessConfig
 from ..memo import MEMO
 from ..metrics.distances import weighted_chi2_similarity
-from ..shared_fits import fit_shared
 from .fisher import FisherLDA
 from .lbp import LBPDescriptor
 from .metric_learning import JointBayesian
@@ -231,9 +230,12 @@ class LearnedMetricMethod(FaceMethod):
         self.similarity = "cosine"
 
     def fit(self, images, labels=None):
+        return self.fit_with(lambda method, x, y: method.fit(x, y), images, labels)
+
+    def fit_with(self, fit, images, labels=None):
         if self.metric != "none" or labels is not None:
             labels = check_labels(labels, len(images), min_classes=1 if self.metric == "none" else 2)
-        self.base = fit_shared(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
+        self.base = fit(self.base, images, labels)  # in a comparison, reuses `deepid` for `deepid+jb`
         self.fit_reused_ = self.base.fit_reused_
         # the whitening basis is learned on a seeded subset: it needs the spectrum, not every image
         rng = np.random.default_rng(self.seed)

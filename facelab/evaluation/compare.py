@@ -19,7 +19,7 @@ import numpy as np
 from .. import io, presets
 from .. import methods as registry
 from ..data.lfw import LFW
-from ..shared_fits import share_fits
+from ..shared_fits import SharedFits
 from .report import device_description, package_versions, pooled_scores, read_results, write_results
 from .runner import evaluate_identification, verify_each
 
@@ -160,18 +160,18 @@ def compare(method_names: list[str], *, protocol: str = "view2", data_dir=None, 
                 f"AUC {entry['auc']:.4f}  (finished earlier, kept)")
     factories = {name: _factory(name, preset, seed, params, progress) for name in method_names
                  if name not in finished.entries}
-    with share_fits():  # a network named by two methods (deepid, deepid+jb) trains once per fold, identification included
-        for name, ver, seconds in verify_each(factories, lfw, protocol, progress=progress, threshold=threshold,
-                                              folds=None if folds is None else [k - 1 for k in folds], fit_on=fit_on):
-            t0 = time.perf_counter()
-            entry = ver.summary()
-            entry["kind"] = registry.spec(name).kind
-            if identification:
-                entry["identification"] = evaluate_identification(factories[name], lfw, seed=seed, fit_on=fit_on)
-            entry["wall_seconds"] = seconds + time.perf_counter() - t0
-            finished.save(name, entry, ver.test_scores, ver.test_same)
-            log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
-                f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")
+    fits = SharedFits()  # a network named by two methods (deepid, deepid+jb) trains once per fold, identification included
+    for name, ver, seconds in verify_each(factories, lfw, protocol, fits=fits, progress=progress, threshold=threshold,
+                                          folds=None if folds is None else [k - 1 for k in folds], fit_on=fit_on):
+        t0 = time.perf_counter()
+        entry = ver.summary()
+        entry["kind"] = registry.spec(name).kind
+        if identification:
+            entry["identification"] = evaluate_identification(factories[name], lfw, seed=seed, fit_on=fit_on, fits=fits)
+        entry["wall_seconds"] = seconds + time.perf_counter() - t0
+        finished.save(name, entry, ver.test_scores, ver.test_same)
+        log(f"{name:>24s}: {100 * ver.accuracy_mean:6.2f} ± {100 * ver.accuracy_se:.2f} %  "
+            f"AUC {entry['auc']:.4f}  ({entry['wall_seconds']:.1f} s)")
     order = list(dict.fromkeys([*finished.earlier, *method_names]))  # an earlier table's rows first, as they were
     results["methods"] = {n: finished.entries[n] for n in order}
     results["device"] = device_description()

@@ -24,7 +24,7 @@ def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "
                          progress: bool = False, after_stage=None, **method_kwargs) -> tuple[dict, GanDisentangler]:
     """LFW verification with each sub-vector of f (Browatzki & Wallraven, Table 2) through
     :func:`~facelab.evaluation.runner.verify_each`, as ``facelab compare`` runs its methods; one model is trained
-    per split and read by every part (:func:`~facelab.shared_fits.share_fits`; with
+    per split and read by every part (:class:`~facelab.shared_fits.SharedFits`; with
     ``run_dir``, each split trains in its own folder, so a killed run resumes split by split). Returns
     ``({part: summary}, the fitted model of the last split)``. ``after_stage(stage, model)`` is called
     after each training stage (:attr:`GanDisentangler.after_stage`)."""

@@ -15,7 +15,7 @@ from ..data.lfw import LFW
 from ..metrics import get_similarity
 from ..metrics import identification as idm
 from ..metrics import verification as vm
-from ..shared_fits import fit_shared, share_fits
+from ..shared_fits import SharedFits
 from .protocols import FewShotSplit, few_shot_split, identification_split, verification_splits
 
 FAR_POINTS = (0.01, 0.001)
@@ -27,11 +27,15 @@ class Fitted:
     fit_seconds: float
 
 
-def fit_method(factory: Callable[[], FaceMethod], images: np.ndarray, labels: np.ndarray) -> Fitted:
-    """Fit a fresh method; labels are renumbered 0..c−1 (softmax heads need contiguous ids)."""
+def fit_method(factory: Callable[[], FaceMethod], images: np.ndarray, labels: np.ndarray,
+               fits: SharedFits | None = None) -> Fitted:
+    """Fit a fresh method (through ``fits``, a comparison's shared fits, when given); labels are
+    renumbered 0..c−1 (softmax heads need contiguous ids)."""
     _, contiguous = np.unique(labels, return_inverse=True)
+    contiguous = contiguous.astype(np.int64)
     t0 = time.perf_counter()
-    method = fit_shared(factory(), images, contiguous.astype(np.int64))
+    method = factory()
+    method = method.fit(images, contiguous) if fits is None else fits.fit(method, images, contiguous)
     return Fitted(method, time.perf_counter() - t0)
 
 
@@ -98,21 +102,23 @@ class VerificationResult:
         }
 
 
-def fit_elsewhere(factory: Callable[[], FaceMethod], fit_on: LFW) -> Fitted:
+def fit_elsewhere(factory: Callable[[], FaceMethod], fit_on: LFW, fits: SharedFits | None = None) -> Fitted:
     """A fresh method fitted on the View 1 training people of another data set (``fit_on``), for
     cross-data-set evaluation: fit on LFW, test on AT&T or a folder of one's own faces."""
     (people,) = fit_on.people_folds("view1-train")
     positions = fit_on.people_indices(people)
-    return fit_method(factory, fit_on.load_images(factory().preprocess)[positions], fit_on.labels[positions])
+    return fit_method(factory, fit_on.load_images(factory().preprocess)[positions], fit_on.labels[positions], fits)
 
 
 def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol: str = "view2",
                           *, progress: bool = True, folds: list[int] | None = None,
-                          threshold: str = "train", fit_on: LFW | None = None) -> VerificationResult:
+                          threshold: str = "train", fit_on: LFW | None = None,
+                          fits: SharedFits | None = None) -> VerificationResult:
     """LFW verification: fit per split on its training people, threshold on its training pairs
     (accuracy-maximising), accuracy on its test pairs. ``folds`` limits View 2 to some folds
     (0-based) for quick looks; reported numbers use all ten. ``fit_on``: fit once on that data
-    set's View 1 training people instead (:func:`fit_elsewhere`); thresholds and tests stay ``lfw``'s."""
+    set's View 1 training people instead (:func:`fit_elsewhere`); thresholds and tests stay ``lfw``'s.
+    ``fits``: the comparison's :class:`~facelab.shared_fits.SharedFits` (None: every split fits anew)."""
     splits = verification_splits(lfw, protocol, threshold)
     if folds is not None:
         if max(folds) >= len(splits) or min(folds) < 0:
@@ -122,14 +128,14 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
     images = lfw.load_images(factory().preprocess)
     labels = lfw.labels
     accs, thresholds, scores, same = [], [], [], []
-    outside = None if fit_on is None else fit_elsewhere(factory, fit_on)
+    outside = None if fit_on is None else fit_elsewhere(factory, fit_on, fits)
     fit_s = 0.0 if outside is None else outside.fit_seconds
     embed_s = 0.0
     config, reused = {}, False
     for split in tqdm(splits, desc=f"{protocol} folds", disable=not progress or len(splits) == 1, leave=False):
         fitted = outside
         if fitted is None:
-            fitted = fit_method(factory, images[split.train_images], labels[split.train_images])
+            fitted = fit_method(factory, images[split.train_images], labels[split.train_images], fits)
             fit_s += fitted.fit_seconds
         config = fitted.method.config
         reused = reused or fitted.method.fit_reused_
@@ -151,18 +157,19 @@ def evaluate_verification(factory: Callable[[], FaceMethod], lfw: LFW, protocol:
                               fit_s, embed_s, config, last_fitted=fitted.method)
 
 
-def verify_each(factories: dict[str, Callable[[], FaceMethod]], lfw: LFW, protocol: str = "view2",
-                **settings) -> Iterator[tuple[str, VerificationResult, float]]:
+def verify_each(factories: dict[str, Callable[[], FaceMethod]], lfw: LFW, protocol: str = "view2", *,
+                fits: SharedFits | None = None, **settings) -> Iterator[tuple[str, VerificationResult, float]]:
     """:func:`evaluate_verification` of each ``name → factory`` on the same splits, in order, yielding
     ``(name, result, wall seconds)`` as each finishes (so a caller can save it before the next starts).
     The one loop over methods: ``facelab compare``, the notebooks' side-by-side runs and the GAN
     disentangler's sub-vectors all go through it. A network that several methods name trains once per
-    split (:func:`~facelab.shared_fits.share_fits`). ``settings`` go to :func:`evaluate_verification`."""
-    with share_fits():
-        for name, factory in factories.items():
-            t0 = time.perf_counter()
-            result = evaluate_verification(factory, lfw, protocol, **settings)
-            yield name, result, time.perf_counter() - t0
+    split: all are fitted through ``fits`` (a new :class:`~facelab.shared_fits.SharedFits` when None).
+    ``settings`` go to :func:`evaluate_verification`."""
+    fits = SharedFits() if fits is None else fits
+    for name, factory in factories.items():
+        t0 = time.perf_counter()
+        result = evaluate_verification(factory, lfw, protocol, fits=fits, **settings)
+        yield name, result, time.perf_counter() - t0
 
 
 def _class_means(emb: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,19 +207,20 @@ def score_episodes(few: FewShotSplit, labels: np.ndarray, rules: dict[str, Episo
 
 def evaluate_identification(factory: Callable[[], FaceMethod], lfw: LFW, *, seed: int = 0, min_images: int = 4,
                             n_gallery: int = 2, shots=(1, 2, 5, 10), repeats: int = 5, max_rank: int = 20,
-                            far_points=(0.01, 0.1), fit_on: LFW | None = None) -> dict:
+                            far_points=(0.01, 0.1), fit_on: LFW | None = None, fits: SharedFits | None = None) -> dict:
     """Closed-set CMC (rank-1/5), open-set DIR@FAR and few-shot accuracy vs N, all on View 1's
     test people with one model fitted on View 1's training people.
 
     Gallery identities are scored by the similarity between the probe and each identity's mean
     enrolment embedding (nearest class mean), the same rule for every method. ``fit_on``: the model
-    is fitted on that data set's View 1 training people instead (:func:`fit_elsewhere`).
+    is fitted on that data set's View 1 training people instead (:func:`fit_elsewhere`). ``fits``: as
+    for :func:`evaluate_verification`.
     """
     split = identification_split(lfw, min_images=min_images, n_gallery=n_gallery, seed=seed)
     few = few_shot_split(lfw, shots=shots, repeats=repeats, seed=seed)
     images, labels = lfw.load_images(factory().preprocess), lfw.labels
-    fitted = (fit_method(factory, images[split.train_images], labels[split.train_images]) if fit_on is None
-              else fit_elsewhere(factory, fit_on))
+    fitted = (fit_method(factory, images[split.train_images], labels[split.train_images], fits) if fit_on is None
+              else fit_elsewhere(factory, fit_on, fits))
     sim = get_similarity(fitted.method.similarity)
     few_positions = np.concatenate([np.concatenate([e, p]) for ep in few.episodes for _, e, p in ep])
     E = _Embedder(fitted.method, images)(

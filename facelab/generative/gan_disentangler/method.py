@@ -44,7 +44,7 @@ class GanDisentangler(FaceMethod):
     :meth:`fit` trains in ``run_dir/gan-disentangler/data-<fingerprint of the training set>``, as the
     deep methods do, so one folder serves every split and sub-vector of a comparison; the stage
     methods called one by one train in ``run_dir`` itself. Methods that differ only in ``part`` read one fitted model (Table 2
-    in one training) inside :func:`facelab.shared_fits.share_fits`. ``after_stage(stage, model)``, when set
+    in one training) within one :class:`facelab.shared_fits.SharedFits`. ``after_stage(stage, model)``, when set
     on an instance, is called by :meth:`fit` after each stage (``facelab disentangle`` measures there).
     ``devices``: each stage trains on several devices under JAX (:mod:`facelab.nets.training.devices`).
     """
