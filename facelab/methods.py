@@ -376,16 +376,12 @@ FAMILIES = {
 
 
 def pack_contents(names: list[str], preset: str | None = None) -> tuple[list, list]:
-    """What ``facelab data pack`` stores for ``names`` built at ``preset``: each distinct preprocessing
-    config, and each method's :attr:`~facelab.base.FaceMethod.memo_tables` as ``(table, config, fn)``
-    triples (the arguments of :func:`facelab.data.pack.pack_lfw`)."""
+    """What ``facelab data pack`` stores for ``names`` at ``preset`` (the arguments of :func:`facelab.data.pack.pack_lfw`):
+    each distinct preprocessing config, and every ``memo_tables`` entry as a ``(table, config, fn)`` triple."""
     configs, tables = {}, {}
-    for name in names:
-        method = create(name, preset=preset)
-        config = method.preprocess
-        configs[config.key()] = config
-        for table, fn in method.memo_tables.items():
-            tables[(table, config.key())] = (table, config, fn)
+    for method in (create(name, preset=preset) for name in names):
+        configs[method.preprocess.key()] = method.preprocess
+        tables.update({(t, method.preprocess.key()): (t, method.preprocess, fn) for t, fn in method.memo_tables.items()})
     return list(configs.values()), list(tables.values())
 
 

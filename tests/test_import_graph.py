@@ -189,3 +189,12 @@ def private_imports_across_packages(module: str) -> list[str]:
 def test_no_package_imports_another_packages_private_names():
     found = [hit for module in MODULES for hit in private_imports_across_packages(module)]
     assert not found, "private names imported across packages (make them public, or move the code):\n" + "\n".join(found)
+
+
+MAX_LINES = 400  # a module a reader can hold: split by idea beyond this
+
+
+def test_no_module_is_longer_than_a_reader_can_hold():
+    long = {f"{p.relative_to(PACKAGE.parent)}: {n} lines" for p in MODULES.values()
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines:\n" + "\n".join(sorted(long))
