@@ -132,6 +132,8 @@ def cmd_report(args) -> int:
     from .evaluation.readme_blocks import update_readme, update_summary
     from .evaluation.report import is_disentangle_result, is_few_shot_result, markdown_table, merge_results, read_results
 
+    if args.runs:
+        return _report_runs(args)
     if args.merge:
         if not args.out:
             raise ValueError("--merge needs --out DIR for the merged results folder")
@@ -163,6 +165,24 @@ def cmd_report(args) -> int:
 
         io.save_figure(vae_few_shot.figure(results), args.figure, dpi=120)
         print(f"wrote {args.figure}")
+    return 0
+
+
+def _report_runs(args) -> int:
+    """``facelab report --runs``: several records as one table, printed or filled into a README block."""
+    from .evaluation.readme_blocks import fill_results_block
+    from .evaluation.records import expand_runs, runs_table
+
+    epochs = [int(e) for e in args.epochs.split(",")] if args.epochs else None
+    keys = args.keys.split(",") if args.keys else None
+    table = runs_table(expand_runs(args.runs), per_fold=args.per_fold,
+                       against=expand_runs(args.against) if args.against else None, epochs=epochs,
+                       **({"keys": keys} if keys else {}))
+    if not args.readme:
+        print(table, end="")
+        return 0
+    fill_results_block(args.readme, args.block, f"Printed by `{args.command_line}`.\n\n{table}")
+    print(f"updated the {args.block or 'results'} block of {args.readme}")
     return 0
 
 
@@ -258,8 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = add_command(sub, "report", example="facelab report results/eigenfaces-view1/results.json",
-                    help="print a results.json as a table, or fill the README's results block with it")
+                    help="print a results.json (or several runs, --runs) as a table, or fill a README block with it")
     p.add_argument("results", nargs="?", help="a results.json written by `facelab compare`")
+    p.add_argument("--runs", nargs="+", metavar="RUN", default=None,
+                   help="results folders or files (or quoted glob patterns) to print as one table, a row per run "
+                   "and method, with the --param arguments in which they differ")
+    p.add_argument("--per-fold", action="store_true", help="with --runs: each fold's accuracy too")
+    p.add_argument("--against", nargs="+", metavar="RUN", default=None,
+                   help="with --runs: one run per run (the same methods); print the differences from it")
+    p.add_argument("--epochs", default=None, metavar="E,E,...",
+                   help="with --runs: the training history (history.json) at these 1-based epochs")
+    p.add_argument("--keys", default=None, metavar="KEY,KEY,...",
+                   help="with --epochs: which history values (default: loss and the triplet mining statistics "
+                   "frac_easy, frac_hard, spread)")
     p.add_argument("--merge", nargs="+", metavar="DIR", default=None,
                    help="results folders of runs over disjoint View 2 folds (compare --folds K) to join into --out")
     p.add_argument("--out", default=None, help="with --merge: the merged results folder")

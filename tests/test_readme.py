@@ -35,6 +35,30 @@ def test_every_results_block_matches_its_results_file(page, at_least):
         assert reproducing_lines(results) in body, f"block {name}: its commands are not those the presets give now"
 
 
+def test_every_table_of_several_runs_is_the_one_its_command_prints(capsys, monkeypatch):
+    """Blocks made by ``facelab report --runs`` (a table across runs) carry their command line: it is run
+    again here, from the repository root, and must print the table shown."""
+    import shlex
+
+    from facelab.cli import main
+
+    monkeypatch.chdir(ROOT)
+    checked = 0
+    for page in sorted((ROOT / "reports").rglob("README.md")):
+        text = page.read_text(encoding="utf-8")
+        for name, body in re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S):
+            command = re.match(r"Printed by `facelab (report --runs .*?)`\.\n\n", body)
+            if not command:
+                continue
+            argv = shlex.split(command.group(1))
+            at = argv.index("--readme")
+            assert argv[at + 1:at + 4] == [str(page.relative_to(ROOT)), "--block", name], f"{page}: block {name}"
+            assert main(argv[:at] + argv[at + 4:]) == 0
+            assert body == command.group(0) + capsys.readouterr().out, f"{page}: block {name} is not what it prints"
+            checked += 1
+    assert checked >= 4
+
+
 def test_front_page_commands_use_the_users_python_and_check_it_first():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split("<!-- ci:begin -->", 1)[1].split("<!-- ci:end -->", 1)[0]

@@ -30,6 +30,12 @@ def fill_block(readme: str | Path, begin: str, end: str, content: str) -> Path:
     return io.write_text(readme, f"{head}{begin}\n{content}{end}{tail}")
 
 
+def fill_results_block(readme: str | Path, block: str | None, content: str) -> Path:
+    """Fill the results block ``block`` of ``readme`` (``<!-- results:NAME:begin -->``; the main one when
+    ``None``) with ``content``."""
+    return fill_block(readme, *_markers(block), content)
+
+
 def update_readme(readme: str | Path, results_json: str | Path, command: str, block: str | None = None,
                   results: dict | None = None) -> Path:
     """Replace the block between the results markers of ``readme`` with the table of
@@ -38,16 +44,15 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
     contents when the caller has already read them."""
     import json
 
-    begin, end = _markers(block)
     if results is None:
         results = json.loads(Path(results_json).read_text(encoding="utf-8"))
     command = results.get("command", command)  # a run that recorded its own command line quotes that
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
     option = f" --block {block}" if block else ""
-    return fill_block(readme, begin, end,
-                      f"Produced by `{command}` on {results['device']}; "
-                      f"filled in by `facelab report {results_json} --readme {readme}{option}`.\n"
-                      f"{reproducing_lines(results)}{table}")
+    return fill_results_block(readme, block,
+                              f"Produced by `{command}` on {results['device']}; "
+                              f"filled in by `facelab report {results_json} --readme {readme}{option}`.\n"
+                              f"{reproducing_lines(results)}{table}")
 
 
 def reproducing_lines(results: dict) -> str:
