@@ -472,13 +472,14 @@ def test_few_shot_results_fill_a_readme_block_with_their_own_command(tmp_path, c
            "identities": 40, "probes": 159, "repeats": 3, "importance_samples": 8, "probes_per_person": 5,
            "device": "cpu (2 cores)", "command": "python -m facelab.evaluation.vae_few_shot --k 8"}
     (tmp_path / "results.json").write_text(json.dumps(res))
-    assert "| vae_p_w_given_x | 12.50 | 50.00 |" in markdown_table(res)
+    assert "| grouped VAE, p̃(w \\| x) (eq. 8) (`vae_p_w_given_x`) | 12.50 | 50.00 |" in markdown_table(res)
+    assert "chance 2.5 %" in markdown_table(res)  # 40 identities
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- results:vae:begin -->\nold\n<!-- results:vae:end -->\nb\n")
     update_readme(readme, tmp_path / "results.json", "facelab compare", block="vae")
     text = readme.read_text()
     assert "Produced by `python -m facelab.evaluation.vae_few_shot --k 8` on cpu (2 cores)" in text
-    assert "| eigenfaces_ncm | 25.00 | 37.50 |" in text and "old" not in text and text.endswith("b\n")
+    assert "nearest class mean (cosine) (`eigenfaces_ncm`) | 25.00 | 37.50 |" in text and "old" not in text and text.endswith("b\n")
     assert "at most 5 probes per person" in text and "Grouped VAE" not in text  # title left to the README
 
     from facelab.cli import main

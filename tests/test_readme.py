@@ -22,12 +22,15 @@ def test_readme_summary_is_the_one_facelab_report_writes_from_the_records():
 
 @pytest.mark.parametrize("page, at_least", [("reports/README.md", 10), ("README.md", 1),
                                            ("lectures/06_gan_disentangler.md", 2), ("lectures/07_your_own_faces.md", 2),
-                                           ("lectures/03_siamese_deepid.md", 1)])
+                                           ("lectures/03_siamese_deepid.md", 1),
+                                           ("lectures/05_grouped_vae.md", 1)])
 def test_every_results_block_matches_its_results_file(page, at_least):
     text = (ROOT / page).read_text(encoding="utf-8")
     blocks = re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S)
     assert len(blocks) >= at_least
     for name, body in blocks:
+        if body.startswith("Printed by `facelab report --runs "):
+            continue  # a table across several records: its command runs again in the test below
         source = re.search(rf"filled in by `facelab report (\S+) --readme {re.escape(page)} --block ([\w-]+)`", body)
         assert source and source.group(2) == name, f"block {name}: no 'filled in by' line naming it"
         results = json.loads((ROOT / source.group(1)).read_text(encoding="utf-8"))
@@ -44,7 +47,7 @@ def test_every_table_of_several_runs_is_the_one_its_command_prints(capsys, monke
 
     monkeypatch.chdir(ROOT)
     checked = 0
-    for page in sorted((ROOT / "reports").rglob("README.md")):
+    for page in [ROOT / "README.md", *sorted((ROOT / "lectures").glob("*.md")), *sorted((ROOT / "reports").rglob("*.md"))]:
         text = page.read_text(encoding="utf-8")
         for name, body in re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S):
             command = re.match(r"Printed by `facelab (report --runs .*?)`\.\n\n", body)
@@ -56,7 +59,7 @@ def test_every_table_of_several_runs_is_the_one_its_command_prints(capsys, monke
             assert main(argv[:at] + argv[at + 4:]) == 0
             assert body == command.group(0) + capsys.readouterr().out, f"{page}: block {name} is not what it prints"
             checked += 1
-    assert checked >= 4
+    assert checked >= 10
 
 
 def test_front_page_commands_use_the_users_python_and_check_it_first():

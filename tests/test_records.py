@@ -25,13 +25,13 @@ def _rows(table: str) -> list[list[str]]:
 def test_each_row_is_one_run_and_method_with_the_arguments_in_which_the_runs_differ():
     runs = [TRIPLETS / "view1" / "semi-hard-e40-s4-v1", TRIPLETS / "view1" / "semi-hard-e150-s8-v1"]
     head, *rows = _rows(runs_table(runs))
-    assert head == ["run", "method", "arguments", "accuracy %", "AUC", "EER %", "fit s"]
+    assert head == ["run", "method", "arguments", "accuracy %", "AUC", "EER %", "threshold", "fit s"]  # View 1: one threshold
     expected = [(run.name, name, m) for run in runs for name, m in json.loads((run / "results.json").read_text())["methods"].items()]
     assert len(rows) == len(expected) == 4
     for row, (label, name, m) in zip(rows, expected):
         assert row[:2] == [f"`{label}`", name]
         assert row[3:] == [f"{pct(m['accuracy_mean'])} ± {pct(m['accuracy_se'])}", f"{m['auc']:.4f}", pct(m["eer"]),
-                           f"{m['fit_seconds']:.0f}"]
+                           f"{m['thresholds'][0]:.3f}", f"{m['fit_seconds']:.0f}"]
     # epochs and shift differ between the two runs; width, p and where each network was kept do not count
     assert rows[0][2] == "epochs=40, shift=4" and rows[2][2] == "epochs=150, shift=8"
 
@@ -54,6 +54,31 @@ def test_against_prints_the_differences_from_the_other_run_fold_by_fold():
         runs_table(runs, against=against[:1])
     with pytest.raises(ValueError, match="batch-all-e300-s4-v1: has no triplet-semi-hard to compare"):
         runs_table([cpu / "fold8"], against=[TRIPLETS / "view1" / "batch-all-e300-s4-v1"])
+
+
+def test_seeds_and_threshold_rules_count_as_arguments_and_ten_folds_have_no_threshold_column():
+    cpu, gpu = ROOT / "reports" / "cpu", ROOT / "reports" / "gpu-h100" / "runs"
+    head, *rows = _rows(runs_table([cpu / "triplet-semi-hard-v1-40ep" / "plain", cpu / "triplet-semi-hard-v1-40ep-seed1" / "plain"]))
+    assert [r[2] for r in rows] == ["seed=0", "seed=1"]
+    _, *rows = _rows(runs_table([gpu / "semi-hard-small-fold1", gpu / "semi-hard-small-heldout-fold1"]))
+    assert [r[2] for r in rows] == ['threshold="train"', 'threshold="held-out"']
+    head, *_ = _rows(runs_table([TRIPLETS / "merged-seed0"]))
+    assert "threshold" not in head and "arguments" not in head  # one run: nothing differs
+
+
+def test_clustering_records_get_their_own_table():
+    records = sorted((ROOT / "reports" / "cpu").glob("cluster-lfw-*/cluster.json"))
+    head, *rows = _rows(runs_table(records))
+    assert head[2:4] == ["photos", "clustered faces"] and len(rows) == len(records) == 2
+    for row, path in zip(rows, records):
+        r = json.loads(path.read_text())
+        assert row[1:6] == [r["method"]["name"], str(r["photos_found"]), str(r["faces"]),
+                            f"{r['left_out']['several_faces']} / {r['left_out']['no_face']} / {r['left_out']['other']}",
+                            f"{r['people_estimated']} / {r['true_people']}"]
+        assert row[6:9] == [f"{r['scores'][k]:.3f}" for k in ("purity", "nmi", "ari")]
+        assert row[-1].endswith(f"({r['seconds']['total']:.0f})")
+    with pytest.raises(ValueError, match="takes only such records"):
+        runs_table([records[0], TRIPLETS / "merged-seed0"])
 
 
 def test_training_history_reads_history_json_and_the_older_statistics_file(tmp_path):

@@ -106,15 +106,17 @@ def _folds(results: dict) -> list:
 
 
 def _settings(results: dict, method: dict) -> dict:
-    params = {**results.get("params", {}), **method.get("params", {})}
+    """What made a row: its ``--seed``, ``--threshold`` rule and ``--param`` arguments."""
+    params = {"seed": results.get("seed"), "threshold": results.get("threshold", "train"), **results.get("params", {}),
+              **method.get("params", {})}
     return {k: v for k, v in params.items() if k not in _NOT_SETTINGS}
 
 
 def _labels(runs: list[Path]) -> list[str]:
-    """Each run as its path below the runs' common folder (its own name when alone)."""
-    folders = [results_file(r).parent.resolve() for r in runs]
-    common = Path(os.path.commonpath(folders)) if len(folders) > 1 else folders[0].parent
-    return [str(f.relative_to(common)) if f != common else f.name for f in folders]
+    """Each run (a folder or a file) as its path below the runs' common folder (its own name when alone)."""
+    paths = [Path(r).resolve() for r in runs]
+    common = Path(os.path.commonpath(paths)) if len(paths) > 1 else paths[0].parent
+    return [str(p.relative_to(common)) if p != common else p.name for p in paths]
 
 
 def _history_cells(run: Path, epochs: list[int], keys) -> list[str]:
@@ -137,8 +139,9 @@ def _history_cells(run: Path, epochs: list[int], keys) -> list[str]:
 
 
 def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=HISTORY_KEYS) -> str:
-    """One Markdown row per run and method: accuracy (mean ± SE over folds), AUC, EER and fit seconds,
-    with the ``--param`` arguments in which the runs differ.
+    """One Markdown row per run and method: accuracy (mean ± SE over folds), AUC, EER, the threshold
+    where each row has one (View 1, or a single fold) and fit seconds, with the ``--seed`` and ``--param``
+    arguments in which the runs differ.
 
     ``per_fold``: each fold's accuracy too. ``against``: one run per run (same methods), and the
     differences from it (points of accuracy, AUC; per fold, instead of the folds' accuracies, with
@@ -150,6 +153,12 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
     if against is not None and len(against) != len(runs):
         raise ValueError(f"--against needs one run per --runs run ({len(runs)}), got {len(against)}")
     loaded = [load_results(r) for r in runs]
+    clusterings = [is_clustering(results) for results in loaded]
+    if any(clusterings):
+        if not all(clusterings) or per_fold or against or epochs:
+            raise ValueError("--runs: a table of `facelab cluster --json` records takes only such records, "
+                             "without --per-fold, --against or --epochs")
+        return clustering_table(runs, loaded)
     for run, results in zip(runs, loaded):
         if not isinstance(results.get("methods"), dict) or "protocol" not in results:
             raise ValueError(f"{run}: not a facelab compare results file (it has no 'protocol' and 'methods')")
@@ -161,7 +170,9 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
     folds = sorted({f for results in loaded for f in _folds(results)}, key=lambda f: _natural(str(f))) \
         if per_fold else []
     head = ["run", "method"] + (["arguments"] if varying else [])
-    head += ["accuracy %", "AUC", "EER %", "fit s"] + (["Δ accuracy (points)", "Δ AUC"] if against else [])
+    one_threshold = all(len(m["thresholds"]) == 1 for *_, m in rows)  # View 1, or one fold each: show it
+    head += ["accuracy %", "AUC", "EER %"] + (["threshold"] if one_threshold else []) + ["fit s"]
+    head += ["Δ accuracy (points)", "Δ AUC"] if against else []
     head += [f"fold {f}" if f != "View 1" else f for f in folds]
     if epochs:
         head += [f"{k}, epoch {' / '.join(map(str, epochs))}" for k in keys] + ["epochs collapsed"]
@@ -171,8 +182,9 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
         if varying:
             settings = _settings(results, m)
             cells.append(", ".join(f"{k}={json.dumps(settings[k])}" for k in varying if k in settings))
-        cells += [f"{pct(m['accuracy_mean'])} ± {pct(m['accuracy_se'])}", f"{m['auc']:.4f}", pct(m["eer"]),
-                  f"{m['fit_seconds']:.0f}"]
+        cells += [f"{pct(m['accuracy_mean'])} ± {pct(m['accuracy_se'])}", f"{m['auc']:.4f}", pct(m["eer"])]
+        cells += [f"{m['thresholds'][0]:.3f}"] if one_threshold else []
+        cells.append(f"{m['fit_seconds']:.0f}")
         by_fold = dict(zip(_folds(results), m["fold_accuracy"]))
         if references is None:
             cells += [pct(by_fold[f]) if f in by_fold else "—" for f in folds]
@@ -187,4 +199,28 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
         if epochs:
             cells += _history_cells(runs[j], epochs, keys)
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def is_clustering(record: dict) -> bool:
+    """Whether a record was written by ``facelab cluster --json``."""
+    return isinstance(record, dict) and "people_estimated" in record
+
+
+def clustering_table(runs, records) -> str:
+    """A row per ``facelab cluster --json`` record: what was clustered, what was left out and why, how
+    many people were found against the folders' count, agreement with the folders (purity, NMI, ARI),
+    the threshold and where the seconds went."""
+    steps = ("detect+crop", "fit", "calibrate", "embed", "cluster")
+    lines = ["| run | method | photos | clustered faces | left out: several faces / no face / other | "
+             "people estimated / true | purity | NMI | ARI | threshold | seconds: " + " / ".join(steps) + " (total) |",
+             "|" + "---|" * 11]
+    for label, r in zip(_labels([Path(run) for run in runs]), records):
+        left, scores, seconds = r["left_out"], r.get("scores") or {}, r["seconds"]
+        agreement = [f"{scores[k]:.3f}" if k in scores else "—" for k in ("purity", "nmi", "ari")]
+        lines.append(f"| `{label}` | {r['method']['name']} | {r['photos_found']} | {r['faces']} | "
+                     f"{left['several_faces']} / {left['no_face']} / {left['other']} | "
+                     f"{r['people_estimated']} / {r['true_people'] if r['true_people'] is not None else '—'} | "
+                     + " | ".join(agreement) + f" | {r['threshold']:.4g} | "
+                     + " / ".join(f"{seconds.get(k, 0):.0f}" for k in steps) + f" ({seconds['total']:.0f}) |")
     return "\n".join(lines) + "\n"

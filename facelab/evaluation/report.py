@@ -74,6 +74,11 @@ def is_few_shot_result(results: dict) -> bool:
     return "importance_samples" in results
 
 
+FEW_SHOT_RULES = {"vae_p_w_given_x": "grouped VAE, p̃(w \\| x) (eq. 8)",
+                  "vae_mu_w_ncm": "grouped VAE, μ_w nearest class mean (cosine)",
+                  "eigenfaces_ncm": "eigenfaces, same images, nearest class mean (cosine)"}  # what each rule is
+
+
 def few_shot_markdown(result: dict, command: str | None = None) -> str:
     """The accuracy-vs-N table of :func:`facelab.evaluation.vae_few_shot.few_shot_accuracy` (and the command, when given)."""
     acc = result["accuracy"]
@@ -82,12 +87,14 @@ def few_shot_markdown(result: dict, command: str | None = None) -> str:
              f"{result['identities']} identities, {result['probes']} probes per repeat, {result['repeats']} repeats, "
              f"K = {result['importance_samples']} importance samples"
              + (f", at most {result['probes_per_person']} probes per person" if result.get("probes_per_person") else "")
-             + ". Accuracy % (mean over repeats)" + (f"; device {result['device']}." if "device" in result else "."),
+             + f". Accuracy % (mean over repeats; chance {100 / result['identities']:.1f} %)"
+             + (f"; device {result['device']}." if "device" in result else "."),
              "",
              "| rule | " + " | ".join(f"N={n}" for n in shots) + " |",
              "|---|" + "---|" * len(shots)]
     for rule, row in acc.items():
-        lines.append(f"| {rule} | " + " | ".join(f"{100 * row[n]:.2f}" for n in shots) + " |")
+        label = f"{FEW_SHOT_RULES[rule]} (`{rule}`)" if rule in FEW_SHOT_RULES else rule
+        lines.append(f"| {label} | " + " | ".join(f"{100 * row[n]:.2f}" for n in shots) + " |")
     lines += ["", f"Command: `{command}`", ""] if command else [""]
     return "\n".join(lines)
 
