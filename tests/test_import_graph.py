@@ -19,7 +19,7 @@ ROOMS = {
     "methods": ("facelab.base", "facelab.methods", "facelab.presets", "facelab.shared_fits", "facelab.metrics", "facelab.plots",
                 "facelab.classical", "facelab.nets", "facelab.losses", "facelab.miners", "facelab.generative"),
     "evaluation": ("facelab.evaluation",),
-    "front": ("facelab.cli", "facelab.cli_commands", "facelab.figures", "facelab.assignments", "facelab.wild",
+    "front": ("facelab.cli", "facelab.cli_commands", "facelab.cli_report", "facelab.figures", "facelab.assignments", "facelab.wild",
               "facelab.__main__"),
 }
 # metrics (and plots, which draws metric curves) sit with the methods: methods score with them, and the
