@@ -1,7 +1,9 @@
 """Training throughput of the default backbone (facelab.nets.backbones.small_cnn) at 64×64×1, batch 64, on
 this CPU: Keras 3 (BatchNormalization, FusedBatchNormalization, each with and without XLA jit) against the
-same architecture written in tf_keras 2.21 (fused BN), interleaved round by round so that load from other
-processes hits every variant alike. Reports the median images/second of each variant and the ratios.
+same architecture written in tf_keras 2.21 (fused BN), and facelab's network under mixed_bfloat16 (precision
+"mixed_bfloat16"), interleaved round by round so that load from other processes hits every variant alike.
+Reports the median images/second of each variant and the ratios (``bf16_over_fp32``: keras3_fused_bf16
+against keras3_fused).
 
     PYTHONPATH=. python benchmarks/bench_training.py --rounds 5 --steps 20 [--out results/bench_training.json]
 
@@ -44,12 +46,15 @@ def tf_keras_small_cnn(input_shape, embedding_dim, width):
     return model
 
 
-def keras3_small_cnn(input_shape, embedding_dim, width, norm, jit):
+def keras3_small_cnn(input_shape, embedding_dim, width, norm, jit, precision="float32"):
+    """facelab's backbone as DeepMethod builds it: layers made under ``precision``'s dtype policy."""
     import keras
 
     from facelab.nets.backbones import small_cnn
+    from facelab.nets.training import precision_scope
 
-    model = small_cnn(input_shape, embedding_dim, width=width, norm=norm)
+    with precision_scope(precision):
+        model = small_cnn(input_shape, embedding_dim, width=width, norm=norm)
     model.compile(keras.optimizers.Adam(1e-3), "mse", jit_compile=jit)
     return model
 
@@ -87,6 +92,7 @@ def main(argv=None):
         "keras3_fused": lambda: keras3_small_cnn(shape, dim, width, "fused", False),
         "keras3_bn_jit": lambda: keras3_small_cnn(shape, dim, width, "batch", True),
         "keras3_fused_jit": lambda: keras3_small_cnn(shape, dim, width, "fused", True),
+        "keras3_fused_bf16": lambda: keras3_small_cnn(shape, dim, width, "fused", False, "mixed_bfloat16"),
     }
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     for v in names:
@@ -112,6 +118,8 @@ def main(argv=None):
                          "tensorflow": tf.__version__, "keras": keras.__version__, "tf_keras": tf_keras.__version__}}
     if "tf_keras" in med:
         result["ratio_to_tf_keras"] = {v: med[v] / med["tf_keras"] for v in names}
+    if "keras3_fused" in med and "keras3_fused_bf16" in med:  # what precision="mixed_bfloat16" buys on this CPU
+        result["bf16_over_fp32"] = med["keras3_fused_bf16"] / med["keras3_fused"]
 
     if "keras3_bn" in names and "keras3_fused" in names:  # same weights → same outputs (train and inference)
         a, b = builders["keras3_bn"](), builders["keras3_fused"]()
