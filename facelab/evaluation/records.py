@@ -145,8 +145,9 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
 
     ``per_fold``: each fold's accuracy too. ``against``: one run per run (same methods), and the
     differences from it (points of accuracy, AUC; per fold, instead of the folds' accuracies, with
-    ``per_fold``): a rescoring on another machine, say. ``epochs`` (1-based): the training history's ``keys`` at those epochs, and the
-    number of epochs whose embeddings collapsed to one point."""
+    ``per_fold``): a rescoring on another machine, say. ``epochs`` (1-based): the training history's
+    ``keys`` at those epochs, and the number of epochs whose embeddings collapsed to one point.
+    ``facelab cluster --json`` records get :func:`clustering_table` instead."""
     runs = [Path(r) for r in runs]
     if not runs:
         raise ValueError("--runs needs at least one results folder")
@@ -165,8 +166,8 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
     rows = [(j, label, results, name, m) for j, (label, results) in enumerate(zip(_labels(runs), loaded))
             for name, m in results["methods"].items()]
     references = [load_results(r) for r in against] if against is not None else None
-    varying = sorted({k for *_, results, _, m in rows for k in _settings(results, m)
-                      if len({json.dumps(_settings(r, mm).get(k), sort_keys=True) for *_, r, _, mm in rows}) > 1})
+    settings = [_settings(results, m) for _, _, results, _, m in rows]
+    varying = sorted(k for k in set().union(*settings) if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1)
     folds = sorted({f for results in loaded for f in _folds(results)}, key=lambda f: _natural(str(f))) \
         if per_fold else []
     head = ["run", "method"] + (["arguments"] if varying else [])
@@ -177,11 +178,10 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
     if epochs:
         head += [f"{k}, epoch {' / '.join(map(str, epochs))}" for k in keys] + ["epochs collapsed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for j, label, results, name, m in rows:
+    for (j, label, results, name, m), row_settings in zip(rows, settings):
         cells = [f"`{label}`", name]
         if varying:
-            settings = _settings(results, m)
-            cells.append(", ".join(f"{k}={json.dumps(settings[k])}" for k in varying if k in settings))
+            cells.append(", ".join(f"{k}={json.dumps(row_settings[k])}" for k in varying if k in row_settings))
         cells += [f"{pct(m['accuracy_mean'])} ± {pct(m['accuracy_se'])}", f"{m['auc']:.4f}", pct(m["eer"])]
         cells += [f"{m['thresholds'][0]:.3f}"] if one_threshold else []
         cells.append(f"{m['fit_seconds']:.0f}")

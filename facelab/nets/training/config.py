@@ -3,8 +3,10 @@ and precision it trains on. Kept apart from the loop so a method can check and r
 (``check_choice``, ``PRECISIONS``, ``config_dict``) without importing the training machinery.
 
 Precision: :func:`precision_scope` builds a model under a dtype policy without changing the global one;
-``"auto"`` means mixed_float16 on a GPU, float32 on a CPU (where mixed_float16 measured 6× slower and
-mixed_bfloat16 only marginally faster).
+``"auto"`` means mixed_float16 on a GPU, float32 on a CPU (where mixed_float16 measured 6× slower). On a
+CPU with native bfloat16 instructions, mixed_bfloat16 can pay: ``benchmarks/bench_training.py`` measures
+it against float32 for the network at hand (``--width``), and it depends on the width as much as on the
+CPU, so it is asked for by name.
 """
 from __future__ import annotations
 
