@@ -4,9 +4,10 @@ and precision it trains on. Kept apart from the loop so a method can check and r
 
 Precision: :func:`precision_scope` builds a model under a dtype policy without changing the global one;
 ``"auto"`` means mixed_float16 on a GPU, float32 on a CPU (where mixed_float16 measured 6× slower). On a
-CPU with native bfloat16 instructions, mixed_bfloat16 can pay: ``benchmarks/bench_training.py`` measures
-it against float32 for the network at hand (``--width``), and it depends on the width as much as on the
-CPU, so it is asked for by name.
+CPU with native bfloat16 instructions mixed_bfloat16 can pay, but not reliably: on one such CPU
+(``reports/cpu/precision-view1``) the width-32 network trained 1.3–2.2× faster with it at 64 × 64 and no
+faster at 48 × 48, the class recipes' size, whose View 1 training took as long and scored the same. So it
+is asked for by name, where ``benchmarks/bench_training.py`` run on the machine at hand says it pays.
 """
 from __future__ import annotations
 
