@@ -13,6 +13,8 @@ def cmd_report(args) -> int:
     from .evaluation.report import is_disentangle_result, is_few_shot_result, markdown_table, merge_results, read_results
 
     if args.runs:
+        if args.results or args.merge or args.summary:
+            raise ValueError("--runs makes a table of its own: give it without a results.json, --merge or --summary")
         return _report_runs(args)
     if args.merge:
         if not args.out:
@@ -54,10 +56,9 @@ def _report_runs(args) -> int:
     from .evaluation.records import expand_runs, runs_table
 
     epochs = [int(e) for e in args.epochs.split(",")] if args.epochs else None
-    keys = args.keys.split(",") if args.keys else None
     table = runs_table(expand_runs(args.runs), per_fold=args.per_fold,
                        against=expand_runs(args.against) if args.against else None, epochs=epochs,
-                       **({"keys": keys} if keys else {}))
+                       keys=args.keys.split(",") if args.keys else None)
     if not args.readme:
         print(table, end="")
         return 0

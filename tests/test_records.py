@@ -93,6 +93,9 @@ def test_training_history_reads_history_json_and_the_older_statistics_file(tmp_p
     assert head[-1] == "epochs collapsed" and head[-2] == "triplet_spread, epoch 10 / 100 / 300"
     assert row[-2] == " / ".join(f"{stats[e - 1]['triplet/spread']:.2f}" for e in epochs)
     assert row[-1] == str(sum(int(r["triplet/collapsed"]) for r in stats)) != "0"  # batch-hard sat near collapse
+    head, row = _rows(runs_table([run], epochs=[1, 300], keys=["loss"]))
+    assert head[-2:] == ["loss, epoch 1 / 300", "epochs collapsed"]
+    assert row[-2] == f"{history['loss'][0]:.3f} / {history['loss'][-1]:.3f}"
     # what a run writes now, history.json's own triplet_* keys, wins over the older file
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
@@ -149,3 +152,5 @@ def test_the_command_line_prints_the_table_or_fills_a_readme_block(tmp_path, cap
     assert "\nold\n" not in text and text.endswith("<!-- results:seeds:end -->\nafter\n")
     assert main(["report", "--runs", pattern, "--readme", str(readme), "--block", "other"]) == 2
     assert "has no <!-- results:other:begin -->" in capsys.readouterr().err
+    assert main(["report", "reports/cpu/classical-view2/results.json", "--runs", pattern]) == 2
+    assert "--runs makes a table of its own" in capsys.readouterr().err

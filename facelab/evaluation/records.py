@@ -138,7 +138,7 @@ def _history_cells(run: Path, epochs: list[int], keys) -> list[str]:
     return cells
 
 
-def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=HISTORY_KEYS) -> str:
+def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=None) -> str:
     """One Markdown row per run and method: accuracy (mean ± SE over folds), AUC, EER, the threshold
     where each row has one (View 1, or a single fold) and fit seconds, with the ``--seed`` and ``--param``
     arguments in which the runs differ.
@@ -146,9 +146,10 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
     ``per_fold``: each fold's accuracy too. ``against``: one run per run (same methods), and the
     differences from it (points of accuracy, AUC; per fold, instead of the folds' accuracies, with
     ``per_fold``): a rescoring on another machine, say. ``epochs`` (1-based): the training history's
-    ``keys`` at those epochs, and the number of epochs whose embeddings collapsed to one point.
+    ``keys`` (default :data:`HISTORY_KEYS`) at those epochs, and the number of epochs whose embeddings
+    collapsed to one point.
     ``facelab cluster --json`` records get :func:`clustering_table` instead."""
-    runs = [Path(r) for r in runs]
+    runs, keys = [Path(r) for r in runs], tuple(keys or HISTORY_KEYS)
     if not runs:
         raise ValueError("--runs needs at least one results folder")
     if against is not None and len(against) != len(runs):
