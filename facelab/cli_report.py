@@ -73,7 +73,7 @@ def add_parser(sub) -> None:
     p.add_argument("results", nargs="?", help="a results.json written by `facelab compare`")
     p.add_argument("--runs", nargs="+", metavar="RUN", default=None,
                    help="results folders or files (or quoted glob patterns) to print as one table, a row per run "
-                   "and method, with the --param arguments in which they differ")
+                   "and method, with the --seed, --threshold and --param values in which they differ")
     p.add_argument("--per-fold", action="store_true", help="with --runs: each fold's accuracy too")
     p.add_argument("--against", nargs="+", metavar="RUN", default=None,
                    help="with --runs: one run per run (the same methods); print the differences from it")

@@ -52,6 +52,9 @@ def test_against_prints_the_differences_from_the_other_run_fold_by_fold():
     assert merged[-10:] == [f"{100 * (x - y):+.2f}" for x, y in zip(a["fold_accuracy"], b["fold_accuracy"])]
     with pytest.raises(ValueError, match=r"--against needs one run per --runs run \(2\), got 1"):
         runs_table(runs, against=against[:1])
+    cluster = ROOT / "reports" / "cpu" / "cluster-lfw-lbp+jb" / "cluster.json"
+    with pytest.raises(ValueError, match="cluster.json: not a facelab compare results file"):
+        runs_table([cpu / "fold8"], against=[cluster])  # a reference is checked as a run is
     with pytest.raises(ValueError, match="batch-all-e300-s4-v1: has no triplet-semi-hard to compare"):
         runs_table([cpu / "fold8"], against=[TRIPLETS / "view1" / "batch-all-e300-s4-v1"])
 

@@ -161,12 +161,12 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
             raise ValueError("--runs: a table of `facelab cluster --json` records takes only such records, "
                              "without --per-fold, --against or --epochs")
         return clustering_table(runs, loaded)
-    for run, results in zip(runs, loaded):
+    references = [load_results(r) for r in against] if against is not None else []
+    for run, results in zip([*runs, *(against or [])], [*loaded, *references]):  # the references are checked alike
         if not isinstance(results.get("methods"), dict) or "protocol" not in results:
             raise ValueError(f"{run}: not a facelab compare results file (it has no 'protocol' and 'methods')")
     rows = [(j, label, results, name, m) for j, (label, results) in enumerate(zip(_labels(runs), loaded))
             for name, m in results["methods"].items()]
-    references = [load_results(r) for r in against] if against is not None else None
     settings = [_settings(results, m) for _, _, results, _, m in rows]
     varying = sorted(k for k in set().union(*settings) if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1)
     folds = sorted({f for results in loaded for f in _folds(results)}, key=lambda f: _natural(str(f))) \
@@ -187,7 +187,7 @@ def runs_table(runs, *, per_fold: bool = False, against=None, epochs=None, keys=
         cells += [f"{m['thresholds'][0]:.3f}"] if one_threshold else []
         cells.append(f"{m['fit_seconds']:.0f}")
         by_fold = dict(zip(_folds(results), m["fold_accuracy"]))
-        if references is None:
+        if not references:
             cells += [pct(by_fold[f]) if f in by_fold else "—" for f in folds]
         else:
             if name not in references[j]["methods"]:
