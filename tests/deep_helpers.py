@@ -1,6 +1,8 @@
 """Small real-LFW subsets for the deep-learning tests (a few hundred images, preprocessed directly)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from facelab.data.preprocess import PreprocessConfig, preprocess_files
@@ -16,3 +18,15 @@ def lfw_subset(lfw, *, people: int = 40, per_person: int = 6, size: int = 32, mi
     images, _ = preprocess_files(paths, PreprocessConfig(size=size, crop=(112, 112)), progress=False, workers=2)
     labels = np.searchsorted(ids, lfw.labels[index]).astype(np.int32)
     return images, labels
+
+
+def jax_process_env(devices: int = 1, **extra) -> dict:
+    """Environment for a subprocess that runs Keras on JAX on this CPU (the GPU machine's backend).
+
+    ``devices`` > 1 splits the CPU into that many XLA devices. XLA's backend optimisation is off: these
+    programs are tiny, so a test waits on their compilation, not on running them (it halves the
+    compile time and leaves the arithmetic as written)."""
+    flags = ["--xla_backend_optimization_level=0"]
+    if devices > 1:
+        flags.append(f"--xla_force_host_platform_device_count={devices}")
+    return dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", XLA_FLAGS=" ".join(flags), **extra)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from deep_helpers import jax_process_env
 
 SCRIPT = """
 import json, sys, warnings
@@ -58,8 +59,7 @@ print(json.dumps(out))
 
 
 def _train(backend: str, names: list[str]) -> dict:
-    env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    env = jax_process_env(devices=2) if backend == "jax" else dict(os.environ, KERAS_BACKEND=backend)
     run = subprocess.run([sys.executable, "-c", SCRIPT, str(Path(__file__).parent), json.dumps(names)], env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

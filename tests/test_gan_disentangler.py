@@ -364,7 +364,7 @@ def jax_steps(lfw, tmp_path_factory):
 
     import keras
 
-    from deep_helpers import lfw_subset
+    from deep_helpers import jax_process_env, lfw_subset
 
     tmp = tmp_path_factory.mktemp("jax-steps")
     x, y = lfw_subset(lfw, people=8, per_person=4, size=24, min_images=4)
@@ -378,8 +378,8 @@ def jax_steps(lfw, tmp_path_factory):
                   prior=np.random.default_rng(3).normal(size=(len(x), cfg.z_dim)).astype(np.float32))
     np.savez(tmp / "in.npz", **arrays)
     (tmp / "one_step.py").write_text(_ONE_STEP)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join([str(Path(gd.__file__).parents[3]), os.environ.get("PYTHONPATH", "")]))
+    env = jax_process_env(PYTHONPATH=os.pathsep.join([str(Path(gd.__file__).parents[3]),
+                                                      os.environ.get("PYTHONPATH", "")]))
     run = subprocess.run([sys.executable, str(tmp / "one_step.py"), str(tmp / "in.npz"), str(tmp / "jax"), "1,2,3"],
                          capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -64,7 +64,6 @@ def test_keras_ops_gaussians_equal_tfp_for_backends_without_it():
 
 def test_training_and_scoring_run_under_keras_on_jax(faces, tmp_path):
     """The GPU machine has no TensorFlow: the same model trains there with a stateless JAX step (jitted)."""
-    import os
     import subprocess
     import sys
 
@@ -90,9 +89,10 @@ print("RESULT " + json.dumps({"backend": keras.backend.backend(), "history": m.h
                               "again": {"resumed_from": again.training_.resumed_from, "epochs_run": again.training_.epochs_run,
                                         "history": again.history_, "embed": again.embed(images[:6]).tolist()}}))
 """
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    from deep_helpers import jax_process_env
+
     run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "faces.npz"), str(tmp_path / "run")],
-                         capture_output=True, text=True, env=env, timeout=600)
+                         capture_output=True, text=True, env=jax_process_env(), timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     res = json.loads(next(ln for ln in run.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])
     history = res["history"]

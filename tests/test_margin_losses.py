@@ -4,13 +4,13 @@ the batch, the ArcFace switch at θ + m = π), under mixed precision and under J
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from deep_helpers import jax_process_env
 from margin_numpy import margin_loss, numeric_gradient
 
 SETTINGS = [("arcface", 30.0, 0.5), ("arcface", 16.0, 0.3), ("cosface", 30.0, 0.35), ("sphereface", 8.0, 2.0),
@@ -144,8 +144,8 @@ for kind, s, m in {[list(x) for x in SETTINGS]}:
     out[f"{{kind}}-{{s}}-{{m}}"] = [float(f(cos)), np.asarray(jax.grad(f)(cos)).tolist()]
 print(json.dumps(out))
 """
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-c", script], env=jax_process_env(), capture_output=True, text=True,
+                         timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
     for kind, s, m in SETTINGS:

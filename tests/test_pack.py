@@ -131,11 +131,12 @@ def test_a_memo_table_of_the_wrong_length_is_named(lfw, tmp_path):
 
 def test_deep_methods_train_and_evaluate_under_keras_jax_from_a_pack(packed, tmp_path):
     """The GPU machine's path (no JPEGs, Keras on JAX), end to end on this CPU in quick mode."""
-    import os
     import subprocess
     import sys
 
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    from deep_helpers import jax_process_env
+
+    env = jax_process_env()
     run = subprocess.run([sys.executable, "-m", "facelab", "compare", "--methods", "deepid,deepid+jb,triplet-offline-hard",
                           "--quick", "--folds", "1", "--data-dir", str(packed), "--no-identification", "--no-progress",
                           "--param", 'lr_schedule="cosine"', "--param", 'backbone_kwargs={"width": 8}',
