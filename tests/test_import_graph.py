@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "facelab"
 #: upstream first: a module may import its own room and the rooms above it, never one below.
 #: An entry names a module or a package (and everything under it); "facelab" is the package's __init__ only.
 ROOMS = {
-    "shared": ("facelab", "facelab.io", "facelab.memo"),  # helpers every room may use
+    "shared": ("facelab", "facelab.io", "facelab.memo", "facelab.cores"),  # helpers every room may use
     "data": ("facelab.data",),
     "methods": ("facelab.base", "facelab.methods", "facelab.presets", "facelab.shared_fits", "facelab.metrics", "facelab.plots",
                 "facelab.classical", "facelab.nets", "facelab.losses", "facelab.miners", "facelab.generative"),

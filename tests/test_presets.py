@@ -186,3 +186,17 @@ def test_every_number_a_preset_reports_is_in_a_record_its_preset_reproduces():
                 assert matches, f"{preset.source}: no record of {name} at {number} % that the preset reproduces"
                 checked += 1
     assert checked >= 4
+
+
+def test_processes_running_at_once_split_the_cores_between_them(monkeypatch):
+    """Each of N processes started at once (``--jobs``, CI's Pythons side by side) gets cores // N threads
+    of every library that starts one per core, at least one."""
+    from facelab import cores
+    from facelab.evaluation.compare import _process_share
+
+    monkeypatch.setattr(cores, "cores", lambda: 8)
+    assert cores.thread_share(2) == dict.fromkeys(cores.THREAD_VARIABLES, "4")
+    assert set(cores.thread_share(3).values()) == {"2"} and set(cores.thread_share(16).values()) == {"1"}
+    assert {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"} <= set(cores.THREAD_VARIABLES)
+    share = _process_share(4)
+    assert share["OPENBLAS_NUM_THREADS"] == "2" and share["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"

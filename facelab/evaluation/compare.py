@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io, presets
+from ..cores import thread_share
 from .. import methods as registry
 from ..data.lfw import LFW
 from ..shared_fits import SharedFits
@@ -260,6 +261,4 @@ def _environment(variables: dict[str, str]):
 def _process_share(workers: int) -> dict[str, str]:
     """Environment for ``workers`` processes training at once: threads split over the CPU cores, and
     GPU memory taken as needed (JAX, TensorFlow) rather than all of it by the first process."""
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
-    return {"TF_NUM_INTRAOP_THREADS": threads, "OMP_NUM_THREADS": threads,
-            "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    return {**thread_share(workers), "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
