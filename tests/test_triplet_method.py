@@ -94,6 +94,26 @@ def test_every_strategy_wires_its_miner_and_reducer(faces):
             assert type(m.loss.miner) is miner and type(m.loss.triplet_loss.reducer) is reducer
 
 
+def test_feature_bn_spreads_a_new_network_s_faces_over_the_sphere(faces):
+    """A new network maps real faces nearly one way (the shared positive part of pooled ReLU maps);
+    ``feature_bn`` centres the features over the batch, so hardest-triplet mining starts from spread faces."""
+    import keras
+
+    from facelab.nets.backbones import build_backbone
+
+    x, _ = faces
+    batch = x[:64].astype(np.float32) / 255.0
+
+    def mean_cosine(**kwargs) -> float:
+        keras.utils.set_random_seed(0)
+        e = keras.ops.convert_to_numpy(build_backbone("small", x.shape[1:], 32, width=8, **kwargs)(batch, training=True))
+        off_diagonal = ~np.eye(len(e), dtype=bool)
+        return float((e @ e.T)[off_diagonal].mean())
+
+    assert mean_cosine() > 0.7
+    assert abs(mean_cosine(feature_bn=True)) < 0.1
+
+
 def test_bad_arguments():
     from facelab.nets.triplet_method import TripletMethod
 

@@ -141,9 +141,9 @@ class TripletStatsLogger:
         if stats["collapsed"] and self.warn_collapse:
             warnings.warn(
                 f"step {step}: the embeddings have collapsed to one point (spread {stats['spread']:.3g}, mean norm "
-                f"{stats['mean_norm']:.3g}); the hinge loss is stuck at the margin and gives no useful gradient. "
-                "Lower the learning rate, use semi-hard instead of hardest negatives early on, or L2-normalise "
-                "the embeddings.", CollapseWarning, stacklevel=2)
+                f"{stats['mean_norm']:.3g}); the triplet loss is stuck at its value for identical embeddings and gives "
+                "no useful gradient. Centre the features before normalising them (backbone_kwargs feature_bn=True), "
+                "or use semi-hard instead of hardest negatives.", CollapseWarning, stacklevel=2)
         return stats
 
     def _write(self, step: int, stats: dict) -> None:
