@@ -15,6 +15,10 @@ second of two epochs of ``--steps`` batches is timed (the first traces and makes
 minor page faults of the timed steps, and the ratio of the wall-time medians.
 
     PYTHONPATH=. FACELAB_DATA=... python benchmarks/bench_cpu_allocator.py --rounds 5 --steps 30 [--out FILE]
+
+``--table FILE`` prints a recorded run's medians as a Markdown table (with ``--readme PAGE --block NAME``
+it also fills that page's ``<!-- results:NAME:begin -->`` block), so a record's README shows the numbers
+the benchmark wrote, never typed ones.
 """
 from __future__ import annotations
 
@@ -29,6 +33,25 @@ import sys
 import time
 
 VARIANTS = {"malloc": "false", "bfc": "true"}
+LABELS = {"malloc": "glibc malloc (`TF_CPU_ALLOCATOR_USE_BFC=false`)",
+          "bfc": "BFC (`TF_CPU_ALLOCATOR_USE_BFC=true`, facelab's default)"}
+
+
+def table(path: str, readme: str | None = None, block: str | None = None) -> str:
+    """The medians of a recorded run (``--out``'s JSON) as Markdown, headed by the command that prints it."""
+    result = json.loads(open(path, encoding="utf-8").read())
+    cfg = result["config"]
+    where = f" --readme {readme} --block {block}" if readme else ""
+    lines = [f"Printed by `python benchmarks/bench_cpu_allocator.py --table {path}{where}`.", "",
+             f"Medians of {cfg['rounds']} rounds of {cfg['steps']} timed steps ({cfg['cpu_count']} cores, "
+             f"{cfg['machine']}):", "",
+             "| allocator | wall s | user s | system s | minor page faults |", "|---|---|---|---|---|"]
+    for v in VARIANTS:
+        m = result["median"][v]
+        lines.append(f"| {LABELS[v]} | {m['wall_s']:.2f} | {m['user_s']:.2f} | {m['system_s']:.2f} | "
+                     f"{int(m['minor_faults']):,} |")
+    lines += ["", f"BFC over malloc: **{result['speedup_bfc_over_malloc']:.2f}×** (ratio of the wall-time medians)."]
+    return "\n".join(lines) + "\n"
 
 
 def child(steps: int, width: int) -> dict:
@@ -73,8 +96,21 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=30, help="timed training steps per measurement")
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--out", default=None, help="write the results as JSON here (atomically)")
+    ap.add_argument("--table", default=None, metavar="FILE", help="print a recorded run (--out's JSON) as Markdown")
+    ap.add_argument("--readme", default=None, help="with --table: the page whose results block to fill")
+    ap.add_argument("--block", default=None, help="with --readme: the block's name (<!-- results:NAME:begin -->)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if (args.readme is None) != (args.block is None) or (args.readme and not args.table):
+        ap.error("--readme and --block go together, with --table")
+    if args.table:
+        text = table(args.table, args.readme, args.block)
+        print(text, end="")
+        if args.readme:
+            from facelab.evaluation.readme_blocks import fill_results_block
+
+            fill_results_block(args.readme, args.block, text)
+        return 0
     if args.child:
         print(json.dumps(child(args.steps, args.width)))
         return 0

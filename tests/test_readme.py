@@ -62,6 +62,30 @@ def test_every_table_of_several_runs_is_the_one_its_command_prints(capsys, monke
     assert checked >= 10
 
 
+def test_every_benchmark_table_is_the_one_its_benchmark_prints_from_its_record():
+    """Blocks printed by a benchmark's ``--table`` (a speed record's medians) carry their command line: it is
+    run again here without ``--readme``, and must print the table shown."""
+    import shlex
+    import subprocess
+    import sys
+
+    checked = 0
+    for page in sorted((ROOT / "reports").rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for name, body in re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S):
+            command = re.match(r"Printed by `python (benchmarks/\S+\.py --table .*?)`\.\n", body)
+            if not command:
+                continue
+            argv = shlex.split(command.group(1))
+            at = argv.index("--readme")
+            assert argv[at + 1:] == [str(page.relative_to(ROOT)), "--block", name], f"{page}: block {name}"
+            run = subprocess.run([sys.executable, *argv[:at]], cwd=ROOT, capture_output=True, text=True, check=True)
+            shown = body.replace(f" --readme {argv[at + 1]} --block {name}`", "`", 1)
+            assert shown == run.stdout, f"{page}: block {name} is not what its benchmark prints"
+            checked += 1
+    assert checked >= 2
+
+
 def test_front_page_commands_use_the_users_python_and_check_it_first():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split("<!-- ci:begin -->", 1)[1].split("<!-- ci:end -->", 1)[0]
