@@ -38,51 +38,52 @@ def test_every_results_block_matches_its_results_file(page, at_least):
         assert reproducing_lines(results) in body, f"block {name}: its commands are not those the presets give now"
 
 
-def test_every_table_of_several_runs_is_the_one_its_command_prints(capsys, monkeypatch):
-    """Blocks made by ``facelab report --runs`` (a table across runs) carry their command line: it is run
-    again here, from the repository root, and must print the table shown."""
+def _printed_blocks(pages, command_pattern: str):
+    """``(page, block name, block text, the match of command_pattern, its argv before --readme)`` of every
+    results block of ``pages`` that starts with a command matching ``command_pattern`` (group 1: the command
+    line); the command must name the page and the block it fills."""
     import shlex
 
-    from facelab.cli import main
-
-    monkeypatch.chdir(ROOT)
-    checked = 0
-    for page in [ROOT / "README.md", *sorted((ROOT / "lectures").glob("*.md")), *sorted((ROOT / "reports").rglob("*.md"))]:
+    for page in pages:
         text = page.read_text(encoding="utf-8")
         for name, body in re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S):
-            command = re.match(r"Printed by `facelab (report --runs .*?)`\.\n\n", body)
+            command = re.match(command_pattern, body)
             if not command:
                 continue
             argv = shlex.split(command.group(1))
             at = argv.index("--readme")
             assert argv[at + 1:at + 4] == [str(page.relative_to(ROOT)), "--block", name], f"{page}: block {name}"
-            assert main(argv[:at] + argv[at + 4:]) == 0
-            assert body == command.group(0) + capsys.readouterr().out, f"{page}: block {name} is not what it prints"
-            checked += 1
+            yield page, name, body, command, argv[:at] + argv[at + 4:]
+
+
+def test_every_table_of_several_runs_is_the_one_its_command_prints(capsys, monkeypatch):
+    """Blocks made by ``facelab report --runs`` (a table across runs) carry their command line: it is run
+    again here, from the repository root, and must print the table shown."""
+    from facelab.cli import main
+
+    monkeypatch.chdir(ROOT)
+    pages = [ROOT / "README.md", *sorted((ROOT / "lectures").glob("*.md")), *sorted((ROOT / "reports").rglob("*.md"))]
+    checked = 0
+    for page, name, body, command, argv in _printed_blocks(pages, r"Printed by `facelab (report --runs .*?)`\.\n\n"):
+        assert main(argv) == 0
+        assert body == command.group(0) + capsys.readouterr().out, f"{page}: block {name} is not what it prints"
+        checked += 1
     assert checked >= 10
 
 
 def test_every_benchmark_table_is_the_one_its_benchmark_prints_from_its_record():
     """Blocks printed by a benchmark's ``--table`` (a speed record's medians) carry their command line: it is
     run again here without ``--readme``, and must print the table shown."""
-    import shlex
     import subprocess
     import sys
 
     checked = 0
-    for page in sorted((ROOT / "reports").rglob("*.md")):
-        text = page.read_text(encoding="utf-8")
-        for name, body in re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S):
-            command = re.match(r"Printed by `python (benchmarks/\S+\.py --table .*?)`\.\n", body)
-            if not command:
-                continue
-            argv = shlex.split(command.group(1))
-            at = argv.index("--readme")
-            assert argv[at + 1:] == [str(page.relative_to(ROOT)), "--block", name], f"{page}: block {name}"
-            run = subprocess.run([sys.executable, *argv[:at]], cwd=ROOT, capture_output=True, text=True, check=True)
-            shown = body.replace(f" --readme {argv[at + 1]} --block {name}`", "`", 1)
-            assert shown == run.stdout, f"{page}: block {name} is not what its benchmark prints"
-            checked += 1
+    pages = sorted((ROOT / "reports").rglob("*.md"))
+    for page, name, body, _, argv in _printed_blocks(pages, r"Printed by `python (benchmarks/\S+\.py --table .*?)`\.\n"):
+        run = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, check=True)
+        shown = body.replace(f" --readme {page.relative_to(ROOT)} --block {name}`", "`", 1)
+        assert shown == run.stdout, f"{page}: block {name} is not what its benchmark prints"
+        checked += 1
     assert checked >= 2
 
 
