@@ -63,6 +63,7 @@ class GanConfig:
     miner: str = "semi-hard"  # or "batch-hard"
     inverse: str = "full"  # Φ⁻¹: "full" (f → z, the paper's) or "blocks" (f_id → z[:id_dim], the rest → the rest)
     encoder_in_stage2: bool = True  # stage 2 also trains E and G (with L_rec), so identity reaches E; False: the paper
+    fixed_cycle_targets: bool = False  # Eq. 8 compares the re-encoded code with the swapped-in one held fixed
     augment: bool = True  # horizontal flips (pose targets negated with them)
     steps_cap: int | None = None  # at most this many batches per epoch (quick mode)
 

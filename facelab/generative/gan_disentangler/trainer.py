@@ -138,7 +138,9 @@ class StageTrainer(keras.Model):
         cyc = 0.0
         for i, part in enumerate(parts):
             idx = cfg.part_slice(part)
-            c = ops.mean(ops.abs(ops.take(cycled[i * b:(i + 1) * b], idx, axis=1) - ops.take(swapped[i], idx, axis=1)))
+            # a fixed target trains G and E to honour the code asked for, never the code to be easy to honour
+            target = ops.stop_gradient(swapped[i]) if cfg.fixed_cycle_targets else swapped[i]
+            c = ops.mean(ops.abs(ops.take(cycled[i * b:(i + 1) * b], idx, axis=1) - ops.take(target, idx, axis=1)))
             logs[f"cyc_{part}"] = c  # Eq. 8
             cyc = cyc + c  # Eq. 9
         # Eq. 10: the swapped-in labels must be recognised on the generated faces
