@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 VARIANTS = {"malloc": "false", "bfc": "true"}
 LABELS = {"malloc": "glibc malloc (`TF_CPU_ALLOCATOR_USE_BFC=false`)",
@@ -39,7 +40,7 @@ LABELS = {"malloc": "glibc malloc (`TF_CPU_ALLOCATOR_USE_BFC=false`)",
 
 def table(path: str, readme: str | None = None, block: str | None = None) -> str:
     """The medians of a recorded run (``--out``'s JSON) as Markdown, headed by the command that prints it."""
-    result = json.loads(open(path, encoding="utf-8").read())
+    result = json.loads(Path(path).read_text(encoding="utf-8"))
     cfg = result["config"]
     where = f" --readme {readme} --block {block}" if readme else ""
     lines = [f"Printed by `python benchmarks/bench_cpu_allocator.py --table {path}{where}`.", "",

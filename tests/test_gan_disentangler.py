@@ -143,9 +143,9 @@ def test_inverse_and_stage_two_settings_decide_what_is_rebuilt_and_what_trains()
 
 def test_fixed_cycle_targets_give_the_swapped_code_no_pull_towards_what_the_cycle_returns():
     """With a generator/encoder pair that returns one face whatever it is given, the cycle loss (Eq. 8) can
-    only be lowered by moving the swapped-in code towards what comes back: that pull (a learned target) is
-    how f_pose collapses to a constant. A fixed target (``fixed_cycle_targets``) leaves the code alone and
-    trains only what decodes and re-encodes it."""
+    only be lowered by moving the swapped-in code towards what comes back: a learned target pulls f_pose
+    towards a constant. A fixed target (``fixed_cycle_targets``) leaves the code alone and trains only what
+    decodes and re-encodes it."""
     import tensorflow as tf
 
     small = dict(image_shape=(24, 24, 1), id_dim=4, style_dim=3, width=4, mlp=8, p=2, k=2, lambda_encrec=0.0,
