@@ -194,6 +194,9 @@ def _declared_parameters(sources) -> dict[str, tuple[object, object]]:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self" or p.name in declared:
                 continue
             declared[p.name] = (hints.get(p.name), p.default)
+    for source in sources:  # settings a class takes through **kwargs and declares itself (GanConfig's fields)
+        for key, hint_default in (getattr(source, "declared_settings", lambda: {})() if isinstance(source, type) else {}).items():
+            declared.setdefault(key, hint_default)
     return declared
 
 

@@ -19,6 +19,8 @@ from facelab.generative import gan_disentangler as gd
 from facelab.generative.pose import head_pose
 from facelab.nets.training import CheckpointMismatchError
 
+ROOT = Path(__file__).resolve().parents[1]
+
 SIZE = PreprocessConfig(size=24, crop=(112, 112))  # the evaluator tests' preprocessing: one cached array
 TINY = dict(gd.QUICK_SETTINGS, seed=0)  # 24×24, tiny networks, 2+1+1 epochs of 4 batches
 
@@ -113,6 +115,35 @@ def test_config_checks_and_generator_shapes():
                        ("gan-disentangler-pose", "pose"), ("gan-disentangler-style", "style")):
         m = methods.create(name, quick=True)
         assert methods.spec(name).kind == m.kind == "generative" and m.part == part and m.config["part"] == part
+
+
+def test_every_gan_setting_is_a_checked_parameter_and_a_record_names_the_command_that_trains_it_again():
+    """The :class:`GanConfig` fields are parameters of the method like any other: listed, type-checked
+    with the key named, and found again from a record. A ``facelab disentangle`` record keeps the command
+    that ran, whose preset may have changed since; the command with today's presets is worked out from
+    the recorded settings and builds exactly them."""
+    from facelab.evaluation.commands import reproducing_disentangle_command
+
+    accepted = methods.accepted_parameters("gan-disentangler")
+    assert {"lambda_pose", "fixed_cycle_targets", "epochs", "width"} <= accepted
+    assert not {"image_shape", "steps_cap"} & accepted  # set by facelab from the preprocessing and quick mode
+    with pytest.raises(ValueError, match="lambda_pose"):
+        methods.create("gan-disentangler", lambda_pose="high")
+    with pytest.raises(TypeError, match="unknown argument 'lambda_psoe'.*lambda_pose"):
+        methods.create("gan-disentangler", lambda_psoe=1.0)
+    record = json.loads((ROOT / "reports/cpu/gan-view1-pose-weight-1/results.json").read_text())
+    assert "fixed_cycle_targets" not in record["config"]  # recorded before the setting existed: it ran without it
+    command = reproducing_disentangle_command(record)
+    argv = shlex.split(command)
+    assert argv[:6] == ["facelab", "disentangle", "--preset", "class", "--protocol", "view1"]
+    params = dict(a.split("=", 1) for a in argv[7::2])
+    assert argv[6::2] == ["--param"] * len(params) and json.loads(params["lambda_pose"]) == 1.0
+    built = methods.create("gan-disentangler", preset="class", **{k: json.loads(v) for k, v in params.items()}).config
+    assert {k: v for k, v in built.items() if k not in ("part", "fixed_cycle_targets")} == \
+        {k: v for k, v in json.loads(json.dumps(record["config"])).items() if k != "part"}
+    assert built["fixed_cycle_targets"] is False
+    record["config"]["hair_dim"] = 3  # a setting no parameter makes
+    assert reproducing_disentangle_command(record) is None
 
 
 def test_inverse_and_stage_two_settings_decide_what_is_rebuilt_and_what_trains():
@@ -450,6 +481,7 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
     """``facelab disentangle``: resumes the fixture's finished run (same preset, same run folder), so its
     Table 2 is the fixture's, and writes what it prints with the command line that ran."""
     from facelab.cli import main
+    from facelab.evaluation.commands import reproducing_disentangle_command
 
     out = tmp_path / "gan.json"
     argv = ["disentangle", "--preset", "quick", "--run-dir", str(trained["run_root"]), "--out", str(out)]
@@ -457,6 +489,7 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
     printed = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == printed
     assert printed["preset"] == "quick" and printed["command"] == shlex.join(["facelab", *argv])
+    assert reproducing_disentangle_command(printed) == "facelab disentangle --preset quick --protocol view1"
     for part, summary in trained["table"].items():
         assert printed["verification"][part]["accuracy_mean"] == pytest.approx(summary["accuracy_mean"], abs=1e-12)
     assert {"reconstruction_rmse", "pose_error", "identity_transfer"} <= set(printed)

@@ -101,3 +101,24 @@ def reproducing_command(name: str, results: dict) -> str | None:
     if seed:
         words += ["--seed", str(seed)]
     return shlex.join(words)
+
+
+def reproducing_disentangle_command(results: dict) -> str | None:
+    """``facelab disentangle --preset P --protocol ... --param ...`` that trains the GAN disentangler of a
+    ``facelab disentangle`` record with its settings again under today's presets (a record keeps the
+    command that ran, which names the preset of its day), or None when no preset and ``--param`` values
+    build its recorded config. The sub-vector a record's config names (``part``) is not a setting of the
+    training: one training serves every part."""
+    config = {k: v for k, v in results["config"].items() if k != "part"}
+    seed = results.get("seed", config.get("seed", 0))
+    recipe = recipe_of(config.get("name", "gan-disentangler"), config, seed)
+    if recipe is None:
+        return None
+    preset, params = recipe
+    words = ["facelab", "disentangle", "--preset", preset, "--protocol", results.get("protocol", "view1")]
+    for key, value in params.items():
+        if key != "part":
+            words += ["--param", f"{key}={json.dumps(value)}"]
+    if seed:
+        words += ["--seed", str(seed)]
+    return shlex.join(words)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import io
-from .report import is_few_shot_result, markdown_table, pct
+from .report import is_disentangle_result, is_few_shot_result, markdown_table, pct
 
 
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -57,8 +57,11 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
 
 def reproducing_lines(results: dict) -> str:
     """One line per method of a compare record: the one command that makes its settings again."""
-    from .commands import reproducing_command
+    from .commands import reproducing_command, reproducing_disentangle_command
 
+    if is_disentangle_result(results):
+        command = reproducing_disentangle_command(results) or "no preset makes these settings"
+        return f"The same settings with today's presets (checked against the record): `{command}`\n\n"
     if not isinstance(results.get("methods"), dict) or is_few_shot_result(results):
         return ""
     lines = [f"- `{name}`: `{reproducing_command(name, results) or 'no preset makes these settings'}`"

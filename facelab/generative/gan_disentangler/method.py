@@ -4,7 +4,9 @@ one sub-vector of f; its three variants embed the others (the paper's Table 2)."
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import typing
 from pathlib import Path
 
 import keras
@@ -23,6 +25,9 @@ from .config import PARTS, GanConfig
 from .data import POSE_MEMO_KEY, PoseTargets, _pose_rows, stage_dataset
 from .networks import Networks
 from .trainer import DxWinsMonitor, StageTrainer
+
+
+_SET_BY_FACELAB = ("image_shape", "steps_cap")  # from the preprocessing and quick mode, never a --param
 
 
 def _describe_differences(saved: dict, now: dict) -> list[str]:
@@ -61,6 +66,13 @@ class GanDisentangler(FaceMethod):
     memo_tables = {POSE_MEMO_KEY: _pose_rows}
     after_stage = None
 
+    @classmethod
+    def declared_settings(cls) -> dict:
+        """The :class:`GanConfig` fields a caller sets (``--param``), as ``{name: (type, default)}``: what
+        :func:`facelab.methods.accepted_parameters` lists and type-checks, beside the constructor's own."""
+        hints = typing.get_type_hints(GanConfig)
+        return {f.name: (hints[f.name], f.default) for f in dataclasses.fields(GanConfig) if f.name not in _SET_BY_FACELAB}
+
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
                  tensorboard: bool | None = None, checkpoint_every: int = 50, devices: int | str = 1, **config):
@@ -68,12 +80,11 @@ class GanDisentangler(FaceMethod):
         self.part = part or type(self).part
         if self.part not in PARTS:
             raise ValueError(f"part must be one of {PARTS}, got {self.part!r}")
-        settable = [f for f in GanConfig.__dataclass_fields__ if f not in ("image_shape", "steps_cap")]
-        unknown = set(config) - set(settable)
+        unknown = set(config) - set(self.declared_settings())
         if unknown:
             from ...methods import declared_parameter_names, unknown_parameters
 
-            raise unknown_parameters(self.name, unknown, [*declared_parameter_names(GanDisentangler), *settable])
+            raise unknown_parameters(self.name, unknown, declared_parameter_names(GanDisentangler))
         if quick:  # a small default budget; epochs the caller gave are kept
             config.setdefault("epochs", (self.quick_epochs,) * 3)
             config["steps_cap"] = self.quick_steps
