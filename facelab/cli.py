@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "reconstruction RMSE, pose error and identity transfer on the last split's test people.")
     p.add_argument("--preset", choices=BUDGETS, default="full",
                    help="the method's preset (see `facelab methods`): quick, the test suite's tiny networks; "
-                        "class, the lecture figures' CPU budget (32×32, 6+20+3 epochs); full (default), 64×64, "
+                        "class, the lecture figures' CPU budget (32×32, 6+30+3 epochs); full (default), 64×64, "
                         "20+40+10 epochs, a GPU job")
     p.add_argument("--quick", action="store_true", help="same as --preset quick")
     p.add_argument("--protocol", default="view1", choices=("view1", "view2"))

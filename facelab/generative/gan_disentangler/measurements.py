@@ -74,7 +74,7 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
 
 
 #: the budgets are the method's presets (facelab/presets/generative.toml): quick (the test suite's tiny
-#: networks), class (the lecture's CPU budget, 32×32, 6 + 20 + 3 epochs), full (64×64, 20 + 40 + 10, a GPU job)
+#: networks), class (the lecture's CPU budget, 32×32, 6 + 30 + 3 epochs), full (64×64, 20 + 40 + 10, a GPU job)
 BUDGETS = {name: {**preset.params, **({"quick": True} if preset.quick else {})}
            for name, preset in presets.presets_of("gan-disentangler").items()}
 QUICK_SETTINGS = BUDGETS["quick"]
