@@ -172,8 +172,8 @@ _SIMPLE_TYPES = {bool: "true or false", int: "an integer", float: "a number", st
 
 
 def _declared_parameters(sources) -> dict[str, tuple[object, object]]:
-    """Parameter name → (annotation or None, default) over the signatures of ``sources`` (functions,
-    or classes whose ``__init__`` chain is read along the MRO); the first declaration wins."""
+    """Parameter name → (annotation or None, default) over the signatures of ``sources`` (functions, or classes
+    whose ``__init__`` chain is read along the MRO, with the ``**kwargs`` a class lists in ``declared_settings()``)."""
     functions = []
     for source in sources:
         if isinstance(source, type):
@@ -194,10 +194,8 @@ def _declared_parameters(sources) -> dict[str, tuple[object, object]]:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self" or p.name in declared:
                 continue
             declared[p.name] = (hints.get(p.name), p.default)
-    for source in sources:  # settings a class takes through **kwargs and declares itself (GanConfig's fields)
-        for key, hint_default in (getattr(source, "declared_settings", lambda: {})() if isinstance(source, type) else {}).items():
-            declared.setdefault(key, hint_default)
-    return declared
+    settings = [s.declared_settings() for s in sources if isinstance(s, type) and hasattr(s, "declared_settings")]
+    return declared | {k: v for more in settings for k, v in more.items() if k not in declared}  # the first wins
 
 
 def _accepts(annotation, value) -> bool | None:
