@@ -68,6 +68,10 @@ def recipe_of(name: str, config: dict, seed: int = 0) -> tuple[str, dict] | None
     return preset, params
 
 
+def _param_words(params: dict) -> list[str]:
+    return [word for key, value in params.items() for word in ("--param", f"{key}={json.dumps(value)}")]
+
+
 def reproducing_command(name: str, results: dict) -> str | None:
     """``facelab compare --methods NAME --preset P ...`` that makes method ``name``'s entry of
     ``results`` again (the same protocol, folds, threshold, seed, preset and settings), or None when
@@ -91,8 +95,7 @@ def reproducing_command(name: str, results: dict) -> str | None:
         words += ["--protocol", results["protocol"]]
     if presets.presets_of(name):
         words += ["--preset", preset]
-    for key, value in params.items():
-        words += ["--param", f"{key}={json.dumps(value)}"]
+    words += _param_words(params)
     folds = results.get("folds", "all")
     if folds not in ("all", None):
         words += ["--folds", ",".join(map(str, folds))]
@@ -116,9 +119,7 @@ def reproducing_disentangle_command(results: dict) -> str | None:
         return None
     preset, params = recipe
     words = ["facelab", "disentangle", "--preset", preset, "--protocol", results.get("protocol", "view1")]
-    for key, value in params.items():
-        if key != "part":
-            words += ["--param", f"{key}={json.dumps(value)}"]
+    words += _param_words({k: v for k, v in params.items() if k != "part"})
     if seed:
         words += ["--seed", str(seed)]
     return shlex.join(words)
