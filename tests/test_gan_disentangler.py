@@ -215,6 +215,21 @@ def test_stages_must_run_in_order(faces64):
         gd.GanDisentangler(PreprocessConfig(size=64), quick=True).train_disentanglement(x, y)
 
 
+def test_jit_compile_reaches_every_stage_and_the_record_only_when_set(faces64):
+    """The stage trainers compile with XLA when asked (and under TensorFlow not by default); the setting is
+    recorded when set and does not key the checkpoints, so a run resumes with or without it."""
+    x, y = faces64
+    settings = dict(TINY, preprocess=PreprocessConfig(size=64), epochs=(1, 1, 1))
+    default = gd.GanDisentangler(**settings).train_autoencoder(x)
+    compiled = gd.GanDisentangler(jit_compile=True, **settings)
+    compiled.train_autoencoder(x).train_disentanglement(x, y)
+    assert [m.jit_compile for m in compiled.stage_models_.values()] == [True, True]
+    assert default.stage_models_[1].jit_compile is (keras.backend.backend() == "jax")
+    assert compiled.params()["jit_compile"] is True and "jit_compile" not in default.params()
+    with pytest.raises(ValueError, match="jit_compile"):
+        gd.GanDisentangler(jit_compile="yes")
+
+
 # -- one tiny model, trained once through the evaluator --------------------------------------------
 @pytest.fixture(scope="module")
 def trained(lfw, tmp_path_factory):
@@ -330,7 +345,34 @@ def test_identity_transfer_is_measured_on_the_decoded_codes(trained):
     assert np.array_equal(m.decode_f(mixed)[0], grid[1, 2])  # source 1's identity, target 2's pose and style
     assert 0 <= out["nearest_is_source"] <= 1 and out["nearest_is_source"] + out["nearest_is_target"] <= 1
     assert out["chance"] == pytest.approx(1 / 7)
+    # the ceiling, recomputed: each real source face against the galleries (the people's other images)
+    gallery = np.stack([m.embed(images[labels == p][1:], "id").mean(0) for p in out["people_drawn"]])
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    assert np.array_equal(out["sources"], images[[np.flatnonzero(labels == p)[0] for p in out["people_drawn"][:3]]])
+    real = np.argmax(m.embed(out["sources"], "id") @ gallery.T, axis=1) == np.arange(3)
+    assert out["real_source_nearest_is_source"] == pytest.approx(real.mean())
+    assert 1 / 7 <= out["largest_share_of_one_person"] <= 1
     assert all(np.isfinite(v) for v in out["pose_distance_to_target"].values())
+
+
+@pytest.mark.slow
+def test_identity_transfer_over_draws_repeats_the_measurement_on_other_people(trained):
+    m = trained["model"]
+    both = np.concatenate([trained["test"].index_a, trained["test"].index_b])
+    images, labels = trained["images"][both], trained["labels"][both]
+    one_by_one = [gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=s)["nearest_is_source"]
+                  for s in (0, 1, 2, 5)]
+    out = gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=5, draws=3)
+    d = out["over_draws"]
+    assert d["nearest_is_source"] == one_by_one[:3] and d["draws"] == 3  # the same people for every model
+    assert out["nearest_is_source"] == one_by_one[3]  # everything else is the draw of the model's seed
+    assert gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=1, draws=3)["over_draws"] == d
+    one_by_one = one_by_one[:3]
+    assert d["mean"] == pytest.approx(np.mean(one_by_one))
+    assert d["se"] == pytest.approx(np.std(one_by_one, ddof=1) / np.sqrt(3))
+    assert "over_draws" not in gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=5)
+    with pytest.raises(ValueError, match="draws"):
+        gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, draws=0)
 
 
 @pytest.mark.slow
@@ -500,6 +542,15 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
     assert set(second["verification"]) == {"id", "noid", "pose", "style", "z"}
     assert {"reconstruction_rmse", "pose_error", "identity_transfer"} <= set(second)
     assert 0.0 <= second["identity_transfer"]["nearest_is_source"] <= 1.0
+    # transfer over several draws of people, and the table says so
+    from facelab.evaluation.disentanglement import TRANSFER_DRAWS
+    from facelab.evaluation.report import disentangle_markdown
+
+    draws = printed["identity_transfer"]["over_draws"]
+    assert len(draws["nearest_is_source"]) == draws["draws"] == TRANSFER_DRAWS > 1
+    assert draws["nearest_is_source"][0] == printed["identity_transfer"]["nearest_is_source"]
+    assert (f"over {TRANSFER_DRAWS} draws of people {100 * draws['mean']:.2f} ± {100 * draws['se']:.2f}, "
+            f"the real source faces {100 * draws['real_source_mean']:.2f}") in disentangle_markdown(printed).splitlines()[-1]
     with pytest.raises(SystemExit):
         main(["disentangle", "--preset", "huge"])
     assert main(["disentangle", "--quick", "--param", "lambda_frc=1"]) == 2  # a typo is named before training

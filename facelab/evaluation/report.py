@@ -109,6 +109,10 @@ def _disentangle_row(label: str, m: dict) -> str:
     acc = lambda part: f"{pct(v[part]['accuracy_mean'])} ± {pct(v[part]['accuracy_se'])}" if part in v else "—"
     t, pose = m.get("identity_transfer"), m.get("pose_error")
     transfer = f"{pct(t['nearest_is_source'])} (chance {pct(t['chance'])})" if t else "—"
+    if t and "over_draws" in t:
+        d = t["over_draws"]
+        transfer += (f"; over {d['draws']} draws of people {pct(d['mean'])} ± {pct(d['se'])}"
+                     + (f", the real source faces {pct(d['real_source_mean'])}" if "real_source_mean" in d else ""))
     if t:
         moved = {n: 1 - t["pose_distance_to_target"][n] / t["pose_distance_source_to_target"][n]
                  for n in t["pose_distance_to_target"]}

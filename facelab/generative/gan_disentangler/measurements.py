@@ -38,14 +38,37 @@ def pose_error(model: GanDisentangler, images) -> dict:
 
 
 def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int = 6, n_targets: int = 6,
-                      seed: int = 0) -> dict:
+                      seed: int = 0, draws: int = 1) -> dict:
     """Identity transfer, measured. ``n_sources`` people and ``n_targets`` other people, each with at
     least two images, are drawn (seeded); the first image of each is the source/target face, the
     others form that person's gallery entry (mean f_id). Every generated face (source f_id, target
     f_pose and f_style) is re-encoded; reported: how often its f_id is nearest to the source person's
-    gallery entry (and to the target's), against chance 1/people, and the mean distance of its f_pose
-    to the target's against the source's own distance to the target (roll degrees, yaw proxy).
-    ``grid`` (n_sources, n_targets, h, w, c) holds the generated faces for plotting."""
+    gallery entry (and to the target's), against chance 1/people and against how often the real source
+    face is nearest to it (the ceiling: f_id's own identification of these people), the largest share
+    of generated faces nearest to one person (near 1: every face is drawn as the same person), and the mean
+    distance of its f_pose to the target's against the source's own distance to the target (roll
+    degrees, yaw proxy).
+    ``people_drawn``: the labels of the sources, then the targets; ``grid`` (n_sources, n_targets, h, w, c)
+    holds the generated faces for plotting.
+
+    Six source people make one draw's rate move in steps of one person's row, so with ``draws`` > 1 the
+    rate is also measured on the draws of people of seeds ``0 .. draws-1`` (the same people for every
+    model, whatever its own seed), each with the same number of people; ``over_draws`` gives the rate per
+    draw, its mean and standard error. Every other entry is the draw of ``seed``."""
+    if draws < 1:
+        raise ValueError(f"draws must be >= 1, got {draws}")
+    first = _transfer_once(model, images, labels, n_sources, n_targets, seed)
+    if draws == 1:
+        return first
+    each = [first if s == seed else _transfer_once(model, images, labels, n_sources, n_targets, s) for s in range(draws)]
+    rates = [d["nearest_is_source"] for d in each]
+    real = [d["real_source_nearest_is_source"] for d in each]
+    return {**first, "over_draws": {"draws": draws, "nearest_is_source": rates, "mean": float(np.mean(rates)),
+                                    "se": float(np.std(rates, ddof=1) / np.sqrt(draws)),
+                                    "real_source_nearest_is_source": real, "real_source_mean": float(np.mean(real))}}
+
+
+def _transfer_once(model: GanDisentangler, images, labels, n_sources: int, n_targets: int, seed: int) -> dict:
     images, labels = np.asarray(images), np.asarray(labels)
     people = np.flatnonzero(np.bincount(labels) >= 2)
     if len(people) < n_sources + n_targets:
@@ -59,15 +82,19 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
     grid = model.transfer(images[src], images[tgt])  # (S, T, h, w, c)
     generated = grid.reshape(-1, *grid.shape[2:])
     nearest = np.argmax(model.embed(generated, "id") @ gallery.T, axis=1).reshape(n_sources, n_targets)
+    # the ceiling: the source faces themselves (never in the gallery), identified among the same people
+    real = np.argmax(model.embed(images[src], "id") @ gallery.T, axis=1)
     src_people = np.arange(n_sources)[:, None]
     tgt_people = n_sources + np.arange(n_targets)[None, :]
     pose_gen = model.predict_pose(generated).reshape(n_sources, n_targets, -1)
     pose_src, pose_tgt = model.predict_pose(images[src]), model.predict_pose(images[tgt])
     gen_to_tgt = np.abs(pose_gen - pose_tgt[None]).mean(axis=(0, 1))
     src_to_tgt = np.abs(pose_src[:, None] - pose_tgt[None]).mean(axis=(0, 1))
-    return {"people": int(len(chosen)), "chance": 1.0 / len(chosen),
+    return {"people": int(len(chosen)), "people_drawn": [int(p) for p in chosen], "chance": 1.0 / len(chosen),
             "nearest_is_source": float(np.mean(nearest == src_people)),
             "nearest_is_target": float(np.mean(nearest == tgt_people)),
+            "real_source_nearest_is_source": float(np.mean(real == np.arange(n_sources))),
+            "largest_share_of_one_person": float(np.bincount(nearest.ravel()).max() / nearest.size),
             "pose_distance_to_target": {n: float(v) for n, v in zip(POSE_NAMES, gen_to_tgt)},
             "pose_distance_source_to_target": {n: float(v) for n, v in zip(POSE_NAMES, src_to_tgt)},
             "grid": grid, "sources": images[src], "targets": images[tgt]}

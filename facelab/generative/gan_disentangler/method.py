@@ -52,6 +52,8 @@ class GanDisentangler(FaceMethod):
     in one training) within one :class:`facelab.shared_fits.SharedFits`. ``after_stage(stage, model)``, when set
     on an instance, is called by :meth:`fit` after each stage (``facelab disentangle`` measures there).
     ``devices``: each stage trains on several devices under JAX (:mod:`facelab.nets.training.devices`).
+    ``jit_compile``: XLA-compile each stage's step (``"auto"``: under JAX only, as every facelab network;
+    ``benchmarks/bench_gan_step.py`` measures what it gains under TensorFlow on a CPU).
     """
 
     name = "gan-disentangler"
@@ -75,7 +77,8 @@ class GanDisentangler(FaceMethod):
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
-                 tensorboard: bool | None = None, checkpoint_every: int = 50, devices: int | str = 1, **config):
+                 tensorboard: bool | None = None, checkpoint_every: int = 50, devices: int | str = 1,
+                 jit_compile: bool | str = "auto", **config):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=64, grayscale=True)), seed=seed, quick=quick)
         self.part = part or type(self).part
         if self.part not in PARTS:
@@ -92,9 +95,13 @@ class GanDisentangler(FaceMethod):
         self.run_dir, self.progress, self.checkpoint_every = run_dir, progress, checkpoint_every
         self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
         self.devices = check_devices(devices)
+        TrainConfig(jit_compile=jit_compile)  # checks the value now, not at the first stage
+        self.jit_compile = jit_compile
 
     def params(self) -> dict:
-        return {"part": self.part, **self.gan_config.to_dict(), **({"devices": self.devices} if self.devices != 1 else {})}
+        # how it trained, recorded when not the default but not part of a checkpoint's key
+        return {"part": self.part, **self.gan_config.to_dict(), **({"devices": self.devices} if self.devices != 1 else {}),
+                **({"jit_compile": self.jit_compile} if self.jit_compile != "auto" else {})}
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, images, labels) -> "GanDisentangler":
@@ -205,11 +212,12 @@ class GanDisentangler(FaceMethod):
         if stage_dir is not None:
             self._check_run_record(stage_dir, record)
         steps = len(sampler) if cfg.steps_cap is None else min(len(sampler), cfg.steps_cap)
-        model = StageTrainer(self.nets_, stage, cfg, seed=self.seed + stage)
-        model.compile()
         tconf = TrainConfig(epochs=cfg.epochs[stage - 1], learning_rate=cfg.lr, checkpoint_every=self.checkpoint_every,
                             run_dir=None if stage_dir is None else str(stage_dir), tensorboard=self.tensorboard,
-                            progress=self.progress, extra={"method": self.name, "stage": stage, "config": record})
+                            progress=self.progress, jit_compile=self.jit_compile,
+                            extra={"method": self.name, "stage": stage, "config": record})
+        model = StageTrainer(self.nets_, stage, cfg, seed=self.seed + stage)
+        model.compile(jit_compile=tconf.jit)
         monitor = DxWinsMonitor()
         make = lambda e, s: stage_dataset(images, labels, targets, sampler,
                                           epochs=tconf.epochs, start_epoch=e, skip=s, max_steps=steps,
