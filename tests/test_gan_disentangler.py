@@ -217,7 +217,7 @@ def test_stages_must_run_in_order(faces64):
 
 def test_jit_compile_reaches_every_stage_and_the_record_only_when_set(faces64):
     """The stage trainers compile with XLA when asked (and under TensorFlow not by default); the setting is
-    recorded when set and does not key the checkpoints, so a run resumes with or without it."""
+    recorded only when set, so records made without it still name their command."""
     x, y = faces64
     settings = dict(TINY, preprocess=PreprocessConfig(size=64), epochs=(1, 1, 1))
     default = gd.GanDisentangler(**settings).train_autoencoder(x)
