@@ -215,11 +215,13 @@ def test_stages_must_run_in_order(faces64):
         gd.GanDisentangler(PreprocessConfig(size=64), quick=True).train_disentanglement(x, y)
 
 
-def test_jit_compile_reaches_every_stage_and_the_record_only_when_set(faces64):
+def test_jit_compile_reaches_every_stage_and_the_record_only_when_set(lfw):
     """The stage trainers compile with XLA when asked (and under TensorFlow not by default); the setting is
     recorded only when set, so records made without it still name their command."""
-    x, y = faces64
-    settings = dict(TINY, preprocess=PreprocessConfig(size=64), epochs=(1, 1, 1))
+    from deep_helpers import lfw_subset
+
+    x, y = lfw_subset(lfw, people=12, per_person=3, size=24, min_images=3)  # TINY's 24×24: a short compile
+    settings = dict(TINY, epochs=(1, 1, 1))
     default = gd.GanDisentangler(**settings).train_autoencoder(x)
     compiled = gd.GanDisentangler(jit_compile=True, **settings)
     compiled.train_autoencoder(x).train_disentanglement(x, y)
