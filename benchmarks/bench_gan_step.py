@@ -39,7 +39,8 @@ def main(argv=None):
 
     from facelab import io
     from facelab.data.lfw import LFW
-    from facelab.data.samplers import PKSampler
+    from facelab.data.pipeline import to_float
+    from facelab.data.samplers import BatchSampler, PKSampler
     from facelab.evaluation.protocols import verification_splits
     from facelab.generative.gan_disentangler import BUDGETS, GanDisentangler, Networks, StageTrainer
 
@@ -54,10 +55,11 @@ def main(argv=None):
     pk = PKSampler(labels.astype(np.int32), cfg.p, cfg.k, short="replace", seed=0)
     idx = np.asarray(pk.epoch(0)[0])
     pose = np.random.default_rng(0).normal(size=(len(idx), 2)).astype(np.float32)
-    batch = lambda i: (images[i].astype(np.float32) / 255.0, labels[i].astype(np.int32), pose[:len(i)],
+    batch = lambda i: (to_float(images[i]), labels[i].astype(np.int32), pose[:len(i)],
                        np.ones(len(i), bool))
     stage_batch = {1: batch(np.arange(cfg.batch_size)), 2: batch(idx), 3: batch(idx)}
-    steps_per_epoch = {1: len(images) // cfg.batch_size, 2: len(pk), 3: len(pk)}
+    # the samplers the method's stages draw from, so that the predicted minutes count the same steps
+    steps_per_epoch = {1: len(BatchSampler(len(images), cfg.batch_size, seed=0)), 2: len(pk), 3: len(pk)}
 
     nets = Networks(cfg)
     trainers = {}
