@@ -449,6 +449,22 @@ def test_registered_method_fits_and_embeds_mu_w_of_one_image(faces):
     with pytest.raises(ValueError, match="shape"):
         method.embed(np.zeros((2, 64, 64, 1), np.uint8))
 
+    # flip_average: μ_w of the group (face, mirror), pooled by the set encoder; the same fit, not in its key
+    flipped = methods.create("grouped-vae", preprocess=PreprocessConfig(size=SIZE, crop=(112, 112)), quick=True,
+                             w_dim=8, z_dim=4, flip_average=True)
+    assert flipped.fit_config == method.fit_config and flipped.config["flip_average"] is True
+    assert "flip_average" not in method.config
+    flipped.adopt_fit(method)
+    pair = np.stack([images[:10], images[:10, :, ::-1]], axis=1)  # (10, 2, H, W, 1)
+    both = keras.ops.convert_to_numpy(method.model_.q_w(to_unit(pair))[0])
+    np.testing.assert_allclose(flipped.embed(images[:10]), both, atol=1e-6)
+    assert not np.allclose(both, single, atol=1e-4)  # the mirror changes what is pooled
+    mirror = keras.ops.convert_to_numpy(method.model_.q_w(to_unit(images[:10, :, ::-1])[:, None])[0])
+    np.testing.assert_allclose(flipped.embed(images[:10, :, ::-1]), both, atol=1e-5)  # a face and its mirror: one embedding
+    assert not np.allclose(mirror, single, atol=1e-4)
+    with pytest.raises(ValueError, match="flip_average"):
+        methods.create("grouped-vae", quick=True, flip_average="yes")
+
     # few-shot on six unseen people: enrol up to 2 images, probe the other 4
     pos = np.arange(12 * PER_PERSON, 18 * PER_PERSON).reshape(6, PER_PERSON)
     all_images = faces[:18].reshape(-1, SIZE, SIZE, 1)

@@ -109,11 +109,15 @@ class GroupedVAEMethod(FaceMethod):
     temporary). ``progress``: a line with the settings, then one line per epoch with the losses, on
     stderr (``verbose`` > 0 says the same, its older name). ``devices``: train on several devices
     under JAX (:mod:`facelab.nets.training.devices`; always with the compiled step there).
+    ``flip_average``: embed a face as μ_w of the group (face, its mirror image), two views of one person
+    that the set encoder pools as it pools a training group (q(w | x_1:N), Tan, Pal & Courville eq. 4);
+    it changes what is embedded, not the fit.
     """
 
     name = "grouped-vae"
     kind = "generative"
     similarity = "cosine"
+    embedding_only = ("flip_average",)
 
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  w_dim: int = 32, z_dim: int = 16, group_size: int = 5, short: str = "replace",
@@ -121,7 +125,7 @@ class GroupedVAEMethod(FaceMethod):
                  kl_warmup_epochs: float = 5, filters: int | None = None, likelihood_sigma: float | None = None,
                  jit_compile: bool | str = "auto", verbose: int = 0, progress: bool = False,
                  run_dir: str | None = None, checkpoint_every: int = 50, tensorboard: bool | None = None,
-                 devices: int | str = 1):
+                 devices: int | str = 1, flip_average: bool = False):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=32 if quick else 64)), seed, quick)
         self.w_dim, self.z_dim, self.group_size, self.short = w_dim, z_dim, group_size, short
         self.epochs = epochs if epochs is not None else (1 if quick else 60)
@@ -133,6 +137,9 @@ class GroupedVAEMethod(FaceMethod):
         self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
         self.max_groups = 128 if quick else None
         self.devices = check_devices(devices)
+        if not isinstance(flip_average, bool):
+            raise ValueError(f"flip_average must be true or false; got {flip_average!r}")
+        self.flip_average = flip_average
         # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
         self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
 
@@ -144,7 +151,8 @@ class GroupedVAEMethod(FaceMethod):
                 "epochs": self.epochs, "batch_groups": self.batch_groups, "learning_rate": self.learning_rate,
                 "kl_warmup_epochs": self.kl_warmup_epochs, "filters": self.filters,
                 "likelihood_sigma": self.likelihood_sigma, "max_groups": self.max_groups,
-                **({"devices": self.devices} if self.devices != 1 else {})}
+                **({"devices": self.devices} if self.devices != 1 else {}),
+                **({"flip_average": True} if self.flip_average else {})}
 
     def training_callbacks(self) -> list:
         """Extra Keras callbacks for the fit (none by default)."""
@@ -165,7 +173,8 @@ class GroupedVAEMethod(FaceMethod):
                              checkpoint_every=self.checkpoint_every, run_dir=self.fit_dir_,
                              tensorboard=self.tensorboard, progress=self.progress,
                              extra={"method": self.name,
-                                    "params": {k: v for k, v in self.params().items() if k not in ("epochs", "devices")}})
+                                    "params": {k: v for k, v in self.params().items()
+                                               if k not in ("epochs", "devices", *self.embedding_only)}})
         with distribution_scope(self.devices) as replicas:  # built, compiled and fitted on every device
             self._train(images, sampler, steps, data_fp, config, replicas)
         self.history_ = self.training_.run_history  # every epoch of the run, across resumed calls
@@ -194,6 +203,8 @@ class GroupedVAEMethod(FaceMethod):
 
     def embed(self, images, batch: int = 512):
         images = check_images(images, self.preprocess.shape)
-        out = [np.asarray(ops.convert_to_numpy(self.model_.q_w(to_unit(images[s: s + batch])[:, None])[0]))
+        # (B, 1, H, W, C): each face alone; (B, 2, H, W, C): each face and its mirror as one group
+        groups = (lambda x: np.stack([x, x[:, :, ::-1]], axis=1)) if self.flip_average else (lambda x: x[:, None])
+        out = [np.asarray(ops.convert_to_numpy(self.model_.q_w(to_unit(groups(images[s: s + batch])))[0]))
                for s in range(0, len(images), batch)]
         return np.concatenate(out).astype(np.float32)
