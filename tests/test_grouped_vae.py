@@ -462,7 +462,7 @@ def test_registered_method_fits_and_embeds_mu_w_of_one_image(faces):
     mirror = keras.ops.convert_to_numpy(method.model_.q_w(to_unit(images[:10, :, ::-1])[:, None])[0])
     np.testing.assert_allclose(flipped.embed(images[:10, :, ::-1]), both, atol=1e-5)  # a face and its mirror: one embedding
     assert not np.allclose(mirror, single, atol=1e-4)
-    with pytest.raises(ValueError, match="flip_average"):
+    with pytest.raises(ValueError, match="flip_average"):  # the registry's check of the declared type
         methods.create("grouped-vae", quick=True, flip_average="yes")
 
     # few-shot on six unseen people: enrol up to 2 images, probe the other 4

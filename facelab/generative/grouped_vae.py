@@ -137,9 +137,7 @@ class GroupedVAEMethod(FaceMethod):
         self.tensorboard = run_dir is not None if tensorboard is None else tensorboard
         self.max_groups = 128 if quick else None
         self.devices = check_devices(devices)
-        if not isinstance(flip_average, bool):
-            raise ValueError(f"flip_average must be true or false; got {flip_average!r}")
-        self.flip_average = flip_average
+        self.flip_average = flip_average  # the registry checks its type, as for every method's arguments
         # a quick run is a few steps: tracing the train step (≈10 s on a busy 2-core CPU) would cost more
         self.jit_compile, self.run_eagerly = (False, True) if quick else (jit_compile, False)
 
