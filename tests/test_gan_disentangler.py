@@ -316,6 +316,26 @@ def test_verification_per_sub_vector(trained):
 
 
 @pytest.mark.slow
+def test_flip_average_embeds_a_face_with_its_mirror_from_the_same_fit(trained):
+    m = trained["model"]
+    flipped = methods.create("gan-disentangler", flip_average=True, **TINY)
+    assert flipped.fit_config == m.fit_config and flipped.config["flip_average"] is True  # one fit serves both
+    assert "flip_average" not in m.config
+    flipped.adopt_fit(m)
+    faces = trained["images"][trained["test"].index_a[:10]]
+    for part in ("id", "noid", "z"):
+        code = lambda x: m.codes(x)["z"] if part == "z" else m.codes(x)["f"][:, m.gan_config.part_slice(part)]
+        both = code(faces) + code(faces[:, :, ::-1])
+        np.testing.assert_allclose(flipped.embed(faces, part), both / np.linalg.norm(both, axis=1, keepdims=True),
+                                   atol=1e-6)
+        np.testing.assert_allclose(flipped.embed(faces[:, :, ::-1], part), flipped.embed(faces, part), atol=1e-6)
+        assert not np.allclose(flipped.embed(faces, part), m.embed(faces, part), atol=1e-4)  # the mirror counts
+    np.testing.assert_array_equal(flipped.predict_pose(faces), m.predict_pose(faces))  # pose: the face alone
+    with pytest.raises(ValueError, match="flip_average"):  # the registry's check of the declared type
+        methods.create("gan-disentangler", quick=True, flip_average="yes")
+
+
+@pytest.mark.slow
 def test_reconstruction_samples_and_pose_error(trained):
     m = trained["model"]
     held_out = trained["images"][np.unique(trained["test"].index_a)[:64]]

@@ -54,11 +54,14 @@ class GanDisentangler(FaceMethod):
     ``devices``: each stage trains on several devices under JAX (:mod:`facelab.nets.training.devices`).
     ``jit_compile``: XLA-compile each stage's step (``"auto"``: under JAX only, as every facelab network;
     ``benchmarks/bench_gan_step.py`` measures what it gains under TensorFlow on a CPU).
+    ``flip_average``: embed a face by the mean of its sub-vector and its mirror image's, as the deep methods'
+    test-time view; it changes what is embedded (every part, and so the identity-transfer measurement), not
+    the fit. Pose is predicted from the face alone (:meth:`predict_pose`): a mirror flips its roll.
     """
 
     name = "gan-disentangler"
     kind = "generative"
-    embedding_only = ("part", "name")  # every sub-vector is read from the same fitted model (Table 2)
+    embedding_only = ("part", "name", "flip_average")  # every sub-vector and view is read from one fitted model (Table 2)
     similarity = "cosine"
     part = "id"
     quick_epochs = 2
@@ -78,7 +81,7 @@ class GanDisentangler(FaceMethod):
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
                  tensorboard: bool | None = None, checkpoint_every: int = 50, devices: int | str = 1,
-                 jit_compile: bool | str = "auto", **config):
+                 jit_compile: bool | str = "auto", flip_average: bool = False, **config):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=64, grayscale=True)), seed=seed, quick=quick)
         self.part = part or type(self).part
         if self.part not in PARTS:
@@ -97,11 +100,13 @@ class GanDisentangler(FaceMethod):
         self.devices = check_devices(devices)
         TrainConfig(jit_compile=jit_compile)  # checks the value now, not at the first stage
         self.jit_compile = jit_compile
+        self.flip_average = flip_average  # the registry checks its type, as for every method's arguments
 
     def params(self) -> dict:
         # how it trained, recorded when not the default but not part of a checkpoint's key
         return {"part": self.part, **self.gan_config.to_dict(), **({"devices": self.devices} if self.devices != 1 else {}),
-                **({"jit_compile": self.jit_compile} if self.jit_compile != "auto" else {})}
+                **({"jit_compile": self.jit_compile} if self.jit_compile != "auto" else {}),
+                **({"flip_average": True} if self.flip_average else {})}
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, images, labels) -> "GanDisentangler":
@@ -266,8 +271,11 @@ class GanDisentangler(FaceMethod):
 
     def embed(self, images, part: str | None = None) -> np.ndarray:
         part = part or self.part
-        c = self.codes(images)
-        v = c["z"] if part == "z" else c["f"][:, self.gan_config.part_slice(part)]
+        views = (images, np.asarray(images)[:, :, ::-1]) if self.flip_average else (images,)
+        v = 0.0
+        for view in views:
+            c = self.codes(view)
+            v = v + (c["z"] if part == "z" else c["f"][:, self.gan_config.part_slice(part)])
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
     def predict_pose(self, images) -> np.ndarray:
