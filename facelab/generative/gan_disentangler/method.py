@@ -271,7 +271,9 @@ class GanDisentangler(FaceMethod):
 
     def embed(self, images, part: str | None = None) -> np.ndarray:
         part = part or self.part
-        views = (images, np.asarray(images)[:, :, ::-1]) if self.flip_average else (images,)
+        self._require_fit()
+        images = check_images(images, self.input_shape_)  # before mirroring: a clear error for a wrong shape
+        views = (images, images[:, :, ::-1]) if self.flip_average else (images,)
         v = 0.0
         for view in views:
             c = self.codes(view)
