@@ -85,14 +85,43 @@ def test_mine_hard_pairs_brute_force():
     from facelab.miners.hard_pairs import mine_hard_pairs
 
     rng = np.random.default_rng(3)
-    emb, labels = rng.normal(size=(30, 4)), rng.integers(0, 5, 30)
+    # one person with many images, as in LFW: ranked over all pairs, its 66 pairs would fill every positive slot
+    emb, labels = rng.normal(size=(30, 4)), np.r_[np.zeros(12, int), rng.integers(1, 6, 18)]
     a, b, same = mine_hard_pairs(emb, labels, 6, 6)
     assert same.sum() == 6 and len(same) == 12
     assert np.array_equal(same == 1, labels[a] == labels[b])
-    pos = [(np.linalg.norm(emb[i] - emb[j]), i, j) for i in range(30) for j in range(i + 1, 30) if labels[i] == labels[j]]
-    neg = [(np.linalg.norm(emb[i] - emb[j]), i, j) for i in range(30) for j in range(i + 1, 30) if labels[i] != labels[j]]
-    far = sorted(pos, reverse=True)[:6]
-    near = sorted(neg)[:6]
-    d = np.linalg.norm(emb[a] - emb[b], axis=1)
-    assert np.allclose(np.sort(d[same == 1]), np.sort([t[0] for t in far]))
-    assert np.allclose(np.sort(d[same == 0]), np.sort([t[0] for t in near]))
+    dist = lambda i, j: np.linalg.norm(emb[i] - emb[j])
+    # each image's farthest same-person and closest other-person image, the hardest of those kept
+    far = {tuple(sorted((i, max((j for j in range(30) if j != i and labels[j] == labels[i]), key=lambda j: dist(i, j)))))
+           for i in range(30) if (labels == labels[i]).sum() > 1}
+    near = {tuple(sorted((i, min((j for j in range(30) if labels[j] != labels[i]), key=lambda j: dist(i, j)))))
+            for i in range(30)}
+    far, near = sorted(far, key=lambda p: -dist(*p))[:6], sorted(near, key=lambda p: dist(*p))[:6]
+    got = {(min(x, y), max(x, y)) for x, y in zip(a, b)}
+    assert got == set(far) | set(near)
+    # asked for every positive, a person brings at most one per image (12), not one per pair (66)
+    a, b, same = mine_hard_pairs(emb, labels, 1000, 1000)
+    assert 0 < (labels[a[same == 1]] == 0).sum() <= 12 and len(np.unique(a[same == 1] * 30 + b[same == 1])) == same.sum()
+
+
+def test_hard_pair_sampler_swaps_mined_pairs_into_a_balanced_epoch():
+    from facelab.data.samplers import epoch_rng
+    from facelab.miners.hard_pairs import HardPairSampler, mine_hard_pairs
+
+    rng = np.random.default_rng(5)
+    labels = np.r_[np.zeros(40, int), rng.integers(1, 30, 160)]  # one person with many images, as in LFW
+    emb = rng.normal(size=(len(labels), 8))
+    sampler = HardPairSampler(labels, 200, lambda idx: emb[idx], hard_fraction=0.5, pool=120, seed=1)
+    with pytest.raises(TimeoutError, match="never mined"):
+        HardPairSampler(labels, 200, lambda idx: emb[idx], timeout=0.01).epoch(0)
+    sampler.prepare(0)
+    a, b, same = sampler.epoch(0)
+    assert len(a) == 200 and same.sum() == 100  # still half same, half different
+    assert np.array_equal(same == 1, labels[a] == labels[b]) and np.all(a != b)
+    # the sampler's own draw of the pool (its seed + 7919, epoch 0), to recover the pairs it mined
+    pool = epoch_rng(1 + 7919, 0).choice(len(labels), size=120, replace=False)
+    ha, hb, hs = mine_hard_pairs(emb[pool], labels[pool], 50, 50)
+    mined = {(min(x, y), max(x, y)) for x, y in zip(pool[ha], pool[hb])}
+    got = {(min(x, y), max(x, y)) for x, y in zip(a, b)}
+    assert mined <= got  # every mined pair is in the epoch
+    assert sampler.epoch(0)[0] is a  # mined once per epoch, read as often as tf.data asks
