@@ -6,9 +6,9 @@ the contrastive loss or binary head gets most wrong; cf. Simo-Serra et al. 2015,
 image anchors at most one of each, its farthest same-person and its closest other-person image (the
 batch-hard rule of Hermans et al. 2017, over the pool): ranked over all pairs instead, a person with
 n images in the pool brings n(n−1)/2 positives, and in LFW, where a few people have hundreds of images,
-two people held 81 % of a 1,024-image pool's same-person pairs, so the mined positives were nearly all
-theirs and ``siamese-binary`` trained on them scored 50 % on View 1 at its class preset; with this rule,
-65.90 %, still under the 76.70 % it scores without mining (``reports/cpu/class-view1-misses``).
+the mined positives were then nearly all of two people, and ``siamese-binary`` trained on them scored 50 %
+on View 1 at its class preset; with this rule, 65.90 %, still under the 76.70 % it scores without mining
+(``reports/cpu/class-view1-misses``, which also counts the pool's pairs).
 """
 from __future__ import annotations
 
