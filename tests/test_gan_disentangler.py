@@ -336,6 +336,25 @@ def test_flip_average_embeds_a_face_with_its_mirror_from_the_same_fit(trained):
 
 
 @pytest.mark.slow
+def test_mirror_pose_antisymmetrises_the_pose_of_a_face_and_its_mirror_from_the_same_fit(trained):
+    m = trained["model"]
+    mirrored = methods.create("gan-disentangler", mirror_pose=True, **TINY)
+    assert mirrored.fit_config == m.fit_config and mirrored.config["mirror_pose"] is True  # one fit serves both
+    assert "mirror_pose" not in m.config
+    mirrored.adopt_fit(m)
+    faces = trained["images"][trained["test"].index_a[:10]]
+    pose = mirrored.predict_pose(faces)
+    np.testing.assert_allclose(pose, (m.predict_pose(faces) - m.predict_pose(faces[:, :, ::-1])) / 2, atol=1e-6)
+    np.testing.assert_allclose(mirrored.predict_pose(faces[:, :, ::-1]), -pose, atol=1e-6)  # as the targets
+    assert not np.allclose(pose, m.predict_pose(faces), atol=1e-4)  # the mirror counts
+    np.testing.assert_array_equal(mirrored.embed(faces, "id"), m.embed(faces, "id"))  # identity: unchanged
+    with pytest.raises(ValueError, match="shape"):
+        mirrored.predict_pose(faces[:, :8])
+    with pytest.raises(ValueError, match="mirror_pose"):  # the registry's check of the declared type
+        methods.create("gan-disentangler", quick=True, mirror_pose="yes")
+
+
+@pytest.mark.slow
 def test_reconstruction_samples_and_pose_error(trained):
     m = trained["model"]
     held_out = trained["images"][np.unique(trained["test"].index_a)[:64]]

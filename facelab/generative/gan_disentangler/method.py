@@ -56,12 +56,14 @@ class GanDisentangler(FaceMethod):
     ``benchmarks/bench_gan_step.py`` measures what it gains under TensorFlow on a CPU).
     ``flip_average``: embed a face by the mean of its sub-vector and its mirror image's, as the deep methods'
     test-time view; it changes what is embedded (every part, and so the identity-transfer measurement), not
-    the fit. Pose is predicted from the face alone (:meth:`predict_pose`): a mirror flips its roll.
+    the fit. Pose is predicted from the face alone (:meth:`predict_pose`) unless ``mirror_pose``:
+    then from the face and its mirror, antisymmetrised as the OpenCV targets are
+    (:func:`facelab.generative.pose.head_pose`), since a mirror flips the sign of roll and yaw.
     """
 
     name = "gan-disentangler"
     kind = "generative"
-    embedding_only = ("part", "name", "flip_average")  # every sub-vector and view is read from one fitted model (Table 2)
+    embedding_only = ("part", "name", "flip_average", "mirror_pose")  # every sub-vector and view is read from one fitted model (Table 2)
     similarity = "cosine"
     part = "id"
     quick_epochs = 2
@@ -81,7 +83,8 @@ class GanDisentangler(FaceMethod):
     def __init__(self, preprocess: PreprocessConfig | None = None, seed: int = 0, quick: bool = False, *,
                  part: str | None = None, run_dir: str | None = None, progress: bool = False,
                  tensorboard: bool | None = None, checkpoint_every: int = 50, devices: int | str = 1,
-                 jit_compile: bool | str = "auto", flip_average: bool = False, **config):
+                 jit_compile: bool | str = "auto", flip_average: bool = False, mirror_pose: bool = False,
+                 **config):
         super().__init__(PreprocessConfig.coerce(preprocess, PreprocessConfig(size=64, grayscale=True)), seed=seed, quick=quick)
         self.part = part or type(self).part
         if self.part not in PARTS:
@@ -100,13 +103,15 @@ class GanDisentangler(FaceMethod):
         self.devices = check_devices(devices)
         TrainConfig(jit_compile=jit_compile)  # checks the value now, not at the first stage
         self.jit_compile = jit_compile
-        self.flip_average = flip_average  # the registry checks its type, as for every method's arguments
+        self.flip_average = flip_average  # the registry checks their types, as for every method's arguments
+        self.mirror_pose = mirror_pose
 
     def params(self) -> dict:
         # how it trained, recorded when not the default but not part of a checkpoint's key
         return {"part": self.part, **self.gan_config.to_dict(), **({"devices": self.devices} if self.devices != 1 else {}),
                 **({"jit_compile": self.jit_compile} if self.jit_compile != "auto" else {}),
-                **({"flip_average": True} if self.flip_average else {})}
+                **({"flip_average": True} if self.flip_average else {}),
+                **({"mirror_pose": True} if self.mirror_pose else {})}
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, images, labels) -> "GanDisentangler":
@@ -281,10 +286,16 @@ class GanDisentangler(FaceMethod):
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
     def predict_pose(self, images) -> np.ndarray:
-        """f_pose's first two dimensions in the OpenCV targets' units (roll degrees, yaw proxy)."""
-        f = self.codes(images)["f"]
+        """f_pose's first two dimensions in the OpenCV targets' units (roll degrees, yaw proxy); with
+        ``mirror_pose``, half the difference between the face's and its mirror image's (both change sign
+        under a mirror), so that a face and its mirror get opposite poses, as their targets have."""
         a = self.gan_config.id_dim
-        return f[:, a:a + len(POSE_NAMES)] * self.pose_scale_
+        read = lambda x: self.codes(x)["f"][:, a:a + len(POSE_NAMES)] * self.pose_scale_
+        if not self.mirror_pose:
+            return read(images)
+        self._require_fit()
+        images = check_images(images, self.input_shape_)  # before mirroring: a clear error for a wrong shape
+        return (read(images) - read(images[:, :, ::-1])) / 2.0
 
     def _to_uint8(self, x) -> np.ndarray:
         return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
