@@ -258,3 +258,38 @@ def test_triplet_epoch_sampler_and_ordered_loss():
     d, _, _ = bf.dist_and_grads(emb, "L2")
     expect = np.mean([max(0.5 + d[b[t], b[5 + t]] - d[b[t], b[10 + t]], 0) for t in range(5)])
     assert got == pytest.approx(expect, abs=1e-5)
+
+
+def test_offline_pool_drawn_as_people_times_k_images():
+    """``pool_k``: the embedded pool is one P×K batch (pool // pool_k people, pool_k images each, every
+    person once), so every pooled image is an anchor; the random pool of the same size is not so."""
+    from facelab.miners.offline import TripletEpochSampler
+
+    rng = np.random.default_rng(3)
+    counts = np.r_[np.full(40, 2), np.full(20, 6), [60]]  # many pairs, some larger people, one very large
+    labels = np.repeat(np.arange(len(counts)), counts)
+    emb = rng.normal(size=(len(labels), 8)).astype(np.float32)
+    pools = []
+
+    def embed_fn(idx):
+        pools.append(np.asarray(idx))
+        return emb[idx]
+
+    sampler = TripletEpochSampler(labels, OfflineHardMiner("L2"), 6, 4, embed_fn=embed_fn, pool=64, pool_k=4, seed=1)
+    batches = sampler.epoch(0)
+    pool = pools[-1]
+    per_person = np.bincount(labels[pool], minlength=len(counts))
+    assert (per_person > 0).sum() == 64 // 4  # 16 people
+    assert set(per_person[per_person > 0]) <= {2, 4}  # four images, or all of a person's two
+    assert np.array_equal(np.unique(pool), pool)  # a person's repeats fill the batch, not the pool
+    assert set(batches[:, :6].ravel()) <= set(pool)  # anchors, positives and negatives from the pool
+    assert set(batches[:, 6:12].ravel()) <= set(pool) and set(batches[:, 12:].ravel()) <= set(pool)
+    sampler.prepare(1)
+    assert not np.array_equal(pools[-1], pool)  # a new draw of people each epoch
+    TripletEpochSampler(labels, OfflineHardMiner("L2"), 6, 4, embed_fn=embed_fn, pool=64, seed=1).epoch(0)
+    random_pool = pools[-1]
+    assert np.bincount(labels[random_pool])[-1] > 4  # at random, the large person takes a larger share
+    with pytest.raises(ValueError, match="pool_k"):
+        TripletEpochSampler(labels, OfflineHardMiner("L2"), 6, 4, embed_fn=embed_fn, pool=64, pool_k=1)
+    with pytest.raises(ValueError, match="random miner"):
+        TripletEpochSampler(labels, RandomTripletMiner(), 6, 4, pool=64, pool_k=4)

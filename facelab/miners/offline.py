@@ -18,7 +18,7 @@ import threading
 import numpy as np
 from keras import ops
 
-from facelab.data.samplers import epoch_rng
+from facelab.data.samplers import PKSampler, epoch_rng
 from facelab.losses.distances import DistanceLike, get_distance
 from facelab.miners.base import NO_POSITIVE_HELP, IndexTriplets
 
@@ -164,12 +164,16 @@ class TripletEpochSampler:
         triplets_per_batch: T (batch = 3T images).
         steps: batches per epoch.
         embed_fn: ``indices -> embeddings`` (needed by OfflineHardMiner).
-        pool: images embedded per epoch for hard mining (None = all).
+        pool: images embedded per epoch for hard mining (None = all), drawn at random.
+        pool_k: draw the pool as people × ``pool_k`` images instead (one P×K batch of ``pool // pool_k``
+            people): every image in it then has ``pool_k - 1`` positives and every person the same
+            weight, as FaceNet (Schroff et al. 2015, Sec. 3.2) samples a fixed number of faces per
+            identity so that each anchor's positives are represented. None: images at random.
         seed: the same seed and epoch give the same batches.
     """
 
     def __init__(self, labels, miner, triplets_per_batch: int, steps: int, embed_fn=None, pool: int | None = 2048,
-                 seed: int = 0, timeout: float = 600.0):
+                 seed: int = 0, timeout: float = 600.0, pool_k: int | None = None):
         self.labels = _check_labels(labels, "TripletEpochSampler")
         if triplets_per_batch < 1 or steps < 1:
             raise ValueError(f"triplets_per_batch and steps must be >= 1; got {triplets_per_batch}, {steps}")
@@ -178,6 +182,16 @@ class TripletEpochSampler:
             raise ValueError("OfflineHardMiner mines on current embeddings: pass embed_fn(indices) -> embeddings")
         self.miner, self.t, self.steps, self.embed_fn = miner, int(triplets_per_batch), int(steps), embed_fn
         self.pool, self.seed, self.timeout = pool, int(seed), timeout
+        self.pool_people = None
+        if pool_k is not None:
+            if not self.needs_embeddings:
+                raise ValueError("pool_k shapes the pool a hard miner embeds; a random miner has none")
+            if pool_k < 2 or (pool or len(self.labels)) < 2 * pool_k:
+                raise ValueError(f"pool_k must be >= 2 and pool at least 2 people of pool_k images; "
+                                 f"got pool_k={pool_k}, pool={pool}")
+            people = int((np.bincount(self.labels) >= 2).sum())
+            self.pool_people = PKSampler(self.labels, min((pool or len(self.labels)) // pool_k, people), pool_k,
+                                         short="replace", seed=self.seed)
         self._mined: dict[int, np.ndarray] = {}
         self._cond = threading.Condition()
 
@@ -196,7 +210,10 @@ class TripletEpochSampler:
         n_needed = self.steps * self.t
         if self.needs_embeddings:
             n = len(self.labels)
-            pool = np.sort(rng.choice(n, size=min(self.pool or n, n), replace=False))
+            if self.pool_people is None:
+                pool = np.sort(rng.choice(n, size=min(self.pool or n, n), replace=False))
+            else:  # one P×K batch; people with fewer than pool_k images appear once per image
+                pool = np.unique(self.pool_people.epoch(epoch)[0])
             found = self.miner.mine(self.labels[pool], self.embed_fn(pool), epoch=epoch)
             found = pool[found]
         else:

@@ -66,7 +66,8 @@ class TripletMethod(DeepMethod):
     Args (besides :class:`~facelab.nets.base.DeepMethod`'s): ``strategy`` (see the table above),
     ``margin`` (0.2), ``soft`` (soft margin), ``p``/``k`` (P×K batch: identities × images; the
     offline strategies use ``p·k // 3`` triplets per batch), ``mining_pool`` (images embedded per
-    epoch by offline-hard mining), ``log_stats`` (mining statistics of a probe batch each epoch).
+    epoch by offline-hard mining), ``pool_k`` (draw that pool as people × ``pool_k`` images, not
+    images at random: :class:`~facelab.miners.offline.TripletEpochSampler`), ``log_stats`` (mining statistics of a probe batch each epoch).
     """
 
     name = "triplet"
@@ -74,13 +75,13 @@ class TripletMethod(DeepMethod):
     quick_steps = 6
 
     def __init__(self, *args, strategy: str | None = None, margin: float = 0.2, soft: bool = False, p: int = 16,
-                 k: int = 4, mining_pool: int = 2048, log_stats: bool = True, **kwargs):
+                 k: int = 4, mining_pool: int = 2048, pool_k: int | None = None, log_stats: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.strategy = strategy or type(self).strategy
         if self.strategy not in ONLINE and self.strategy not in OFFLINE:
             raise ValueError(f"strategy must be one of {sorted(ONLINE) + list(OFFLINE)}; got {self.strategy!r}")
         self.margin, self.soft, self.p, self.k = margin, soft, p, k
-        self.mining_pool, self.log_stats = mining_pool, log_stats
+        self.mining_pool, self.pool_k, self.log_stats = mining_pool, pool_k, log_stats
         reducer = AvgNonZeroReducer() if self.strategy == "batch-all" else MeanReducer()
         triplet_loss = TripletMarginLoss(margin, "L2", soft, reducer)
         if self.strategy in ONLINE:
@@ -92,7 +93,8 @@ class TripletMethod(DeepMethod):
 
     def method_params(self) -> dict:
         return {"strategy": self.strategy, "margin": self.margin, "soft": self.soft, "p": self.p, "k": self.k,
-                **({"mining_pool": self.mining_pool} if self.strategy == "offline-hard" else {})}
+                **({"mining_pool": self.mining_pool} if self.strategy == "offline-hard" else {}),
+                **({"pool_k": self.pool_k} if self.strategy == "offline-hard" and self.pool_k is not None else {})}
 
     def build_training_model(self, backbone, n_classes):
         return backbone  # the embedding itself is trained; the loss sees (labels, embeddings)
@@ -148,7 +150,7 @@ class TripletMethod(DeepMethod):
                                    for i in range(0, len(idx), 256)])
 
         return TripletEpochSampler(labels, OfflineHardMiner("L2", "hard", seed=self.seed), t, steps,
-                                   embed_fn=embed_fn, pool=self.mining_pool, seed=self.seed)
+                                   embed_fn=embed_fn, pool=self.mining_pool, pool_k=self.pool_k, seed=self.seed)
 
     def steps_per_epoch(self, sampler):
         return min(len(sampler), self.quick_steps) if self.quick else len(sampler)
