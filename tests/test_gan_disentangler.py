@@ -315,14 +315,19 @@ def test_verification_per_sub_vector(trained):
         assert e.shape == (20, d) and np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
 
 
+def _reading_the_same_fit(trained, setting: str):
+    """The fixture's model, a model with the embedding-only ``setting`` on that reads the same fit, and
+    ten held-out faces; the setting is not part of the fit's key, so one training serves both."""
+    m = trained["model"]
+    other = methods.create("gan-disentangler", **{setting: True}, **TINY)
+    assert other.fit_config == m.fit_config and other.config[setting] is True and setting not in m.config
+    other.adopt_fit(m)
+    return m, other, trained["images"][trained["test"].index_a[:10]]
+
+
 @pytest.mark.slow
 def test_flip_average_embeds_a_face_with_its_mirror_from_the_same_fit(trained):
-    m = trained["model"]
-    flipped = methods.create("gan-disentangler", flip_average=True, **TINY)
-    assert flipped.fit_config == m.fit_config and flipped.config["flip_average"] is True  # one fit serves both
-    assert "flip_average" not in m.config
-    flipped.adopt_fit(m)
-    faces = trained["images"][trained["test"].index_a[:10]]
+    m, flipped, faces = _reading_the_same_fit(trained, "flip_average")
     for part in ("id", "noid", "z"):
         code = lambda x: m.codes(x)["z"] if part == "z" else m.codes(x)["f"][:, m.gan_config.part_slice(part)]
         both = code(faces) + code(faces[:, :, ::-1])
@@ -337,12 +342,7 @@ def test_flip_average_embeds_a_face_with_its_mirror_from_the_same_fit(trained):
 
 @pytest.mark.slow
 def test_mirror_pose_antisymmetrises_the_pose_of_a_face_and_its_mirror_from_the_same_fit(trained):
-    m = trained["model"]
-    mirrored = methods.create("gan-disentangler", mirror_pose=True, **TINY)
-    assert mirrored.fit_config == m.fit_config and mirrored.config["mirror_pose"] is True  # one fit serves both
-    assert "mirror_pose" not in m.config
-    mirrored.adopt_fit(m)
-    faces = trained["images"][trained["test"].index_a[:10]]
+    m, mirrored, faces = _reading_the_same_fit(trained, "mirror_pose")
     pose = mirrored.predict_pose(faces)
     np.testing.assert_allclose(pose, (m.predict_pose(faces) - m.predict_pose(faces[:, :, ::-1])) / 2, atol=1e-6)
     np.testing.assert_allclose(mirrored.predict_pose(faces[:, :, ::-1]), -pose, atol=1e-6)  # as the targets
