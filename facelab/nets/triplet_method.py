@@ -81,6 +81,9 @@ class TripletMethod(DeepMethod):
         if self.strategy not in ONLINE and self.strategy not in OFFLINE:
             raise ValueError(f"strategy must be one of {sorted(ONLINE) + list(OFFLINE)}; got {self.strategy!r}")
         self.margin, self.soft, self.p, self.k = margin, soft, p, k
+        if pool_k is not None and not 2 <= pool_k <= mining_pool // 2:
+            raise ValueError(f"pool_k (images per person in the mining pool) must be >= 2 and at most "
+                             f"mining_pool // 2 = {mining_pool // 2}; got {pool_k}")
         self.mining_pool, self.pool_k, self.log_stats = mining_pool, pool_k, log_stats
         reducer = AvgNonZeroReducer() if self.strategy == "batch-all" else MeanReducer()
         triplet_loss = TripletMarginLoss(margin, "L2", soft, reducer)
