@@ -121,7 +121,7 @@ def test_bad_arguments():
         TripletMethod(strategy="hardest")
     with pytest.raises(ValueError, match="margin must be > 0"):
         methods.create("triplet-batch-hard", margin=0.0)
-    with pytest.raises(ValueError, match=r"pool_k .* got 1"):  # at construction, not after the data loads
+    with pytest.raises(ValueError, match=r"pool_k .* got pool_k=1"):  # at construction, not after the data loads
         methods.create("triplet-offline-hard", pool_k=1)
     with pytest.raises(ValueError, match="pool_k"):
         methods.create("triplet-offline-hard", mining_pool=16, pool_k=9)

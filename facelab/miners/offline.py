@@ -146,6 +146,14 @@ def triplets_to_batch(triplets: np.ndarray):
     return images, IndexTriplets(local[:, 0], local[:, 1], local[:, 2], ones)
 
 
+def check_pool_k(pool_k: int, pool: int) -> None:
+    """A pool drawn as people × ``pool_k`` images needs ``pool_k`` >= 2 (a positive for every image) and
+    room for at least two people (a negative)."""
+    if not 2 <= pool_k <= pool // 2:
+        raise ValueError(f"pool_k (images per person in the mining pool) must be >= 2 and at most "
+                         f"pool // 2 = {pool // 2}; got pool_k={pool_k}, pool={pool}")
+
+
 class TripletEpochSampler:
     """Batches of offline triplets for a training pipeline, mined afresh for every epoch.
 
@@ -186,9 +194,7 @@ class TripletEpochSampler:
         if pool_k is not None:
             if not self.needs_embeddings:
                 raise ValueError("pool_k shapes the pool a hard miner embeds; a random miner has none")
-            if pool_k < 2 or (pool or len(self.labels)) < 2 * pool_k:
-                raise ValueError(f"pool_k must be >= 2 and pool at least 2 people of pool_k images; "
-                                 f"got pool_k={pool_k}, pool={pool}")
+            check_pool_k(pool_k, pool or len(self.labels))
             people = int((np.bincount(self.labels) >= 2).sum())
             self.pool_people = PKSampler(self.labels, min((pool or len(self.labels)) // pool_k, people), pool_k,
                                          short="replace", seed=self.seed)

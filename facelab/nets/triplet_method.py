@@ -27,7 +27,7 @@ from ..data.samplers import PKSampler
 from ..losses.reducers import AvgNonZeroReducer, MeanReducer, per_replica
 from ..losses.triplet import MinedTripletLoss, TripletMarginLoss
 from ..miners.base import IndexTriplets, as_embeddings
-from ..miners.offline import OfflineHardMiner, RandomTripletMiner, TripletEpochSampler
+from ..miners.offline import OfflineHardMiner, RandomTripletMiner, TripletEpochSampler, check_pool_k
 from ..miners.online import BatchAllMiner, BatchHardMiner, DistanceWeightedMiner, EasyPositiveMiner, SemiHardMiner
 from ..miners.stats import TripletStatsCallback
 from .base import DeepMethod, with_joint_bayesian
@@ -81,9 +81,8 @@ class TripletMethod(DeepMethod):
         if self.strategy not in ONLINE and self.strategy not in OFFLINE:
             raise ValueError(f"strategy must be one of {sorted(ONLINE) + list(OFFLINE)}; got {self.strategy!r}")
         self.margin, self.soft, self.p, self.k = margin, soft, p, k
-        if pool_k is not None and not 2 <= pool_k <= mining_pool // 2:
-            raise ValueError(f"pool_k (images per person in the mining pool) must be >= 2 and at most "
-                             f"mining_pool // 2 = {mining_pool // 2}; got {pool_k}")
+        if pool_k is not None:
+            check_pool_k(pool_k, mining_pool)  # now, not after the data loads
         self.mining_pool, self.pool_k, self.log_stats = mining_pool, pool_k, log_stats
         reducer = AvgNonZeroReducer() if self.strategy == "batch-all" else MeanReducer()
         triplet_loss = TripletMarginLoss(margin, "L2", soft, reducer)
