@@ -139,9 +139,10 @@ def test_every_gan_setting_is_a_checked_parameter_and_a_record_names_the_command
     params = dict(a.split("=", 1) for a in argv[7::2])
     assert argv[6::2] == ["--param"] * len(params) and json.loads(params["lambda_pose"]) == 1.0
     built = methods.create("gan-disentangler", preset="class", **{k: json.loads(v) for k, v in params.items()}).config
-    assert {k: v for k, v in built.items() if k not in ("part", "fixed_cycle_targets")} == \
+    later = ("fixed_cycle_targets", "lr_schedule")  # settings made after the record: it ran at their defaults
+    assert {k: v for k, v in built.items() if k != "part" and k not in later} == \
         {k: v for k, v in json.loads(json.dumps(record["config"])).items() if k != "part"}
-    assert built["fixed_cycle_targets"] is False
+    assert built["fixed_cycle_targets"] is False and built["lr_schedule"] == "constant"
     record["config"]["hair_dim"] = 3  # a setting no parameter makes
     assert reproducing_disentangle_command(record) is None
 
@@ -230,6 +231,36 @@ def test_jit_compile_reaches_every_stage_and_the_record_only_when_set(lfw):
     assert compiled.params()["jit_compile"] is True and "jit_compile" not in default.params()
     with pytest.raises(ValueError, match="jit_compile"):
         gd.GanDisentangler(jit_compile="yes")
+
+
+def test_cosine_schedule_decays_each_stages_rate_to_zero_and_is_recorded_only_when_set(lfw, tmp_path):
+    """``lr_schedule="cosine"``: E, G, Φ and Φ⁻¹'s rate starts at ``lr`` and reaches 0 at the last batch of
+    each stage (the discriminators' ``d_lr`` stays); the run record names it, and a run made without it keeps
+    the record it always had, so finished trainings resume; a cosine run cannot be stretched."""
+    from deep_helpers import lfw_subset
+
+    x, y = lfw_subset(lfw, people=12, per_person=3, size=24, min_images=3)
+    settings = dict(TINY, epochs=(2, 1, 1))
+    cosine = gd.GanDisentangler(run_dir=str(tmp_path / "cosine"), lr_schedule="cosine", **settings)
+    cosine.train_autoencoder(x).train_disentanglement(x, y)
+    constant = gd.GanDisentangler(run_dir=str(tmp_path / "constant"), **settings).train_autoencoder(x)
+    lr = settings.get("lr", gd.GanConfig.lr)
+    for stage, model in cosine.stage_models_.items():
+        opt = model.optimizer
+        assert int(opt.iterations) > 0
+        assert float(opt.learning_rate) == pytest.approx(0.0, abs=1e-12)
+        opt.iterations.assign(0)
+        assert float(opt.learning_rate) == pytest.approx(lr)
+    assert float(cosine.stage_models_[1].d_optimizers["image_discriminator"].learning_rate) == pytest.approx(lr)
+    assert float(constant.stage_models_[1].optimizer.learning_rate) == pytest.approx(lr)
+    for run, named in (("cosine", True), ("constant", False)):
+        (record,) = (tmp_path / run).glob("stage1/config.json")
+        assert ("lr_schedule" in json.loads(record.read_text())) == named
+    with pytest.raises(CheckpointMismatchError, match="cosine"):
+        gd.GanDisentangler(run_dir=str(tmp_path / "cosine"), lr_schedule="cosine",
+                           **{**settings, "epochs": (3, 1, 1)}).train_autoencoder(x)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        gd.GanDisentangler(lr_schedule="linear")
 
 
 # -- one tiny model, trained once through the evaluator --------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ...miners.online import BatchHardMiner, SemiHardMiner
+from ...nets.training import LR_SCHEDULES, check_choice
 from ..pose import POSE_NAMES
 
 PARTS = ("id", "noid", "pose", "style", "z")
@@ -50,6 +51,9 @@ class GanConfig:
     k: int = 4
     lr: float = 2e-4  # E, G, Φ, Φ⁻¹ (Adam β₁ = 0)
     d_lr: float = 2e-4  # D_z, D_x (Adam β₁ = 0)
+    #: "constant", or "cosine": ``lr`` decays to 0 along a cosine over each stage's epochs (Loshchilov &
+    #: Hutter 2017); ``d_lr`` stays constant, so the discriminators keep judging while E and G settle
+    lr_schedule: str = "constant"
     lambda_rec: float = 1.0
     lambda_enc: float = 0.01
     lambda_adv: float = 0.01
@@ -83,6 +87,7 @@ class GanConfig:
             raise ValueError(f"pose_dim must be >= {len(POSE_NAMES)} (the OpenCV targets {POSE_NAMES})")
         if len(self.epochs) != 3 or min(self.epochs) < 1:
             raise ValueError(f"epochs must be three positive integers (stage 1, 2, 3), got {self.epochs}")
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.inverse not in INVERSES:
             raise ValueError(f"inverse must be one of {INVERSES}, got {self.inverse!r}")
         if self.miner not in MINERS:

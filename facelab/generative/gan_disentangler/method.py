@@ -219,15 +219,18 @@ class GanDisentangler(FaceMethod):
         record = {"stage": stage, "seed": self.seed, "data": data_fp,
                   **{k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
         record["image_shape"] = list(self.input_shape_)
+        if record["lr_schedule"] == "constant":  # recorded only when set, so runs made before it still resume
+            del record["lr_schedule"]
         if stage_dir is not None:
             self._check_run_record(stage_dir, record)
         steps = len(sampler) if cfg.steps_cap is None else min(len(sampler), cfg.steps_cap)
-        tconf = TrainConfig(epochs=cfg.epochs[stage - 1], learning_rate=cfg.lr, checkpoint_every=self.checkpoint_every,
+        tconf = TrainConfig(epochs=cfg.epochs[stage - 1], learning_rate=cfg.lr, lr_schedule=cfg.lr_schedule,
+                            checkpoint_every=self.checkpoint_every,
                             run_dir=None if stage_dir is None else str(stage_dir), tensorboard=self.tensorboard,
                             progress=self.progress, jit_compile=self.jit_compile,
                             extra={"method": self.name, "stage": stage, "config": record})
         model = StageTrainer(self.nets_, stage, cfg, seed=self.seed + stage)
-        model.compile(jit_compile=tconf.jit)
+        model.compile(total_steps=tconf.epochs * steps, jit_compile=tconf.jit)
         monitor = DxWinsMonitor()
         make = lambda e, s: stage_dataset(images, labels, targets, sampler,
                                           epochs=tconf.epochs, start_epoch=e, skip=s, max_steps=steps,

@@ -75,8 +75,12 @@ class StageTrainer(keras.Model):
             nets = ("encoder", "generator", "phi", "phi_inverse")
         return [v for n in nets for v in getattr(self, n).trainable_variables]
 
-    def compile(self, **kwargs):
-        opt = keras.optimizers.Adam(self.cfg.lr, beta_1=0.0, beta_2=0.999)
+    def compile(self, total_steps: int = 1, **kwargs):
+        """``total_steps``: the stage's batches (epochs × steps per epoch), the length of a cosine schedule."""
+        lr = self.cfg.lr
+        if self.cfg.lr_schedule == "cosine":  # reads the optimiser's step counter, which checkpoints keep
+            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, int(total_steps)))
+        opt = keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.999)
         super().compile(optimizer=opt, **kwargs)
         opt.build(self.main_variables())
         self.d_optimizers = {}
