@@ -415,6 +415,11 @@ def test_identity_transfer_is_measured_on_the_decoded_codes(trained):
     f_src, f_tgt = m.codes(out["sources"])["f"], m.codes(out["targets"])["f"]
     mixed = np.concatenate([f_src[1, :12], f_tgt[2, 12:]])[None]
     assert np.array_equal(m.decode_f(mixed)[0], grid[1, 2])  # source 1's identity, target 2's pose and style
+    spread = out["grid_spread"]
+    assert spread["between_targets"] == pytest.approx(grid.astype(float).std(axis=1).mean())
+    assert spread["between_sources"] == pytest.approx(grid.astype(float).std(axis=0).mean())
+    same_columns = gd.grid_spread(np.repeat(grid[:, :1], 4, axis=1))  # every target drawn alike
+    assert same_columns["between_targets"] == 0 and same_columns["between_sources"] > 0
     assert 0 <= out["nearest_is_source"] <= 1 and out["nearest_is_source"] + out["nearest_is_target"] <= 1
     assert out["chance"] == pytest.approx(1 / 7)
     # the ceiling, recomputed: each real source face against the galleries (the people's other images)
@@ -623,6 +628,9 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
     assert draws["nearest_is_source"][0] == printed["identity_transfer"]["nearest_is_source"]
     assert (f"over {TRANSFER_DRAWS} draws of people {100 * draws['mean']:.2f} ± {100 * draws['se']:.2f}, "
             f"the real source faces {100 * draws['real_source_mean']:.2f}") in disentangle_markdown(printed).splitlines()[-1]
+    spread = printed["identity_transfer"]["grid_spread"]
+    assert (f"grid spread {spread['between_targets']:.1f} between targets, {spread['between_sources']:.1f} between "
+            "sources") in disentangle_markdown(printed).splitlines()[-1]
     with pytest.raises(SystemExit):
         main(["disentangle", "--preset", "huge"])
     assert main(["disentangle", "--quick", "--param", "lambda_frc=1"]) == 2  # a typo is named before training

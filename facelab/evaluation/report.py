@@ -117,6 +117,9 @@ def _disentangle_row(label: str, m: dict) -> str:
         moved = {n: 1 - t["pose_distance_to_target"][n] / t["pose_distance_source_to_target"][n]
                  for n in t["pose_distance_to_target"]}
         transfer += " · " + ", ".join(f"{n} {100 * x:.0f} %" for n, x in moved.items())
+        if "grid_spread" in t:  # measured since: the grid's pixel spread between targets / between sources
+            transfer += (f" · grid spread {t['grid_spread']['between_targets']:.1f} between targets, "
+                         f"{t['grid_spread']['between_sources']:.1f} between sources")
     roll = (f"{pose['roll_deg']['mae']:.2f} / {pose['roll_deg']['mae_predict_mean']:.2f}"
             f" (r = {pose['roll_deg']['pearson_r']:.2f})") if pose else "—"
     via_f = f"{r['disentangled']:.1f}" if "disentangled" in r else "—"

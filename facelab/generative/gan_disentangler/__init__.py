@@ -67,7 +67,8 @@ from __future__ import annotations
 from .config import INVERSES, MINERS, PARTS, STAGES, GanConfig
 from .cycle import attribute_cycle_loss, cycle_codes, swap_attributes
 from .data import POSE_MEMO_KEY, PoseTargets, pose_targets, stage_dataset
-from .measurements import BUDGETS, LECTURE_SETTINGS, QUICK_SETTINGS, identity_transfer, pose_error, reconstruction_rmse
+from .measurements import (BUDGETS, LECTURE_SETTINGS, QUICK_SETTINGS, grid_spread, identity_transfer, pose_error,
+                           reconstruction_rmse)
 from .method import GanDisentangler, GanDisentanglerNoId, GanDisentanglerPose, GanDisentanglerStyle
 from .networks import (AdaIN, Networks, build_encoder, build_generator, build_image_discriminator,
                        build_latent_discriminator, build_phi, build_phi_inverse)

@@ -47,7 +47,7 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
     face is nearest to it (the ceiling: f_id's own identification of these people), the largest share
     of generated faces nearest to one person (near 1: every face is drawn as the same person), and the mean
     distance of its f_pose to the target's against the source's own distance to the target (roll
-    degrees, yaw proxy).
+    degrees, yaw proxy), and how much the generated faces differ along the grid (:func:`grid_spread`).
     ``people_drawn``: the labels of the sources, then the targets; ``grid`` (n_sources, n_targets, h, w, c)
     holds the generated faces for plotting.
 
@@ -97,7 +97,16 @@ def _transfer_once(model: GanDisentangler, images, labels, n_sources: int, n_tar
             "largest_share_of_one_person": float(np.bincount(nearest.ravel()).max() / nearest.size),
             "pose_distance_to_target": {n: float(v) for n, v in zip(POSE_NAMES, gen_to_tgt)},
             "pose_distance_source_to_target": {n: float(v) for n, v in zip(POSE_NAMES, src_to_tgt)},
-            "grid": grid, "sources": images[src], "targets": images[tgt]}
+            "grid_spread": grid_spread(grid), "grid": grid, "sources": images[src], "targets": images[tgt]}
+
+
+def grid_spread(grid) -> dict:
+    """How much a transfer grid (sources × targets × h × w × c, uint8) changes along each axis: the pixel
+    standard deviation (0–255) down each column, between the sources' identities (``between_sources``), and
+    along each row, between the targets' pose and style (``between_targets``), each averaged over pixels
+    and over the other axis. A grid whose columns look alike has ``between_targets`` near 0."""
+    g = np.asarray(grid, np.float64)
+    return {"between_sources": float(g.std(axis=0).mean()), "between_targets": float(g.std(axis=1).mean())}
 
 
 #: the budgets are the method's presets (facelab/presets/generative.toml): quick (the test suite's tiny
