@@ -230,7 +230,7 @@ class GanDisentangler(FaceMethod):
                             progress=self.progress, jit_compile=self.jit_compile,
                             extra={"method": self.name, "stage": stage, "config": record})
         model = StageTrainer(self.nets_, stage, cfg, seed=self.seed + stage)
-        model.compile(total_steps=tconf.epochs * steps, jit_compile=tconf.jit)
+        model.compile(learning_rate=tconf.rate(tconf.epochs * steps), jit_compile=tconf.jit)
         monitor = DxWinsMonitor()
         make = lambda e, s: stage_dataset(images, labels, targets, sampler,
                                           epochs=tconf.epochs, start_epoch=e, skip=s, max_steps=steps,

@@ -75,12 +75,9 @@ class StageTrainer(keras.Model):
             nets = ("encoder", "generator", "phi", "phi_inverse")
         return [v for n in nets for v in getattr(self, n).trainable_variables]
 
-    def compile(self, total_steps: int = 1, **kwargs):
-        """``total_steps``: the stage's batches (epochs × steps per epoch), the length of a cosine schedule."""
-        lr = self.cfg.lr
-        if self.cfg.lr_schedule == "cosine":  # reads the optimiser's step counter, which checkpoints keep
-            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, int(total_steps)))
-        opt = keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.999)
+    def compile(self, learning_rate=None, **kwargs):
+        """``learning_rate``: E, G, Φ and Φ⁻¹'s rate or schedule (:meth:`facelab.nets.training.TrainConfig.rate`); ``cfg.lr`` if None."""
+        opt = keras.optimizers.Adam(self.cfg.lr if learning_rate is None else learning_rate, beta_1=0.0, beta_2=0.999)
         super().compile(optimizer=opt, **kwargs)
         opt.build(self.main_variables())
         self.d_optimizers = {}

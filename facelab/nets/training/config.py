@@ -107,13 +107,16 @@ class TrainConfig:
     def jit(self) -> bool:
         return keras.backend.backend() == "jax" if self.jit_compile == "auto" else bool(self.jit_compile)
 
-    def make_optimizer(self, total_steps: int = 1) -> keras.optimizers.Optimizer:
-        """The optimizer; ``total_steps`` (epochs × steps per epoch) sets the cosine schedule's length.
-        The schedule reads the optimizer's step counter, which checkpoints keep, so a resumed run
-        continues on the same curve."""
-        lr = self.learning_rate
+    def rate(self, total_steps: int = 1):
+        """``learning_rate``, or under ``lr_schedule="cosine"`` its decay to 0 over ``total_steps`` batches (it
+        reads the optimizer's step counter, which checkpoints keep, so a resumed run continues on the same curve)."""
         if self.lr_schedule == "cosine":
-            lr = keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, int(total_steps)))
+            return keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, int(total_steps)))
+        return self.learning_rate
+
+    def make_optimizer(self, total_steps: int = 1) -> keras.optimizers.Optimizer:
+        """The optimizer at :meth:`rate`; ``total_steps`` (epochs × steps per epoch) sets the cosine schedule's length."""
+        lr = self.rate(total_steps)
         if self.optimizer == "sgd":
             return keras.optimizers.SGD(lr, momentum=0.9, weight_decay=self.weight_decay or None)
         if self.weight_decay:
