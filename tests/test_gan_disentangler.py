@@ -16,7 +16,7 @@ from facelab import methods
 from facelab.data.preprocess import PreprocessConfig
 from facelab.evaluation.disentanglement import verification_by_part
 from facelab.generative import gan_disentangler as gd
-from facelab.generative.pose import head_pose
+from facelab.generative.pose import POSE_NAMES, head_pose
 from facelab.nets.training import CheckpointMismatchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -437,11 +437,14 @@ def test_identity_transfer_over_draws_repeats_the_measurement_on_other_people(tr
     m = trained["model"]
     both = np.concatenate([trained["test"].index_a, trained["test"].index_b])
     images, labels = trained["images"][both], trained["labels"][both]
-    one_by_one = [gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=s)["nearest_is_source"]
-                  for s in (0, 1, 2, 5)]
+    each = [gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=s) for s in (0, 1, 2, 5)]
+    one_by_one = [e["nearest_is_source"] for e in each]
     out = gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=5, draws=3)
     d = out["over_draws"]
     assert d["nearest_is_source"] == one_by_one[:3] and d["draws"] == 3  # the same people for every model
+    for key in ("pose_distance_to_target", "pose_distance_source_to_target"):  # pooled over the draws' faces
+        assert d[key] == pytest.approx({n: np.mean([e[key][n] for e in each[:3]]) for n in POSE_NAMES})
+        assert d[key] != out[key]  # not the model's own draw
     assert out["nearest_is_source"] == one_by_one[3]  # everything else is the draw of the model's seed
     assert gd.identity_transfer(m, images, labels, n_sources=3, n_targets=4, seed=1, draws=3)["over_draws"] == d
     one_by_one = one_by_one[:3]
@@ -628,6 +631,9 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
     assert draws["nearest_is_source"][0] == printed["identity_transfer"]["nearest_is_source"]
     assert (f"over {TRANSFER_DRAWS} draws of people {100 * draws['mean']:.2f} ± {100 * draws['se']:.2f}, "
             f"the real source faces {100 * draws['real_source_mean']:.2f}") in disentangle_markdown(printed).splitlines()[-1]
+    moved = {n: 1 - draws["pose_distance_to_target"][n] / draws["pose_distance_source_to_target"][n] for n in POSE_NAMES}
+    assert (f"; over {TRANSFER_DRAWS} draws " + ", ".join(f"{n} {100 * x:.0f} %" for n, x in moved.items())
+            in disentangle_markdown(printed).splitlines()[-1])
     spread = printed["identity_transfer"]["grid_spread"]
     assert (f"grid spread {spread['between_targets']:.1f} between targets, {spread['between_sources']:.1f} between "
             "sources") in disentangle_markdown(printed).splitlines()[-1]

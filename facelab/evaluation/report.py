@@ -104,6 +104,13 @@ def is_disentangle_result(results: dict) -> bool:
     return "reconstruction_rmse" in results and "verification" in results
 
 
+def _pose_moved(transfer: dict) -> str:
+    """How far the generated faces' f_pose moved from the source's towards the target's: 1 − (distance
+    to the target) / (the source's own distance to it), per pose reading."""
+    to_target, from_source = transfer["pose_distance_to_target"], transfer["pose_distance_source_to_target"]
+    return ", ".join(f"{n} {100 * (1 - to_target[n] / from_source[n]):.0f} %" for n in to_target)
+
+
 def _disentangle_row(label: str, m: dict) -> str:
     v, r = m["verification"], m["reconstruction_rmse"]
     acc = lambda part: f"{pct(v[part]['accuracy_mean'])} ± {pct(v[part]['accuracy_se'])}" if part in v else "—"
@@ -114,9 +121,9 @@ def _disentangle_row(label: str, m: dict) -> str:
         transfer += (f"; over {d['draws']} draws of people {pct(d['mean'])} ± {pct(d['se'])}"
                      + (f", the real source faces {pct(d['real_source_mean'])}" if "real_source_mean" in d else ""))
     if t:
-        moved = {n: 1 - t["pose_distance_to_target"][n] / t["pose_distance_source_to_target"][n]
-                 for n in t["pose_distance_to_target"]}
-        transfer += " · " + ", ".join(f"{n} {100 * x:.0f} %" for n, x in moved.items())
+        transfer += " · " + _pose_moved(t)
+        if "pose_distance_to_target" in t.get("over_draws", {}):
+            transfer += f"; over {t['over_draws']['draws']} draws " + _pose_moved(t["over_draws"])
         if "grid_spread" in t:  # measured since: the grid's pixel spread between targets / between sources
             transfer += (f" · grid spread {t['grid_spread']['between_targets']:.1f} between targets, "
                          f"{t['grid_spread']['between_sources']:.1f} between sources")

@@ -54,7 +54,8 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
     Six source people make one draw's rate move in steps of one person's row, so with ``draws`` > 1 the
     rate is also measured on the draws of people of seeds ``0 .. draws-1`` (the same people for every
     model, whatever its own seed), each with the same number of people; ``over_draws`` gives the rate per
-    draw, its mean and standard error. Every other entry is the draw of ``seed``."""
+    draw, its mean and standard error, and the pose distances pooled over the draws' faces. Every other
+    entry is the draw of ``seed``."""
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     first = _transfer_once(model, images, labels, n_sources, n_targets, seed)
@@ -63,9 +64,13 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
     each = [first if s == seed else _transfer_once(model, images, labels, n_sources, n_targets, s) for s in range(draws)]
     rates = [d["nearest_is_source"] for d in each]
     real = [d["real_source_nearest_is_source"] for d in each]
+    # every draw's grid has the same size, so the mean of the draws' mean distances is the pooled mean
+    pooled = {key: {n: float(np.mean([d[key][n] for d in each])) for n in POSE_NAMES}
+              for key in ("pose_distance_to_target", "pose_distance_source_to_target")}
     return {**first, "over_draws": {"draws": draws, "nearest_is_source": rates, "mean": float(np.mean(rates)),
                                     "se": float(np.std(rates, ddof=1) / np.sqrt(draws)),
-                                    "real_source_nearest_is_source": real, "real_source_mean": float(np.mean(real))}}
+                                    "real_source_nearest_is_source": real, "real_source_mean": float(np.mean(real)),
+                                    **pooled}}
 
 
 def _transfer_once(model: GanDisentangler, images, labels, n_sources: int, n_targets: int, seed: int) -> dict:
