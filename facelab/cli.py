@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default=None,
                    help="each method's training recipe: quick, class (default) or full; `facelab methods` lists them")
     p.add_argument("--quick", action="store_true",
-                   help="the quick preset: a few batches that prove the path (CI); --param epochs=N is kept")
+                   help="the quick preset: a few batches that prove the path (the test suite); --param epochs=N is kept")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-identification", action="store_true", help="skip CMC / open-set / few-shot")
     p.add_argument("--folds", default=None, metavar="K,K-K,...",

@@ -61,7 +61,7 @@ def reproducing_lines(results: dict) -> str:
 
     if is_disentangle_result(results):
         command = reproducing_disentangle_command(results) or "no preset makes these settings"
-        return f"The same settings with today's presets (checked against the record): `{command}`\n\n"
+        return f"The same settings with the shipped presets (checked against the record): `{command}`\n\n"
     if not isinstance(results.get("methods"), dict) or is_few_shot_result(results):
         return ""
     lines = [f"- `{name}`: `{reproducing_command(name, results) or 'no preset makes these settings'}`"
@@ -112,7 +112,7 @@ def summary_table(records_root: str | Path, link_from: str | Path = ".") -> str:
     for fam, best in best_by_family(records_root).items():
         title = methods.FAMILIES[fam]
         if best is None:
-            lines.append(f"| {title} | — | — | — | — | — | no View 2 record yet | — |")
+            lines.append(f"| {title} | — | — | — | — | — | no View 2 record | — |")
             continue
         path, name, r, results = best
         rule = "a held-out training fold" if results.get("threshold", "train") == "held-out" else "the training folds"
