@@ -124,7 +124,7 @@ def _disentangle_row(label: str, m: dict) -> str:
         transfer += " · " + _pose_moved(t)
         if "pose_distance_to_target" in t.get("over_draws", {}):
             transfer += f"; over {t['over_draws']['draws']} draws " + _pose_moved(t["over_draws"])
-        if "grid_spread" in t:  # measured since: the grid's pixel spread between targets / between sources
+        if "grid_spread" in t:  # the grid's pixel spread between targets / between sources (older records lack it)
             transfer += (f" · grid spread {t['grid_spread']['between_targets']:.1f} between targets, "
                          f"{t['grid_spread']['between_sources']:.1f} between sources")
     roll = (f"{pose['roll_deg']['mae']:.2f} / {pose['roll_deg']['mae_predict_mean']:.2f}"
