@@ -26,12 +26,12 @@ def test_readme_summary_is_the_one_facelab_report_writes_from_the_records():
                                            ("lectures/05_grouped_vae.md", 1)])
 def test_every_results_block_matches_its_results_file(page, at_least):
     text = (ROOT / page).read_text(encoding="utf-8")
-    blocks = re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S)
+    blocks = re.findall(r"<!-- results:([\w.-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S)
     assert len(blocks) >= at_least
     for name, body in blocks:
         if body.startswith("Printed by `facelab report --runs "):
             continue  # a table across several records: its command runs again in the test below
-        source = re.search(rf"filled in by `facelab report (\S+) --readme {re.escape(page)} --block ([\w-]+)`", body)
+        source = re.search(rf"filled in by `facelab report (\S+) --readme {re.escape(page)} --block ([\w.-]+)`", body)
         assert source and source.group(2) == name, f"block {name}: no 'filled in by' line naming it"
         results = json.loads((ROOT / source.group(1)).read_text(encoding="utf-8"))
         assert markdown_table(results).split("\n", 2)[2] in body, f"block {name} differs from {source.group(1)}"
@@ -46,7 +46,7 @@ def _printed_blocks(pages, command_pattern: str):
 
     for page in pages:
         text = page.read_text(encoding="utf-8")
-        for name, body in re.findall(r"<!-- results:([\w-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S):
+        for name, body in re.findall(r"<!-- results:([\w.-]+):begin -->\n(.*?)<!-- results:\1:end -->", text, flags=re.S):
             command = re.match(command_pattern, body)
             if not command:
                 continue
@@ -93,3 +93,29 @@ def test_front_page_commands_use_the_users_python_and_check_it_first():
     first = [line for line in block.splitlines() if line.startswith("python")][0]
     assert first.startswith("python3 scripts/check_python.py && python3 -m venv .venv")
     assert "../shared" not in text and not re.search(r"issues? #?\d", text, flags=re.I)
+
+
+def test_a_produced_by_line_names_where_the_record_lies_not_a_scratch_folder():
+    from facelab.evaluation.readme_blocks import portable_command
+
+    record = "reports/cpu/gan-view1-class/results.json"
+    moved = portable_command("facelab disentangle --preset class --run-dir /scratch/gan/run-e30 "
+                             "--param 'epochs=[6,30,3]' --out /scratch/gan/e30.json", record)
+    assert moved == ("facelab disentangle --preset class --run-dir runs/run-e30 "
+                     "--param 'epochs=[6,30,3]' --out reports/cpu/gan-view1-class/results.json")
+    assert portable_command("facelab compare --methods lbp --out reports/old-name", "reports/new/results.json") \
+        == "facelab compare --methods lbp --out reports/new"
+    typed = 'facelab compare --methods lbp --param run_dir="runs/x" --out reports/new'
+    assert portable_command(typed, "reports/new/results.json") == typed  # nothing to move: kept as typed
+
+
+@pytest.mark.parametrize("page", ["README.md", "reports/README.md", *sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "lectures").glob("*.md"))])
+def test_generated_lines_name_no_absolute_path(page):
+    """A reader can type every generated command: no scratch folder of the machine that ran it."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    generated = [line for line in text.splitlines()
+                 if line.startswith(("Produced by `", "Method arguments: ", "Arguments of "))]
+    assert generated or page.startswith("lectures/")
+    for line in generated:
+        assert not re.search(r"[\s'=]/(?:tmp|work|home|scratch)/", line), f"{page}: {line[:120]}"

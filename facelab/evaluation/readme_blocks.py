@@ -46,13 +46,32 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str, bl
 
     if results is None:
         results = json.loads(Path(results_json).read_text(encoding="utf-8"))
-    command = results.get("command", command)  # a run that recorded its own command line quotes that
+    command = portable_command(results.get("command", command), results_json)  # a run's own command line
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
     option = f" --block {block}" if block else ""
     return fill_results_block(readme, block,
                               f"Produced by `{command}` on {results['device']}; "
                               f"filled in by `facelab report {results_json} --readme {readme}{option}`.\n"
                               f"{reproducing_lines(results)}{table}")
+
+
+def portable_command(command: str, results_json: str | Path) -> str:
+    """``command`` as a reader can type it in this repository: where it wrote its record (``--out``)
+    somewhere else and the record was then moved here, it names the record's place; a working folder
+    given by an absolute path (``--run-dir``) becomes ``runs/<its name>``. Every other argument, and so
+    every setting that made the numbers, is kept as it was run."""
+    import shlex
+
+    argv = shlex.split(command)
+    typed = list(argv)
+    record = Path(results_json)
+    for at, option in enumerate(argv[:-1]):
+        value = argv[at + 1]
+        if option == "--out" and value not in (record.as_posix(), record.parent.as_posix()):
+            argv[at + 1] = (record if value.endswith(".json") else record.parent).as_posix()
+        elif option == "--run-dir" and Path(value).is_absolute():
+            argv[at + 1] = f"runs/{Path(value).name}"
+    return command if argv == typed else shlex.join(argv)
 
 
 def reproducing_lines(results: dict) -> str:

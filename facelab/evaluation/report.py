@@ -47,6 +47,13 @@ def dataset_name(variant: str) -> str:
     return {"att": "AT&T/ORL", "folder": "face folder"}.get(variant, "LFW")
 
 
+_WHERE_NOT_WHAT = ("run_dir",)  # where a run kept its networks: no setting behind a number
+
+
+def _settings(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items() if k not in _WHERE_NOT_WHAT)
+
+
 def _subset_lines(results: dict) -> list[str]:
     lines = []
     if results.get("fit_data_variant"):
@@ -58,11 +65,11 @@ def _subset_lines(results: dict) -> list[str]:
         lines.append(f"**Folds {', '.join(map(str, folds))} of 10 only** — a quick look, not the LFW protocol's number.")
     if results.get("threshold", "train") != "train":
         lines.append("Thresholds chosen on one training fold held out of fitting (`--threshold held-out`).")
-    if results.get("params"):
-        lines.append("Method arguments: " + ", ".join(f"{k}={v!r}" for k, v in results["params"].items()) + ".")
+    if _settings(results.get("params") or {}):
+        lines.append(f"Method arguments: {_settings(results['params'])}.")
     for name, r in results["methods"].items():  # merged runs of different settings keep them per method
-        if r.get("params"):
-            lines.append(f"Arguments of {name}: " + ", ".join(f"{k}={v!r}" for k, v in r["params"].items()) + ".")
+        if _settings(r.get("params") or {}):
+            lines.append(f"Arguments of {name}: {_settings(r['params'])}.")
     if results.get("merged_from"):
         lines.append(f"Merged by `facelab report --merge` from {len(results['merged_from'])} runs over separate folds.")
     return lines
