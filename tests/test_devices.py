@@ -136,6 +136,19 @@ def test_too_many_devices_names_the_count_and_how_to_split_a_cpu(lfw):
         check_batch(30, 4)
 
 
+def test_a_p_lowered_to_the_people_there_are_must_still_split_over_the_devices():
+    from facelab import methods
+
+    labels = np.repeat(np.arange(5), 3)  # five people: P=16 lowers to 5
+    m = methods.create("triplet-semi-hard", p=16, quick=True)
+    assert m._pk(labels).p == 5  # one device: any P
+    m.replicas_ = 2  # as a fit on two devices sets it
+    with pytest.raises(ValueError, match=r"p \(lowered to the 5 people with two or more faces\)=5 does not split "
+                                         r"evenly over 2 devices"):
+        m._pk(labels)
+    assert m._pk(np.repeat(np.arange(4), 3)).p == 4
+
+
 def test_train_command_takes_devices(tmp_path, capsys):
     import facelab.cli as cli
 

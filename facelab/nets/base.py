@@ -179,6 +179,7 @@ class DeepMethod(FaceMethod):
         labels = labels.astype(np.int32)
         with distribution_scope(self.devices) as replicas:  # models are built, compiled and fitted inside
             self.check_replicas(replicas)
+            self.replicas_ = replicas
             self._fit(images, labels, classes, replicas)
         if replicas > 1:  # embedded, saved and loaded as a network trained on one device
             self.backbone_ = single_device_copy(self.backbone_)

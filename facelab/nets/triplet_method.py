@@ -130,7 +130,10 @@ class TripletMethod(DeepMethod):
 
     def _pk(self, labels):
         """P×K batches; identities with 2..K-1 images are filled up by repeats (``short="replace"``)."""
-        p = min(self.p, int((np.bincount(labels) >= 2).sum()))
+        people = int((np.bincount(labels) >= 2).sum())
+        p = min(self.p, people)
+        if p < self.p and self.strategy in ONLINE:  # fewer people than p: the lower P must still split
+            check_batch(p, getattr(self, "replicas_", 1), f"p (lowered to the {people} people with two or more faces)")
         return PKSampler(labels, p, self.k, short="replace", seed=self.seed)
 
     def make_sampler(self, images, labels, backbone):
