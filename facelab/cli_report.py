@@ -86,7 +86,9 @@ def add_parser(sub) -> None:
                    help="results folders of runs over disjoint View 2 folds (compare --folds K) to join into --out")
     p.add_argument("--out", default=None, help="with --merge: the merged results folder")
     p.add_argument("--readme", default=None, help="README to update between <!-- results:begin/end --> markers")
-    p.add_argument("--command", dest="produced_by", default="facelab compare", help="the command that produced the results (quoted in the README)")
+    p.add_argument("--command", dest="produced_by", default=None,
+                   help="the command that produced the results, quoted in the README (default: the one the record "
+                        "keeps, else the one the block already shows)")
     p.add_argument("--block", default=None, help="which results block of the README (<!-- results:NAME:begin -->); default the main one")
     p.add_argument("--summary", default=None, metavar="DIR",
                    help="with --readme: fill its <!-- summary:begin/end --> block with each method family's best "

@@ -267,6 +267,23 @@ def test_report_fills_the_readme_block_from_a_results_file(tmp_path):
         update_readme(readme, tmp_path / "results.json", "x")
 
 
+def test_filling_a_block_again_keeps_the_command_it_shows(tmp_path):
+    """A record that keeps no command line: the block's own "Produced by" command survives a refill, and a
+    block that shows none asks for one by name."""
+    from facelab.evaluation.readme_blocks import update_readme
+
+    record = tmp_path / "results.json"
+    record.write_text(json.dumps({"protocol": "view1", "data_variant": "lfw-deepfunneled", "seed": 0, "quick": False, "device": "cpu",
+                                  "methods": {"m": _result(0.7)}}))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:b:begin -->\n<!-- results:b:end -->\n")
+    with pytest.raises(ValueError, match=r"records no command and the block <!-- results:b:begin --> .* \(--command\)"):
+        update_readme(readme, record, block="b")
+    update_readme(readme, record, "facelab compare --methods m --protocol view1", block="b")
+    update_readme(readme, record, block="b")
+    assert readme.read_text().count("Produced by `facelab compare --methods m --protocol view1` on cpu") == 1
+
+
 def _result(acc):
     return {"accuracy_mean": acc, "accuracy_se": 0.01, "fold_accuracy": [acc], "auc": 0.9, "eer": 0.1,
             "tar_at_far": {"0.01": 0.5, "0.001": 0.3}, "fit_seconds": 1.0, "embed_seconds": 1.0}

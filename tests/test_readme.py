@@ -118,4 +118,5 @@ def test_generated_lines_name_no_absolute_path(page):
                  if line.startswith(("Produced by `", "Method arguments: ", "Arguments of "))]
     assert generated or page.startswith("lectures/")
     for line in generated:
+        assert not line.startswith("Produced by ``"), f"{page}: a block that names no command"
         assert not re.search(r"[\s'=]/(?:tmp|work|home|scratch)/", line), f"{page}: {line[:120]}"

@@ -36,17 +36,28 @@ def fill_results_block(readme: str | Path, block: str | None, content: str) -> P
     return fill_block(readme, *_markers(block), content)
 
 
-def update_readme(readme: str | Path, results_json: str | Path, command: str, block: str | None = None,
-                  results: dict | None = None) -> Path:
+def update_readme(readme: str | Path, results_json: str | Path, command: str | None = None,
+                  block: str | None = None, results: dict | None = None) -> Path:
     """Replace the block between the results markers of ``readme`` with the table of
     ``results_json`` and the command that produced it — README numbers are never typed in.
-    ``block`` names one of several blocks (``<!-- results:NAME:begin -->``); ``results``: the file's
-    contents when the caller has already read them."""
+    The command is the one the record keeps, else ``command``, else the one the block already shows
+    (so filling a block again loses nothing). ``block`` names one of several blocks
+    (``<!-- results:NAME:begin -->``); ``results``: the file's contents when the caller has already read them."""
     import json
+    import re
 
     if results is None:
         results = json.loads(Path(results_json).read_text(encoding="utf-8"))
-    command = portable_command(results.get("command", command), results_json)  # a run's own command line
+    command = results.get("command") or command
+    if not command:
+        begin, end = _markers(block)
+        text = Path(readme).read_text(encoding="utf-8")
+        shown = re.search(re.escape(begin) + r"\nProduced by `(.+?)` on ", text) if end in text else None
+        if shown is None:
+            raise ValueError(f"{results_json} records no command and the block {begin} of {readme} shows none: "
+                             "name the command that produced it (--command)")
+        command = shown.group(1)
+    command = portable_command(command, results_json)
     table = markdown_table(results).split("\n", 2)[2]  # drop the title line: the README has its own heading
     option = f" --block {block}" if block else ""
     return fill_results_block(readme, block,
