@@ -18,13 +18,19 @@ def _markers(block: str | None, kind: str = "results") -> tuple[str, str]:
         (f"<!-- {kind}:{block}:begin -->", f"<!-- {kind}:{block}:end -->")
 
 
+def _text_with_block(readme: str | Path, begin: str, end: str) -> str:
+    """The text of ``readme``, which must hold the ``begin`` … ``end`` block."""
+    text = Path(readme).read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme} has no {begin} … {end} block to fill")
+    return text
+
+
 def fill_block(readme: str | Path, begin: str, end: str, content: str) -> Path:
     """Replace what stands between the ``begin`` and ``end`` markers of ``readme`` with ``content``
     (atomically): the one way a generated table enters a Markdown file."""
     readme = Path(readme)
-    text = readme.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
-        raise ValueError(f"{readme} has no {begin} … {end} block to fill")
+    text = _text_with_block(readme, begin, end)
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return io.write_text(readme, f"{head}{begin}\n{content}{end}{tail}")
@@ -51,8 +57,8 @@ def update_readme(readme: str | Path, results_json: str | Path, command: str | N
     command = results.get("command") or command
     if not command:
         begin, end = _markers(block)
-        text = Path(readme).read_text(encoding="utf-8")
-        shown = re.search(re.escape(begin) + r"\nProduced by `(.+?)` on ", text) if end in text else None
+        text = _text_with_block(readme, begin, end)
+        shown = re.search(re.escape(begin) + r"\nProduced by `(.+?)` on ", text)
         if shown is None:
             raise ValueError(f"{results_json} records no command and the block {begin} of {readme} shows none: "
                              "name the command that produced it (--command)")

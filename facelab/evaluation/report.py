@@ -65,11 +65,11 @@ def _subset_lines(results: dict) -> list[str]:
         lines.append(f"**Folds {', '.join(map(str, folds))} of 10 only** — a quick look, not the LFW protocol's number.")
     if results.get("threshold", "train") != "train":
         lines.append("Thresholds chosen on one training fold held out of fitting (`--threshold held-out`).")
-    if _settings(results.get("params") or {}):
-        lines.append(f"Method arguments: {_settings(results['params'])}.")
+    if settings := _settings(results.get("params") or {}):
+        lines.append(f"Method arguments: {settings}.")
     for name, r in results["methods"].items():  # merged runs of different settings keep them per method
-        if _settings(r.get("params") or {}):
-            lines.append(f"Arguments of {name}: {_settings(r['params'])}.")
+        if settings := _settings(r.get("params") or {}):
+            lines.append(f"Arguments of {name}: {settings}.")
     if results.get("merged_from"):
         lines.append(f"Merged by `facelab report --merge` from {len(results['merged_from'])} runs over separate folds.")
     return lines
