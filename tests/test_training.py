@@ -179,6 +179,26 @@ def test_siamese_binary_scores_pairs_with_its_trained_head(fitted, faces):
         methods.create("siamese-binary", score="probability")
 
 
+def test_siamese_binary_label_smoothing_trains_towards_softened_targets():
+    """``label_smoothing`` ε: the loss is the cross-entropy against 1 − ε/2 (same) and ε/2 (different),
+    so it is smallest at the logit ±ln((1 − ε/2) / (ε/2)), not at ±∞; the setting is recorded, and an ε
+    outside [0, 1) is refused by name."""
+    eps = 0.1
+    m = methods.create("siamese-binary", label_smoothing=eps)
+    assert m.config["label_smoothing"] == eps
+    assert "label_smoothing" not in methods.create("siamese-binary").config  # off: records stay as they were
+    logits = np.linspace(-8, 8, 321, dtype=np.float32)  # steps of 0.05
+    for same, best in ((1.0, np.log((1 - eps / 2) / (eps / 2))), (0.0, -np.log((1 - eps / 2) / (eps / 2)))):
+        losses = [float(m.loss(np.array([[same]], np.float32), np.array([[t]], np.float32))) for t in logits]
+        assert abs(logits[int(np.argmin(losses))] - best) <= 0.025
+        p = 1 / (1 + np.exp(-logits[0]))
+        target = same * (1 - eps) + eps / 2
+        np.testing.assert_allclose(losses[0], -(target * np.log(p) + (1 - target) * np.log(1 - p)), rtol=1e-4)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            methods.create("siamese-binary", label_smoothing=bad)
+
+
 def test_bad_training_input(faces):
     x, y = faces
     m = methods.create("siamese-contrastive", quick=True)

@@ -111,21 +111,26 @@ class SiameseContrastive(_PairMethod):
 
 class SiameseBinary(_PairMethod):
     """Twin network + logistic "same person?" unit on |f1 − f2| (Koch et al. 2015, Eq. 1) or the
-    chi-square form (DeepFace, Taigman et al. 2014, Sec. 4.2), trained with binary cross-entropy."""
+    chi-square form (DeepFace, Taigman et al. 2014, Sec. 4.2), trained with binary cross-entropy.
+    ``label_smoothing`` ε trains towards 1 − ε/2 and ε/2 instead of 1 and 0 (Szegedy et al. 2016,
+    Sec. 7), which bounds the head's logits on the pairs of the people it trains on."""
 
     name = "siamese-binary"
 
-    def __init__(self, *args, form: str = "abs", score: str = "head", **kwargs):
+    def __init__(self, *args, form: str = "abs", score: str = "head", label_smoothing: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         if score not in ("head", "cosine"):
             raise ValueError(f"score must be 'head' (the trained classifier's logit) or 'cosine'; got {score!r}")
-        self.form, self.score = form, score
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.form, self.score, self.label_smoothing = form, score, float(label_smoothing)
         if form == "chi2":  # chi-square needs non-negative features
             self.backbone_kwargs.setdefault("nonnegative", True)
-        self.loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.loss = keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=self.label_smoothing)
 
     def method_params(self):
-        return {"form": self.form, "score": self.score, **self._pair_params()}
+        return {"form": self.form, "score": self.score, **self._pair_params(),
+                **({"label_smoothing": self.label_smoothing} if self.label_smoothing else {})}
 
     def build_training_model(self, backbone, n_classes):
         xa, xb = _pair_inputs(backbone)
