@@ -187,13 +187,13 @@ def test_siamese_binary_label_smoothing_trains_towards_softened_targets():
     m = methods.create("siamese-binary", label_smoothing=eps)
     assert m.config["label_smoothing"] == eps
     assert "label_smoothing" not in methods.create("siamese-binary").config  # off: records stay as they were
-    logits = np.linspace(-8, 8, 321, dtype=np.float32)  # steps of 0.05
+    logits = np.linspace(-8, 8, 321, dtype=np.float32)[:, None]  # steps of 0.05
+    p = 1 / (1 + np.exp(-logits[:, 0].astype(np.float64)))
     for same, best in ((1.0, np.log((1 - eps / 2) / (eps / 2))), (0.0, -np.log((1 - eps / 2) / (eps / 2)))):
-        losses = [float(m.loss(np.array([[same]], np.float32), np.array([[t]], np.float32))) for t in logits]
-        assert abs(logits[int(np.argmin(losses))] - best) <= 0.025
-        p = 1 / (1 + np.exp(-logits[0]))
+        losses = np.asarray(m.loss.call(np.full_like(logits, same), logits))  # one loss per logit, unreduced
+        assert abs(logits[int(np.argmin(losses)), 0] - best) <= 0.025
         target = same * (1 - eps) + eps / 2
-        np.testing.assert_allclose(losses[0], -(target * np.log(p) + (1 - target) * np.log(1 - p)), rtol=1e-4)
+        np.testing.assert_allclose(losses, -(target * np.log(p) + (1 - target) * np.log(1 - p)), rtol=1e-4, atol=1e-5)
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="label_smoothing"):
             methods.create("siamese-binary", label_smoothing=bad)
