@@ -139,7 +139,7 @@ def test_every_gan_setting_is_a_checked_parameter_and_a_record_names_the_command
     params = dict(a.split("=", 1) for a in argv[7::2])
     assert argv[6::2] == ["--param"] * len(params) and json.loads(params["lambda_pose"]) == 1.0
     built = methods.create("gan-disentangler", preset="class", **{k: json.loads(v) for k, v in params.items()}).config
-    later = ("fixed_cycle_targets", "lr_schedule")  # settings made after the record: it ran at their defaults
+    later = ("fixed_cycle_targets", *gd.GanConfig.LATER_SETTINGS)  # made after the record: it ran at their defaults
     assert {k: v for k, v in built.items() if k != "part" and k not in later} == \
         {k: v for k, v in json.loads(json.dumps(record["config"])).items() if k != "part"}
     assert built["fixed_cycle_targets"] is False and built["lr_schedule"] == "constant"
@@ -199,6 +199,56 @@ def test_fixed_cycle_targets_give_the_swapped_code_no_pull_towards_what_the_cycl
         assert float(logs["cyc_pose"]) > 0
         pulls[fixed] = float(tf.reduce_max(tf.abs(tape.gradient(total, z))))
     assert pulls[False] > 1e-4 and pulls[True] == 0.0
+
+
+def test_margin_softmax_on_f_id_is_the_brute_force_loss_and_trains_the_centres_from_stage_two():
+    """``lambda_softmax``: stages 2 and 3 add a margin softmax over the training identities on f_id (the deep
+    methods' ArcFace/CosFace). Its logged value is the brute-force NumPy loss of f_id's cosines with the
+    identities' centres, it enters the total with its weight, its gradient reaches the centres and the
+    code, and the centres are trained by the main optimiser in stages 2 and 3 only. Wrong settings are
+    refused by name."""
+    import tensorflow as tf
+    from margin_numpy import margin_loss
+
+    small = dict(image_shape=(24, 24, 1), id_dim=4, style_dim=3, width=4, mlp=8, p=2, k=2, lambda_cyc=0.0,
+                 lambda_aug=0.0, softmax="cosface", softmax_scale=8.0, softmax_margin=0.35)
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 24, 24, 1)).astype(np.float32)
+    z = tf.constant(rng.normal(size=(4, 9)).astype(np.float32))
+    y, t, valid = np.array([0, 0, 2, 2], np.int32), np.zeros((4, 2), np.float32), np.ones(4, bool)
+    totals = {}
+    for weight in (0.0, 0.5):
+        cfg = gd.GanConfig(lambda_softmax=weight, **small)
+        keras.utils.set_random_seed(0)
+        nets = gd.Networks(cfg)
+        if weight:
+            with pytest.raises(RuntimeError, match="add_identity_classifier"):
+                gd.StageTrainer(nets, 2, cfg)
+            nets.add_identity_classifier(3)
+            with pytest.raises(ValueError, match="trained on 3 identities; these labels have 5"):
+                nets.add_identity_classifier(5)
+        trainer = gd.StageTrainer(nets, 2, cfg)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(z)
+            totals[weight], logs = trainer._disentangle_losses(x, z, y, t, valid, training=False)
+        assert ("id_softmax" in logs) == bool(weight) == ("id_softmax" in trainer.loss_names())
+    f_id = np.asarray(nets.phi(z))[:, :4].astype(np.float64)
+    centres = nets.identity_classifier.identity_centres
+    cosines = (f_id / np.linalg.norm(f_id, axis=1, keepdims=True)) @ centres.T
+    want = margin_loss(cosines, y, "cosface", 8.0, 0.35)
+    assert float(logs["id_softmax"]) == pytest.approx(want, rel=1e-5)
+    assert float(totals[0.5]) == pytest.approx(float(totals[0.0]) + 0.5 * want, rel=1e-5)
+    kernel = nets.identity_classifier.kernel
+    assert float(tf.reduce_max(tf.abs(tape.gradient(logs["id_softmax"], kernel)))) > 0
+    assert float(tf.reduce_max(tf.abs(tape.gradient(logs["id_softmax"], z)))) > 0
+    for stage in (1, 2, 3):
+        moved = {id(v) for v in gd.StageTrainer(nets, stage, cfg).main_variables()}
+        assert (id(kernel) in moved) == (stage > 1)
+    for bad, match in ((dict(lambda_softmax=-1.0), "lambda_softmax must be >= 0"),
+                       (dict(softmax="arcfce"), "margin kind must be one of"),
+                       (dict(softmax="arcface", softmax_margin=28.6), "radians, not degrees")):
+        with pytest.raises(ValueError, match=match):
+            gd.GanConfig(**{**small, **bad})
 
 
 def test_dx_wins_warning():

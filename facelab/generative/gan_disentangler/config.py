@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ...losses.margin import check_margin
 from ...miners.online import BatchHardMiner, SemiHardMiner
 from ...nets.training import LR_SCHEDULES, check_choice
 from ..pose import POSE_NAMES
@@ -65,6 +66,13 @@ class GanConfig:
     lambda_cyc: float = 0.5
     lambda_aug: float = 0.5
     margin: float = 0.2
+    #: beside the triplet loss, a margin softmax over the training identities on f_id (0: the paper's
+    #: triplet loss alone): ``softmax`` (arcface, cosface or sphereface, :mod:`facelab.losses.margin`) at
+    #: scale ``softmax_scale`` and margin ``softmax_margin``, the identification loss of the deep methods
+    lambda_softmax: float = 0.0
+    softmax: str = "arcface"
+    softmax_scale: float = 30.0
+    softmax_margin: float = 0.5
     miner: str = "semi-hard"  # or "batch-hard"
     inverse: str = "full"  # Φ⁻¹: "full" (f → z, the paper's) or "blocks" (f_id → z[:id_dim], the rest → the rest)
     encoder_in_stage2: bool = True  # stage 2 also trains E and G (with L_rec), so identity reaches E; False: the paper
@@ -88,6 +96,9 @@ class GanConfig:
         if len(self.epochs) != 3 or min(self.epochs) < 1:
             raise ValueError(f"epochs must be three positive integers (stage 1, 2, 3), got {self.epochs}")
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if not self.lambda_softmax >= 0:
+            raise ValueError(f"lambda_softmax must be >= 0 (0: no margin softmax on f_id), got {self.lambda_softmax}")
+        check_margin(self.softmax, self.softmax_scale, self.softmax_margin)
         if self.inverse not in INVERSES:
             raise ValueError(f"inverse must be one of {INVERSES}, got {self.inverse!r}")
         if self.miner not in MINERS:
@@ -107,6 +118,11 @@ class GanConfig:
         if part not in spans:
             raise ValueError(f"part must be one of {PARTS}, got {part!r}")
         return np.arange(*spans[part])
+
+    #: settings made after the first records: a run record leaves them out while they are at their
+    #: defaults, so runs made before them still resume
+    LATER_SETTINGS = {"lr_schedule": "constant", "lambda_softmax": 0.0, "softmax": "arcface", "softmax_scale": 30.0,
+                      "softmax_margin": 0.5}
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}

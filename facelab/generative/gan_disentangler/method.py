@@ -206,6 +206,8 @@ class GanDisentangler(FaceMethod):
             return pose / self.pose_scale_, found
 
         with self._devices():
+            if cfg.lambda_softmax:
+                self.nets_.add_identity_classifier(int(labels.max()) + 1)
             self._run_stage(stage, images, labels, normalised, sampler)
         return self
 
@@ -219,8 +221,9 @@ class GanDisentangler(FaceMethod):
         record = {"stage": stage, "seed": self.seed, "data": data_fp,
                   **{k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
         record["image_shape"] = list(self.input_shape_)
-        if record["lr_schedule"] == "constant":  # recorded only when set, so runs made before it still resume
-            del record["lr_schedule"]
+        for key, default in GanConfig.LATER_SETTINGS.items():  # recorded only when set: older runs still resume
+            if record[key] == default:
+                del record[key]
         if stage_dir is not None:
             self._check_run_record(stage_dir, record)
         steps = len(sampler) if cfg.steps_cap is None else min(len(sampler), cfg.steps_cap)

@@ -7,6 +7,7 @@ import keras
 from keras import layers, ops
 
 from ...nets.backbones import basic_block
+from ...nets.heads import CosineClassifier
 from .config import GanConfig, _halvings
 
 
@@ -144,6 +145,17 @@ class Networks:
         self.image_discriminator = build_image_discriminator(cfg)
         self.phi = build_phi(cfg)
         self.phi_inverse = build_phi_inverse(cfg)
+        self.identity_classifier = None  # stages 2 and 3 with a margin softmax on f_id: add_identity_classifier
+
+    def add_identity_classifier(self, n_classes: int) -> None:
+        """The training identities' centres on the sphere (:class:`~facelab.nets.heads.CosineClassifier`)
+        that the margin softmax on f_id trains against; made once, kept from stage 2 to stage 3."""
+        if self.identity_classifier is None:
+            self.identity_classifier = CosineClassifier(n_classes, name="identity_centres")
+            self.identity_classifier.build((None, self.cfg.id_dim))
+        elif self.identity_classifier.n_classes != n_classes:
+            raise ValueError(f"the margin softmax on f_id was trained on {self.identity_classifier.n_classes} "
+                             f"identities; these labels have {n_classes}: train every stage on one training set")
 
     def decode(self, z, training=False):
         return self.generator([z[:, :self.cfg.id_dim], z[:, self.cfg.id_dim:]], training=training)

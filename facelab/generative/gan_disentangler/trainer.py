@@ -9,6 +9,7 @@ import warnings
 import keras
 from keras import ops
 
+from ...losses.margin import MarginSoftmaxLoss
 from ...losses.triplet import MinedTripletLoss, TripletMarginLoss
 from ...nets.layers import L2Normalize
 from ...nets.training import jax_objectives_step, stateless_record
@@ -62,6 +63,12 @@ class StageTrainer(keras.Model):
         self.l2norm.build((None, cfg.id_dim))
         self.adversarial = stage in (1, 3)
         self.disentangle = stage in (2, 3)
+        self.softmax = self.disentangle and cfg.lambda_softmax > 0
+        if self.softmax:
+            if nets.identity_classifier is None:
+                raise RuntimeError("lambda_softmax > 0 needs the identities' centres: Networks.add_identity_classifier")
+            self.identity_classifier = nets.identity_classifier  # tracked: checkpointed with the networks
+            self.softmax_loss = MarginSoftmaxLoss(cfg.softmax, cfg.softmax_scale, cfg.softmax_margin)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in self.loss_names()}
         # every layer is built (the networks are functional models): nothing for Keras to build
         # symbolically (its JAX trainer would otherwise call this model on the first batch)
@@ -73,6 +80,8 @@ class StageTrainer(keras.Model):
                 3: ("encoder", "generator", "phi", "phi_inverse")}[self.stage]
         if self.stage == 2 and self.cfg.encoder_in_stage2:
             nets = ("encoder", "generator", "phi", "phi_inverse")
+        if self.softmax:
+            nets += ("identity_classifier",)
         return [v for n in nets for v in getattr(self, n).trainable_variables]
 
     def compile(self, learning_rate=None, **kwargs):
@@ -103,6 +112,7 @@ class StageTrainer(keras.Model):
         if self.disentangle:
             names += ["frec"] if self.cfg.lambda_frec else []
             names += ["encrec", "id", "pose", "cyc_id", "cyc_pose", "cyc_style", "aug_id", "aug_pose"]
+            names += ["id_softmax"] if self.softmax else []
         return names
 
     @property
@@ -124,6 +134,10 @@ class StageTrainer(keras.Model):
         pose_loss = _masked_mse(f[:, cfg.id_dim:cfg.id_dim + n_t], t, valid)  # Eq. 11
         logs = dict(encrec=encrec, id=id_loss, pose=pose_loss)
         total = cfg.lambda_encrec * encrec + cfg.lambda_id * id_loss + cfg.lambda_pose * pose_loss
+        if self.softmax:  # the identities' margin softmax on f_id (ArcFace, CosFace, SphereFace)
+            id_softmax = self.softmax_loss(y, self.identity_classifier(f[:, :cfg.id_dim]))
+            total = total + cfg.lambda_softmax * id_softmax
+            logs["id_softmax"] = id_softmax
         if cfg.lambda_frec:  # the face decoded from f must be x itself, not only z recovered (Eq. 6)
             frec = ops.mean(ops.abs(x - nets.decode(z_back, training=train_ae)))
             total = total + cfg.lambda_frec * frec
