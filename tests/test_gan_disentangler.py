@@ -101,6 +101,15 @@ def test_config_checks_and_generator_shapes():
         g = gd.build_generator(cfg)
         assert tuple(g.output.shape[1:]) == (size, size, 1)
         assert tuple(gd.build_encoder(cfg).output.shape[1:]) == (cfg.z_dim,)
+    # encoder_width widens E alone: every conv of E, none of G
+    small = dict(image_shape=(24, 24, 1), id_dim=4, style_dim=3, width=4, mlp=8)
+    widths = lambda model: [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    plain, wide = gd.GanConfig(**small), gd.GanConfig(encoder_width=6, **small)
+    assert [w * 6 // 4 for w in widths(gd.build_encoder(plain))] == widths(gd.build_encoder(wide))
+    assert widths(gd.build_generator(plain)) == widths(gd.build_generator(wide))
+    for bad in (0, 2.5, "wide", True):
+        with pytest.raises(ValueError, match="encoder_width must be a positive integer or None"):
+            methods.create("gan-disentangler", encoder_width=bad)
     with pytest.raises(ValueError, match="image_shape must be"):
         gd.GanConfig(image_shape=(44, 44, 1))
     with pytest.raises(ValueError, match="image_shape must be"):

@@ -42,18 +42,20 @@ def _base(cfg: GanConfig) -> int:
     return cfg.image_shape[0] >> _n_up(cfg)
 
 
-def _channels(cfg: GanConfig, level: int) -> int:
-    return cfg.width * 2 ** min(level, 3)
+def _channels(cfg: GanConfig, level: int, width: int | None = None) -> int:
+    return (width or cfg.width) * 2 ** min(level, 3)
 
 
 def build_encoder(cfg: GanConfig) -> keras.Model:
     """ResNet-style E: 3×3 stem, one strided basic block (He et al. 2016) per halving down to the base map (3–7 pixels),
-    then a linear layer to z (no normalisation: D_z shapes its distribution)."""
+    then a linear layer to z (no normalisation: D_z shapes its distribution). Its widths start at
+    ``encoder_width`` (``width`` when None)."""
+    width = cfg.encoder_width or cfg.width
     x_in = keras.Input(cfg.image_shape, name="image")
-    x = layers.Conv2D(cfg.width, 3, padding="same", name="stem_conv")(x_in)
+    x = layers.Conv2D(width, 3, padding="same", name="stem_conv")(x_in)
     x = layers.ReLU(name="stem_relu")(x)
     for level in range(_n_up(cfg)):
-        x = basic_block(x, _channels(cfg, level + 1), 2, "fused", f"down{level + 1}")
+        x = basic_block(x, _channels(cfg, level + 1, width), 2, "fused", f"down{level + 1}")
     x = layers.Flatten(name="flatten")(x)
     z = layers.Dense(cfg.z_dim, name="z")(x)
     return keras.Model(x_in, z, name="encoder")
