@@ -554,16 +554,21 @@ def test_clear_errors_for_other_configurations_and_image_sizes(trained, faces64,
 
 
 # -- the JAX training step (the GPU machine has no TensorFlow) --------------------------------------
+#: beside the quick settings: the margin softmax on f_id and a wider encoder, so their terms are in the step too
+STEP_SETTINGS = {"lambda_softmax": 0.5, "encoder_width": 12}
+
 _ONE_STEP = r"""
 import json, sys, numpy as np, keras
 from facelab.generative import gan_disentangler as gd
+STEP_SETTINGS = %r
 
 def one_step(stage, arrays):
-    settings = dict(gd.QUICK_SETTINGS)
+    settings = dict(gd.QUICK_SETTINGS, **STEP_SETTINGS)
     settings.pop("quick"), settings.pop("preprocess")
     cfg = gd.GanConfig(image_shape=arrays["x"].shape[1:], **settings)
     nets = gd.Networks(cfg)
-    for name in gd.Networks.names:
+    nets.add_identity_classifier(int(arrays["y"].max()) + 1)
+    for name in (*gd.Networks.names, "identity_classifier"):
         net = getattr(nets, name)
         net.set_weights([arrays[f"{name}/{i}"] for i in range(len(net.weights))])
     model = gd.StageTrainer(nets, stage, cfg)
@@ -591,7 +596,7 @@ if __name__ == "__main__":  # one_step.py INPUTS.npz OUT_PREFIX 1,2,3 -> OUT_PRE
     arrays = dict(np.load(sys.argv[1]))
     for stage in map(int, sys.argv[3].split(",")):
         np.savez(f"{sys.argv[2]}-{stage}.npz", **one_step(stage, arrays))
-"""
+""" % (STEP_SETTINGS,)
 
 
 @pytest.fixture(scope="module")
@@ -610,10 +615,12 @@ def jax_steps(lfw, tmp_path_factory):
     x, y = lfw_subset(lfw, people=8, per_person=4, size=24, min_images=4)
     pose, found = head_pose(x)
     settings = {k: v for k, v in gd.QUICK_SETTINGS.items() if k not in ("quick", "preprocess")}
-    cfg = gd.GanConfig(image_shape=x.shape[1:], **settings)
+    cfg = gd.GanConfig(image_shape=x.shape[1:], **settings, **STEP_SETTINGS)
     keras.utils.set_random_seed(3)
     nets = gd.Networks(cfg)
-    arrays = {f"{n}/{i}": w for n in gd.Networks.names for i, w in enumerate(getattr(nets, n).get_weights())}
+    nets.add_identity_classifier(int(y.max()) + 1)
+    arrays = {f"{n}/{i}": w for n in (*gd.Networks.names, "identity_classifier")
+              for i, w in enumerate(getattr(nets, n).get_weights())}
     arrays.update(x=x.astype(np.float32) / 255.0, y=y, t=(pose / 10.0).astype(np.float32), valid=found,
                   prior=np.random.default_rng(3).normal(size=(len(x), cfg.z_dim)).astype(np.float32))
     np.savez(tmp / "in.npz", **arrays)
@@ -629,8 +636,8 @@ def jax_steps(lfw, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", [1, 2, 3])
 def test_jax_training_step_gives_tensorflows_gradients(jax_steps, stage):
-    """One step of stage 1 (autoencoder + both discriminators), 2 (E, G, Φ, Φ⁻¹; no discriminator) and 3 (every loss) from
-    the same weights, batch and prior codes: Keras on JAX hands every optimiser — the main one and the
+    """One step of stage 1 (autoencoder + both discriminators), 2 (E, G, Φ, Φ⁻¹ and the identities' centres; no
+    discriminator) and 3 (every loss, the margin softmax on f_id included) from the same weights, batch and prior codes: Keras on JAX hands every optimiser — the main one and the
     discriminators' own — the gradients the TensorFlow tape gives, and updates the same BatchNorm
     statistics and loss logs. Adam has beta_1 = 0 here, so its first moments are the gradients."""
     jax_out = dict(np.load(jax_steps / f"jax-{stage}.npz"))
@@ -639,6 +646,7 @@ def test_jax_training_step_gives_tensorflows_gradients(jax_steps, stage):
     tf_out = namespace["one_step"](stage, dict(np.load(jax_steps / "in.npz")))
     assert str(jax_out.pop("backend")) == "jax" and str(tf_out.pop("backend")) == "tensorflow"
     assert sorted(jax_out) == sorted(tf_out)
+    assert ("log/id_softmax" in tf_out) == (stage > 1)  # the margin softmax on f_id is in stages 2 and 3's step
     optimisers = {k.split("/")[0] for k in tf_out if not k.startswith("log/") and "/state/" not in k}
     assert optimisers == ({"main"} if stage == 2 else {"main", "latent_discriminator", "image_discriminator"})
     # float32 through G and E twice (the cycle), when E and G learn from it (stages 2 and 3), is
