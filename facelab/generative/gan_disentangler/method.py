@@ -221,8 +221,9 @@ class GanDisentangler(FaceMethod):
         record = {"stage": stage, "seed": self.seed, "data": data_fp,
                   **{k: v for k, v in cfg.to_dict().items() if k != "epochs"}}
         record["image_shape"] = list(self.input_shape_)
-        for key, default in GanConfig.LATER_SETTINGS.items():  # recorded only when set: older runs still resume
-            if record[key] == default:
+        defaults = {f.name: f.default for f in dataclasses.fields(GanConfig)}
+        for key in GanConfig.LATER_SETTINGS:  # recorded only when set: older runs still resume
+            if record[key] == defaults[key]:
                 del record[key]
         if stage_dir is not None:
             self._check_run_record(stage_dir, record)
