@@ -153,9 +153,6 @@ def _create(name: str, **kwargs) -> FaceMethod:
         method = factory(**kwargs)
     except UnknownParameterError:
         raise
-    except ValueError:  # a value of the wrong type can fail deep inside: name the argument first
-        _check_argument_types(name, kwargs, _declared_parameters([factory]))
-        raise
     except TypeError as err:
         if "unexpected keyword argument" not in str(err):
             _check_argument_types(name, kwargs, _declared_parameters([factory]))  # a wrong type explains it

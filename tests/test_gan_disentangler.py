@@ -107,11 +107,9 @@ def test_config_checks_and_generator_shapes():
     plain, wide = gd.GanConfig(**small), gd.GanConfig(encoder_width=6, **small)
     assert [w * 6 // 4 for w in widths(gd.build_encoder(plain))] == widths(gd.build_encoder(wide))
     assert widths(gd.build_generator(plain)) == widths(gd.build_generator(wide))
-    for bad in (0, 2.5, "wide", True):  # the registry names a wrong type before the value's own check fails
-        with pytest.raises(ValueError, match="encoder_width (must be a positive integer|should be an integer or null)"):
+    for bad in (0, 2.5, "wide", True):
+        with pytest.raises(ValueError, match="encoder_width must be a positive integer or None"):
             methods.create("gan-disentangler", encoder_width=bad)
-    with pytest.raises(ValueError, match="parameter width should be an integer"):
-        methods.create("gan-disentangler", width="wide")
     with pytest.raises(ValueError, match="image_shape must be"):
         gd.GanConfig(image_shape=(44, 44, 1))
     with pytest.raises(ValueError, match="image_shape must be"):

@@ -90,8 +90,9 @@ class GanConfig:
         if len(shape) != 3 or h != w or c not in (1, 3) or h < 8 or h >> _halvings(h) > 7:
             raise ValueError(f"image_shape must be (s, s, 1 or 3) with s = b·2^n, 3 <= b <= 7, s >= 8 (16, 24, 32, "
                              f"48, 64, 96, 128, ...); got {self.image_shape}")
-        if self.encoder_width is not None and int(self.encoder_width) < 1:
-            raise ValueError(f"encoder_width must be a positive integer or None (the width), got {self.encoder_width}")
+        ew = self.encoder_width
+        if ew is not None and (isinstance(ew, bool) or not isinstance(ew, (int, np.integer)) or ew < 1):
+            raise ValueError(f"encoder_width must be a positive integer or None (the width), got {ew!r}")
         for name in ("id_dim", "pose_dim", "style_dim", "width", "mlp", "batch_size", "p", "k"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
