@@ -110,6 +110,10 @@ def test_config_checks_and_generator_shapes():
     for bad in (0, 2.5, "wide", True):
         with pytest.raises(ValueError, match="encoder_width must be a positive integer or None"):
             methods.create("gan-disentangler", encoder_width=bad)
+    # every size setting names itself when given a text, a fraction or a truth value, not a bare int() error
+    for name, bad in (("width", "wide"), ("p", 2.5), ("id_dim", True), ("mlp", 0), ("k", "4")):
+        with pytest.raises(ValueError, match=f"^{name} must be a positive integer, got {bad!r}"):
+            methods.create("gan-disentangler", **{name: bad})
     with pytest.raises(ValueError, match="image_shape must be"):
         gd.GanConfig(image_shape=(44, 44, 1))
     with pytest.raises(ValueError, match="image_shape must be"):

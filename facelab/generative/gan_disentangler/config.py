@@ -24,6 +24,12 @@ def _halvings(size: int) -> int:
     return n
 
 
+def _check_positive_integer(name: str, value, alternative: str = "") -> None:
+    """A size setting is a whole number of at least 1; a text, a fraction or true/false is refused by name."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer{alternative}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class GanConfig:
     """Architecture and training settings. ``z_dim = id_dim + pose_dim + style_dim`` (99 = 64 + 2 + 33,
@@ -90,12 +96,10 @@ class GanConfig:
         if len(shape) != 3 or h != w or c not in (1, 3) or h < 8 or h >> _halvings(h) > 7:
             raise ValueError(f"image_shape must be (s, s, 1 or 3) with s = b·2^n, 3 <= b <= 7, s >= 8 (16, 24, 32, "
                              f"48, 64, 96, 128, ...); got {self.image_shape}")
-        ew = self.encoder_width
-        if ew is not None and (isinstance(ew, bool) or not isinstance(ew, (int, np.integer)) or ew < 1):
-            raise ValueError(f"encoder_width must be a positive integer or None (the width), got {ew!r}")
         for name in ("id_dim", "pose_dim", "style_dim", "width", "mlp", "batch_size", "p", "k"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+            _check_positive_integer(name, getattr(self, name))
+        if self.encoder_width is not None:
+            _check_positive_integer("encoder_width", self.encoder_width, " or None (the width)")
         if self.pose_dim < len(POSE_NAMES):
             raise ValueError(f"pose_dim must be >= {len(POSE_NAMES)} (the OpenCV targets {POSE_NAMES})")
         if len(self.epochs) != 3 or min(self.epochs) < 1:
