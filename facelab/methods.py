@@ -295,8 +295,8 @@ register("lbp+jb", "facelab.classical.face_methods:lbp_jb", "classical",
          "sqrt LBP histograms, PCA whitening, Joint Bayesian (Chen et al. 2012)", default=True)
 register("lbp+lda", "facelab.classical.face_methods:lbp_lda", "classical",
          "sqrt LBP histograms, PCA whitening, LDA, cosine")
-
-# -- end classical --
+register("lbp-pyramid+jb", "facelab.classical.face_methods:lbp_pyramid_jb", "classical",
+         "sqrt LBP histograms of the face at five sizes (Chen et al. 2013), PCA whitening, Joint Bayesian")
 
 # -- siamese / deepid (facelab.nets, facelab.losses) -------------------------------
 register("siamese-contrastive", "facelab.nets.siamese:SiameseContrastive", "deep",

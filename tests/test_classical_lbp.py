@@ -77,3 +77,47 @@ def test_bad_inputs_are_refused_by_name(crops):
         lbp.local_binary_pattern(crops[:1], mapping="var")
     with pytest.raises(ValueError, match="cells"):
         lbp.LBPDescriptor(grid=(70, 70))(crops[:1])
+
+
+def _block_means(images: np.ndarray, factor: int) -> np.ndarray:
+    """Plain NumPy downsampling by an integer factor: the mean of each factor × factor block."""
+    n, h, w = images.shape
+    return images.reshape(n, h // factor, factor, w // factor, factor).mean(axis=(2, 4), dtype=np.float32)
+
+
+def test_pyramid_describes_each_size_of_the_face_and_concatenates(crops):
+    """Each level is the face averaged down to its size (block means here: sums of a few whole grey
+    levels are exact in float32, so OpenCV's area resizing must equal them) with its own grid."""
+    x = crops[:6].astype(np.float32)
+    base = lbp.LBPDescriptor(scales=((8, 2),), mapping="nri_uniform", grid=(7, 7), sqrt=True)
+    pyramid = lbp.LBPPyramid(base, ((64, 6), (32, 3), (16, 1)))
+    expected = [lbp.LBPDescriptor(scales=((8, 2),), mapping="nri_uniform", grid=(cells, cells), sqrt=True)(
+        _block_means(x, 64 // size)) for size, cells in pyramid.levels]
+    np.testing.assert_array_equal(pyramid(x[..., None]), np.concatenate(expected, axis=1))
+    assert pyramid.dim() == 59 * (36 + 9 + 1) and pyramid.n_cells() == 46
+    index = pyramid.region_index()
+    assert len(index) == pyramid.dim() and index.max() == 45 and (np.bincount(index) == 59).all()
+    assert pyramid == lbp.LBPPyramid(base, [[64, 6], [32, 3], [16, 1]])  # lists from a --param read alike
+
+
+def test_pyramid_levels_and_images_are_checked_by_name(crops):
+    base = lbp.LBPDescriptor(scales=((8, 2),))
+    for levels, message in ((((64, 0),), r"pyramid level \(64, 0\)"), (((10, 9),), r"pyramid level \(10, 9\)"),
+                            ((), "at least one"), ("64", "pairs"), (((64,),), "pairs")):
+        with pytest.raises(ValueError, match=message):
+            lbp.LBPPyramid(base, levels)
+    with pytest.raises(ValueError, match="square"):
+        lbp.LBPPyramid(base, ((32, 3),))(crops[:2, :, :40])
+
+
+def test_lbp_method_on_a_pyramid_learns_one_weight_per_cell_of_every_level(lfw):
+    from facelab.classical.face_methods import LBPMethod
+
+    counts = np.bincount(lfw.labels)
+    positions = np.flatnonzero(np.isin(lfw.labels, np.flatnonzero(counts >= 20)[:8]))[:120]
+    images, labels = lfw.load_images(PreprocessConfig())[positions], lfw.labels[positions]
+    method = LBPMethod(PreprocessConfig(), pyramid=((64, 4), (32, 2)), region_weights="learned", quick=True)
+    method.fit(images, labels)
+    assert method.cell_weights_.shape == (20,) and np.isclose(method.cell_weights_.mean(), 1.0)
+    assert method.params()["pyramid"] == [[64, 4], [32, 2]] and "grid" not in method.params()
+    assert method.embed(images[:3]).shape == (3, 59 * 20)

@@ -10,6 +10,7 @@ Registered names (see ``facelab/methods.py``):
 * ``eigenfaces+jb``   — eigenface coordinates scored by Joint Bayesian (Chen et al. 2012).
 * ``lbp+jb``          — √LBP histograms → PCA whitening → Joint Bayesian.
 * ``lbp+lda``         — √LBP histograms → PCA whitening → LDA → cosine (the WCCN-style baseline).
+* ``lbp-pyramid+jb``  — √LBP histograms of the face at five sizes (Chen et al. 2013) → PCA whitening → Joint Bayesian.
 
 Default crops, sizes and parameters were chosen on LFW View 1 only (see ``lectures/02_classical.md``).
 """
@@ -22,7 +23,7 @@ from ..data.preprocess import PreprocessConfig
 from ..memo import MEMO
 from ..metrics.distances import weighted_chi2_similarity
 from .fisher import FisherLDA
-from .lbp import LBPDescriptor
+from .lbp import LBPDescriptor, LBPPyramid
 from .metric_learning import JointBayesian
 from .pca import PCA
 
@@ -30,6 +31,10 @@ from .pca import PCA
 # chosen on LFW View 1 (crop 64-120, size 24/32, equalisation on/off; see lectures/02_classical.md)
 EIGEN_PREPROCESS = PreprocessConfig(size=(32, 32), crop=(80, 80), equalize=True)
 LBP_PREPROCESS = PreprocessConfig(size=(80, 80), crop=(80, 80))
+# chosen on LFW View 1 (crop 80-120, 1-6 sizes 0.8 apart, 8-12 pixel cells, 300-600 dimensions;
+# reports/cpu/lbp-pyramid-view1): a wider crop than LBP_PREPROCESS, 11-pixel cells at every size
+LBP_PYRAMID_PREPROCESS = PreprocessConfig(size=(110, 110), crop=(110, 110))
+LBP_PYRAMID = ((110, 9), (88, 7), (70, 6), (56, 4), (44, 3))
 
 
 def _flat(images: np.ndarray) -> np.ndarray:
@@ -135,6 +140,8 @@ class LBPMethod(_FittedShape):
     flip_average: describe a face by the mean of its histograms and its mirror image's, so the
     descriptor is left–right symmetric (a face turned left matches the same face turned right
     more closely); chosen on View 1 (plain χ²: 0.690 → 0.721 test accuracy).
+    pyramid: None, or ``((size, cells), ...)``: describe the face at each size with a cells × cells
+    grid and concatenate (:class:`~facelab.classical.lbp.LBPPyramid`, Chen et al. 2013); ``grid`` is then unused.
     """
 
     name = "lbp"
@@ -142,17 +149,19 @@ class LBPMethod(_FittedShape):
 
     def __init__(self, preprocess=None, seed=0, quick=False, scales=((8, 2),), mapping: str = "nri_uniform",
                  grid=(10, 10), norm: str = "l1", sqrt: bool = False, similarity: str = "neg_chi2",
-                 region_weights=None, n_pairs: int = 3000, flip_average: bool = False):
+                 region_weights=None, n_pairs: int = 3000, flip_average: bool = False, pyramid=None):
         super().__init__(PreprocessConfig.coerce(preprocess, LBP_PREPROCESS), seed, quick)
         self.flip_average = flip_average
         self.descriptor = LBPDescriptor(scales=scales, mapping=mapping, grid=grid, norm=norm, sqrt=sqrt)
+        if pyramid is not None:
+            self.descriptor = LBPPyramid(self.descriptor, pyramid)
         self.similarity = similarity
         self.region_weights, self.n_pairs = region_weights, n_pairs
 
     def fit(self, images, labels=None):
         images = _greyscale(images, "training images")
         self.shape_ = images.shape[1:]
-        n_cells = self.descriptor.grid[0] * self.descriptor.grid[1]
+        n_cells = self.descriptor.n_cells()
         if self.region_weights is None:
             return self
         if isinstance(self.region_weights, str):
@@ -163,7 +172,7 @@ class LBPMethod(_FittedShape):
         else:
             w = np.asarray(self.region_weights, dtype=np.float64).ravel()
             if w.shape != (n_cells,):
-                raise ValueError(f"region_weights must hold {n_cells} values (grid {self.descriptor.grid}); got {w.size}")
+                raise ValueError(f"region_weights must hold {n_cells} values, one per cell; got {w.size}")
             self.cell_weights_ = w
         per_feature = self.cell_weights_[self.descriptor.region_index()]
         self.similarity = weighted_chi2_similarity(per_feature)
@@ -195,9 +204,11 @@ class LBPMethod(_FittedShape):
         return self.descriptor(x)
 
     def params(self):
-        d = self.descriptor
+        pyramid = isinstance(self.descriptor, LBPPyramid)
+        d = self.descriptor.base if pyramid else self.descriptor
         rw = self.region_weights
-        return {"scales": [list(s) for s in d.scales], "mapping": d.mapping, "grid": list(d.grid),
+        return {"scales": [list(s) for s in d.scales], "mapping": d.mapping,
+                **({"pyramid": [list(level) for level in self.descriptor.levels]} if pyramid else {"grid": list(d.grid)}),
                 "margin": d.margin_px, "norm": d.norm, "sqrt": d.sqrt, "similarity": getattr(
                     self.similarity, "name", self.similarity),
                 "flip_average": self.flip_average,
@@ -312,6 +323,15 @@ def eigenfaces_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 200):
 def lbp_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 300, flip_average: bool = True):
     base = LBPMethod(preprocess, seed, quick, sqrt=True, flip_average=flip_average)
     return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name="lbp+jb", seed=seed, quick=quick)
+
+
+def lbp_pyramid_jb(preprocess=None, seed=0, quick=False, pca_dim: int = 400, flip_average: bool = True,
+                   pyramid=LBP_PYRAMID):
+    """√LBP histograms at five sizes (Chen et al. 2013's high-dimensional LBP on a dense grid) → PCA
+    whitening → Joint Bayesian; the crop, the sizes and pca_dim chosen on View 1."""
+    base = LBPMethod(PreprocessConfig.coerce(preprocess, LBP_PYRAMID_PREPROCESS), seed, quick, sqrt=True,
+                     flip_average=flip_average, pyramid=pyramid)
+    return LearnedMetricMethod(base, pca_dim=pca_dim, metric="jb", name="lbp-pyramid+jb", seed=seed, quick=quick)
 
 
 def lbp_lda(preprocess=None, seed=0, quick=False, pca_dim: int = 300, lda_dim: int = 150):

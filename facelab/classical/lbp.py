@@ -21,7 +21,7 @@ concatenates the cells' histograms; faces are compared by (weighted) chi-square.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -258,9 +258,12 @@ class LBPDescriptor:
     def dim(self) -> int:
         return sum(self.bins_per_cell) * self.grid[0] * self.grid[1]
 
+    def n_cells(self) -> int:
+        return self.grid[0] * self.grid[1]
+
     def region_index(self) -> np.ndarray:
         """Cell number (row-major) of every feature, (dim,): for per-region weights."""
-        n_cells = self.grid[0] * self.grid[1]
+        n_cells = self.n_cells()
         return np.concatenate([np.repeat(np.arange(n_cells), b) for b in self.bins_per_cell])
 
     def __call__(self, images) -> np.ndarray:
@@ -278,3 +281,63 @@ class LBPDescriptor:
                 parts.append(normalize_histograms(hist, bins, self.norm, self.sqrt))
             out[s:s + step] = np.concatenate(parts, axis=1)
         return out
+
+
+@dataclass(frozen=True)
+class LBPPyramid:
+    """Multi-scale LBP over an image pyramid (Chen, Cao, Wen & Sun 2013, "Blessing of dimensionality",
+    §3.1): the face is described at several sizes, each resized from the input by area averaging, and
+    the levels' descriptors are concatenated. Small levels see coarse structure (the shape of the face
+    and its features), large ones fine texture; Chen et al. sample patches around landmarks, here a
+    dense grid does, since LFW's deep-funneled faces are aligned.
+
+    base: the :class:`LBPDescriptor` of every level (its grid is replaced by the level's).
+    levels: ``((size, cells), ...)``: the level's image is size × size and its grid cells × cells.
+    """
+
+    base: LBPDescriptor
+    levels: tuple
+
+    def __post_init__(self):
+        try:
+            levels = tuple((int(s), int(c)) for s, c in self.levels)
+        except (TypeError, ValueError):
+            raise ValueError(f"pyramid levels must be (size, cells) pairs, e.g. ((110, 9), (88, 7)); "
+                             f"got {self.levels!r}") from None
+        if not levels:
+            raise ValueError("pyramid levels must hold at least one (size, cells) pair")
+        for size, cells in levels:
+            try:
+                cell_edges(size, cells, self.base.margin_px)
+            except ValueError as e:
+                raise ValueError(f"pyramid level ({size}, {cells}): {e}") from None
+        object.__setattr__(self, "levels", levels)
+
+    def descriptors(self) -> list[LBPDescriptor]:
+        """One descriptor per level, the base's settings with the level's grid."""
+        return [replace(self.base, grid=(cells, cells)) for _, cells in self.levels]
+
+    def dim(self) -> int:
+        return sum(d.dim() for d in self.descriptors())
+
+    def n_cells(self) -> int:
+        return sum(cells * cells for _, cells in self.levels)
+
+    def region_index(self) -> np.ndarray:
+        """Cell number of every feature, the levels' cells numbered one after another, (dim,)."""
+        offsets = np.cumsum([0] + [cells * cells for _, cells in self.levels])
+        return np.concatenate([d.region_index() + o for d, o in zip(self.descriptors(), offsets)])
+
+    def __call__(self, images) -> np.ndarray:
+        """Descriptors (n, dim) float32 of a batch (n, h, w[, 1]) of square images."""
+        import cv2
+
+        batch = as_gray_batch(images)
+        if batch.shape[1] != batch.shape[2]:
+            raise ValueError(f"an LBP pyramid needs square images; got {batch.shape[1]}×{batch.shape[2]}")
+        parts = []
+        for (size, _), descriptor in zip(self.levels, self.descriptors()):
+            level = batch if size == batch.shape[1] else \
+                np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) for image in batch])
+            parts.append(descriptor(level))
+        return np.concatenate(parts, axis=1)
