@@ -134,7 +134,7 @@ def cmd_disentangle(args) -> int:
 
     result = disentangle("quick" if args.quick else args.preset, protocol=args.protocol, data_dir=args.data_dir,
                          run_dir=args.run_dir, out=args.out, seed=args.seed, command=args.command_line,
-                         params=parse_params(args.param))
+                         params=parse_params(args.param), reference=args.reference)
     print(to_json(result))
     return 0
 
@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="one setting on top of the preset, JSON value (e.g. --param encoder_in_stage2=false "
                         "--param epochs=[6,3,3])")
+    p.add_argument("--reference", default=None, metavar="METHOD",
+                   help="also measure how often this registered method (e.g. lbp+jb), fitted on the same training "
+                        "people, identifies the real source faces of identity transfer's draws: f_id's ceiling beside another's")
     p.set_defaults(func=cmd_disentangle)
 
     p = add_command(sub, "figures", example="facelab figures --units 01_tasks_and_evaluation --quick --out figures",

@@ -712,3 +712,46 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
         main(["disentangle", "--preset", "huge"])
     assert main(["disentangle", "--quick", "--param", "lambda_frc=1"]) == 2  # a typo is named before training
     assert "lambda_frc" in capsys.readouterr().err
+
+
+def test_a_reference_recogniser_identifies_the_same_draws_real_faces_by_the_same_rule(trained, tmp_path, capsys, lfw):
+    """``facelab disentangle --reference eigenfaces``: eigenfaces, fitted on the same training people,
+    identifies the real source faces of identity transfer's ten draws; recomputed here with a plain loop
+    (each person's first held-out image against the mean of the others, cosine, eigenfaces' own score)."""
+    from facelab import methods
+    from facelab.cli import main
+    from facelab.evaluation.commands import reproducing_disentangle_command
+    from facelab.evaluation.disentanglement import TRANSFER_DRAWS
+    from facelab.evaluation.protocols import verification_splits
+    from facelab.evaluation.report import disentangle_markdown
+
+    argv = ["disentangle", "--preset", "quick", "--run-dir", str(trained["run_root"]), "--reference", "eigenfaces"]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    reference = printed["identity_transfer"]["reference"]
+    split = verification_splits(lfw, "view1")[-1]
+    held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
+    eigen = methods.create("eigenfaces")
+    images = lfw.load_images(eigen.preprocess)
+    _, train_labels = np.unique(lfw.labels[split.train_images], return_inverse=True)
+    eigen.fit(images[split.train_images], train_labels)
+    emb, labels = eigen.embed(images[held]).astype(np.float64), lfw.labels[held]
+    rates = []
+    for draw in range(TRANSFER_DRAWS):
+        people = np.random.default_rng(draw).choice(np.flatnonzero(np.bincount(labels) >= 2), 12, replace=False)
+        means = [emb[labels == p][1:].mean(0) for p in people]
+        hits = 0
+        for person in people[:6]:
+            face = emb[labels == person][0]
+            cosines = [face @ m / np.linalg.norm(face) / np.linalg.norm(m) for m in means]
+            hits += people[int(np.argmax(cosines))] == person
+        rates.append(hits / 6)
+    assert reference["method"] == "eigenfaces"
+    np.testing.assert_allclose(reference["real_source_nearest_is_source"], rates, atol=1e-12)
+    assert printed["identity_transfer"]["people_drawn"] == [int(p) for p in np.random.default_rng(0).choice(
+        np.flatnonzero(np.bincount(labels) >= 2), 12, replace=False)]  # the people transfer itself drew
+    assert f"(by `eigenfaces`: {100 * np.mean(rates):.2f})" in disentangle_markdown(printed).splitlines()[-1]
+    assert reproducing_disentangle_command(printed) == \
+        "facelab disentangle --preset quick --protocol view1 --reference eigenfaces"
+    assert main([*argv[:-1], "eigenfaecs"]) == 2  # a misspelt method is named before any training
+    assert "eigenfaecs" in capsys.readouterr().err

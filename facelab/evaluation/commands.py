@@ -122,4 +122,6 @@ def reproducing_disentangle_command(results: dict) -> str | None:
     words += _param_words({k: v for k, v in params.items() if k != "part"})
     if seed:
         words += ["--seed", str(seed)]
+    if "reference" in results.get("identity_transfer", {}):
+        words += ["--reference", results["identity_transfer"]["reference"]["method"]]
     return shlex.join(words)

@@ -14,10 +14,11 @@ from .. import io
 from ..base import FaceMethod
 from ..data.lfw import LFW
 from ..generative.gan_disentangler import (BUDGETS, GanDisentangler, identity_transfer, pose_error,
-                                           reconstruction_rmse)
+                                           reconstruction_rmse, transfer_people)
+from ..metrics import get_similarity
 from .protocols import verification_splits
 from .report import device_description
-from .runner import verify_each
+from .runner import fit_method, nearest_class_mean, verify_each
 
 
 def verification_by_part(lfw, *, protocol: str = "view1", parts=("id", "noid", "pose", "style"), folds=None,
@@ -73,12 +74,40 @@ def _model_measurements(model: GanDisentangler, images, labels, seed: int, *, st
             "identity_transfer": {k: v for k, v in transfer.items() if k not in ("grid", "sources", "targets")}}
 
 
-def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
+def reference_identification(lfw, protocol: str, name: str, *, seed: int = 0, draws: int = TRANSFER_DRAWS) -> dict:
+    """Identity transfer's ceiling for another recogniser: the registered method ``name``, fitted on the
+    last split's training people, identifies the real source faces of the same ``draws`` draws of people
+    (:func:`~facelab.generative.gan_disentangler.transfer_people`) by the same rule, the nearest mean
+    of each person's other images under its own similarity. Beside f_id's ceiling it says whether the
+    people are hard to tell apart or f_id is the weak reader."""
+    from .. import methods
+
+    split = verification_splits(lfw, protocol)[-1]
+    held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
+    factory = lambda: methods.create(name, seed=seed)
+    images = lfw.load_images(factory().preprocess)
+    method = fit_method(factory, images[split.train_images], lfw.labels[split.train_images]).method
+    embeddings, labels = np.asarray(method.embed(images[held])), lfw.labels[held]
+    rates = []
+    for draw in range(draws):
+        chosen = transfer_people(labels, seed=draw)
+        first = np.array([np.flatnonzero(labels == p)[0] for p in chosen])
+        gallery = np.setdiff1d(np.flatnonzero(np.isin(labels, chosen)), first)
+        sources = first[:len(chosen) // 2]
+        found = nearest_class_mean(embeddings[gallery], labels[gallery], embeddings[sources],
+                                   get_similarity(method.similarity))
+        rates.append(float(np.mean(found == labels[sources])))
+    return {"method": name, "real_source_nearest_is_source": rates, "real_source_mean": float(np.mean(rates)),
+            "se": float(np.std(rates, ddof=1) / np.sqrt(draws)) if draws > 1 else float("nan")}
+
+
+def measure(lfw, *, protocol: str = "view1", seed: int = 0, reference: str | None = None, **settings) -> dict:
     """Every measurement of the disentangler in one call: verification per sub-vector, reconstruction RMSE,
     pose error and identity transfer on the images of the last split's test pairs (people never
     trained on). On View 1 (one split) the same measurements are also taken after stages 1 and 2
-    (``after_stage``; after stage 1 only z exists): which stage gains or loses what.
-    ``settings`` go to :class:`~facelab.generative.gan_disentangler.GanDisentangler`."""
+    (``after_stage``; after stage 1 only z exists): which stage gains or loses what. ``reference``: a
+    registered method whose ceiling on identity transfer's draws is measured beside f_id's
+    (:func:`reference_identification`). ``settings`` go to :class:`~facelab.generative.gan_disentangler.GanDisentangler`."""
     t0 = time.perf_counter()
     split = verification_splits(lfw, protocol)[-1]
     held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
@@ -97,22 +126,28 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, **settings) -> dict:
     table, model = verification_by_part(lfw, protocol=protocol, seed=seed,
                                         after_stage=after_stage if protocol == "view1" else None, **settings)
     images = lfw.load_images(model.preprocess)
-    return {"protocol": protocol, "config": model.config, "verification": _verification(table),
-            **_model_measurements(model, images[held], lfw.labels[held], seed),
+    measured = _model_measurements(model, images[held], lfw.labels[held], seed)
+    if reference:
+        measured["identity_transfer"]["reference"] = reference_identification(lfw, protocol, reference, seed=seed)
+    return {"protocol": protocol, "config": model.config, "verification": _verification(table), **measured,
             **({"stages": stages} if stages else {}),
             "pose_targets_found_fraction": model.pose_found_fraction_,
             "dx_wins_epochs": model.dx_wins_epochs_, "seconds": time.perf_counter() - t0}
 
 
 def disentangle(preset: str, *, protocol: str = "view1", data_dir=None, run_dir=None, out=None, seed: int = 0,
-                command: str = "facelab disentangle", params: dict | None = None) -> dict:
+                command: str = "facelab disentangle", params: dict | None = None, reference: str | None = None) -> dict:
     """``facelab disentangle``: :func:`measure` with the method's preset ``preset`` (quick, class or full;
     see ``facelab methods``) and ``params`` changing single settings on top of it; the preset, device,
     Keras backend and ``command`` (the command line that ran) are added, and the whole is also written
     to ``out`` as JSON (atomically) when given."""
     if preset not in BUDGETS:
         raise ValueError(f"preset must be one of {sorted(BUDGETS)}, got {preset!r}")
-    result = measure(LFW(data_dir, progress=False), protocol=protocol, seed=seed, run_dir=run_dir,
+    if reference is not None:
+        from .. import methods
+
+        methods.spec(reference)  # a misspelt name fails now, not after the training
+    result = measure(LFW(data_dir, progress=False), protocol=protocol, seed=seed, run_dir=run_dir, reference=reference,
                      **{**BUDGETS[preset], **(params or {})})
     result.update(preset=preset, device=device_description(), keras_backend=keras.backend.backend(), command=command)
     if out:

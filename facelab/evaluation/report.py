@@ -126,7 +126,9 @@ def _disentangle_row(label: str, m: dict) -> str:
     if t and "over_draws" in t:
         d = t["over_draws"]
         transfer += (f"; over {d['draws']} draws of people {pct(d['mean'])} ± {pct(d['se'])}"
-                     + (f", the real source faces {pct(d['real_source_mean'])}" if "real_source_mean" in d else ""))
+                     + (f", the real source faces {pct(d['real_source_mean'])}" if "real_source_mean" in d else "")
+                     + (f" (by `{t['reference']['method']}`: {pct(t['reference']['real_source_mean'])})"
+                        if "reference" in t else ""))
     if t:
         transfer += " · " + _pose_moved(t)
         if "pose_distance_to_target" in t.get("over_draws", {}):

@@ -68,7 +68,7 @@ from .config import INVERSES, MINERS, PARTS, STAGES, GanConfig
 from .cycle import attribute_cycle_loss, cycle_codes, swap_attributes
 from .data import POSE_MEMO_KEY, PoseTargets, pose_targets, stage_dataset
 from .measurements import (BUDGETS, LECTURE_SETTINGS, QUICK_SETTINGS, grid_spread, identity_transfer, pose_error,
-                           reconstruction_rmse)
+                           reconstruction_rmse, transfer_people)
 from .method import GanDisentangler, GanDisentanglerNoId, GanDisentanglerPose, GanDisentanglerStyle
 from .networks import (AdaIN, Networks, build_encoder, build_generator, build_image_discriminator,
                        build_latent_discriminator, build_phi, build_phi_inverse)
@@ -80,5 +80,5 @@ __all__ = [
     "GanDisentanglerPose", "GanDisentanglerStyle", "Networks", "PoseTargets", "StageTrainer",
     "attribute_cycle_loss", "build_encoder", "build_generator", "build_image_discriminator",
     "build_latent_discriminator", "build_phi", "build_phi_inverse", "cycle_codes", "identity_transfer",
-    "pose_error", "pose_targets", "reconstruction_rmse", "stage_dataset", "swap_attributes",
+    "pose_error", "pose_targets", "reconstruction_rmse", "stage_dataset", "swap_attributes", "transfer_people",
 ]

@@ -73,13 +73,21 @@ def identity_transfer(model: GanDisentangler, images, labels, *, n_sources: int 
                                     **pooled}}
 
 
-def _transfer_once(model: GanDisentangler, images, labels, n_sources: int, n_targets: int, seed: int) -> dict:
-    images, labels = np.asarray(images), np.asarray(labels)
+def transfer_people(labels, n_sources: int = 6, n_targets: int = 6, seed: int = 0) -> np.ndarray:
+    """The people of one draw of :func:`identity_transfer` (seeded): ``n_sources`` then ``n_targets``
+    labels of people with at least two images. Each person's first image is the face transferred or
+    identified; the others are that person's gallery entry."""
+    labels = np.asarray(labels)
     people = np.flatnonzero(np.bincount(labels) >= 2)
     if len(people) < n_sources + n_targets:
         raise ValueError(f"identity_transfer needs {n_sources + n_targets} people with >= 2 images; "
                          f"the images hold {len(people)}")
-    chosen = np.random.default_rng(seed).choice(people, n_sources + n_targets, replace=False)
+    return np.random.default_rng(seed).choice(people, n_sources + n_targets, replace=False)
+
+
+def _transfer_once(model: GanDisentangler, images, labels, n_sources: int, n_targets: int, seed: int) -> dict:
+    images, labels = np.asarray(images), np.asarray(labels)
+    chosen = transfer_people(labels, n_sources, n_targets, seed)
     first = np.array([np.flatnonzero(labels == p)[0] for p in chosen])
     gallery = np.stack([model.embed(images[np.flatnonzero(labels == p)[1:]], "id").mean(0) for p in chosen])
     gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
