@@ -243,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "--param epochs=[6,3,3])")
     p.add_argument("--reference", default=None, metavar="METHOD",
                    help="also measure how often this registered method (e.g. lbp+jb), fitted on the same training "
-                        "people, identifies the real source faces of identity transfer's draws: f_id's ceiling beside another's")
+                        "people and reading the same faces, identifies the real source faces of identity transfer's "
+                        "draws: f_id's ceiling beside another recogniser's")
     p.set_defaults(func=cmd_disentangle)
 
     p = add_command(sub, "figures", example="facelab figures --units 01_tasks_and_evaluation --quick --out figures",

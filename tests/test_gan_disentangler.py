@@ -715,9 +715,10 @@ def test_measurement_command_writes_every_table_and_its_command(trained, tmp_pat
 
 
 def test_a_reference_recogniser_identifies_the_same_draws_real_faces_by_the_same_rule(trained, tmp_path, capsys, lfw):
-    """``facelab disentangle --reference eigenfaces``: eigenfaces, fitted on the same training people,
-    identifies the real source faces of identity transfer's ten draws; recomputed here with a plain loop
-    (each person's first held-out image against the mean of the others, cosine, eigenfaces' own score)."""
+    """``facelab disentangle --reference eigenfaces``: eigenfaces, fitted on the same training people and
+    reading the disentangler's own faces, identifies the real source faces of identity transfer's ten draws;
+    recomputed here with a plain loop (each person's first held-out image against the mean of the others,
+    cosine, eigenfaces' own score)."""
     from facelab import methods
     from facelab.cli import main
     from facelab.evaluation.commands import reproducing_disentangle_command
@@ -731,7 +732,7 @@ def test_a_reference_recogniser_identifies_the_same_draws_real_faces_by_the_same
     reference = printed["identity_transfer"]["reference"]
     split = verification_splits(lfw, "view1")[-1]
     held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
-    eigen = methods.create("eigenfaces")
+    eigen = methods.create("eigenfaces", preprocess=trained["model"].preprocess)  # the disentangler's faces
     images = lfw.load_images(eigen.preprocess)
     _, train_labels = np.unique(lfw.labels[split.train_images], return_inverse=True)
     eigen.fit(images[split.train_images], train_labels)
@@ -746,11 +747,11 @@ def test_a_reference_recogniser_identifies_the_same_draws_real_faces_by_the_same
             cosines = [face @ m / np.linalg.norm(face) / np.linalg.norm(m) for m in means]
             hits += people[int(np.argmax(cosines))] == person
         rates.append(hits / 6)
-    assert reference["method"] == "eigenfaces"
+    assert reference["method"] == "eigenfaces" and reference["preprocess"] == trained["model"].preprocess.to_dict()
     np.testing.assert_allclose(reference["real_source_nearest_is_source"], rates, atol=1e-12)
     assert printed["identity_transfer"]["people_drawn"] == [int(p) for p in np.random.default_rng(0).choice(
         np.flatnonzero(np.bincount(labels) >= 2), 12, replace=False)]  # the people transfer itself drew
-    assert f"(by `eigenfaces`: {100 * np.mean(rates):.2f})" in disentangle_markdown(printed).splitlines()[-1]
+    assert f"(by `eigenfaces` on the same faces: {100 * np.mean(rates):.2f})" in disentangle_markdown(printed).splitlines()[-1]
     assert reproducing_disentangle_command(printed) == \
         "facelab disentangle --preset quick --protocol view1 --reference eigenfaces"
     assert main([*argv[:-1], "eigenfaecs"]) == 2  # a misspelt method is named before any training

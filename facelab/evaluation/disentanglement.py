@@ -74,9 +74,11 @@ def _model_measurements(model: GanDisentangler, images, labels, seed: int, *, st
             "identity_transfer": {k: v for k, v in transfer.items() if k not in ("grid", "sources", "targets")}}
 
 
-def reference_identification(lfw, protocol: str, name: str, *, seed: int = 0, draws: int = TRANSFER_DRAWS) -> dict:
+def reference_identification(lfw, protocol: str, name: str, preprocess, *, seed: int = 0,
+                             draws: int = TRANSFER_DRAWS) -> dict:
     """Identity transfer's ceiling for another recogniser: the registered method ``name``, fitted on the
-    last split's training people, identifies the real source faces of the same ``draws`` draws of people
+    last split's training people and reading the same faces as the disentangler (``preprocess``, its
+    size and crop), identifies the real source faces of the same ``draws`` draws of people
     (:func:`~facelab.generative.gan_disentangler.transfer_people`) by the same rule, the nearest mean
     of each person's other images under its own similarity. Beside f_id's ceiling it says whether the
     people are hard to tell apart or f_id is the weak reader."""
@@ -84,7 +86,7 @@ def reference_identification(lfw, protocol: str, name: str, *, seed: int = 0, dr
 
     split = verification_splits(lfw, protocol)[-1]
     held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
-    factory = lambda: methods.create(name, seed=seed)
+    factory = lambda: methods.create(name, seed=seed, preprocess=preprocess)
     images = lfw.load_images(factory().preprocess)
     method = fit_method(factory, images[split.train_images], lfw.labels[split.train_images]).method
     embeddings, labels = np.asarray(method.embed(images[held])), lfw.labels[held]
@@ -97,7 +99,7 @@ def reference_identification(lfw, protocol: str, name: str, *, seed: int = 0, dr
         found = nearest_class_mean(embeddings[gallery], labels[gallery], embeddings[sources],
                                    get_similarity(method.similarity))
         rates.append(float(np.mean(found == labels[sources])))
-    return {"method": name, "real_source_nearest_is_source": rates, "real_source_mean": float(np.mean(rates)),
+    return {"method": name, "preprocess": method.preprocess.to_dict(), "real_source_nearest_is_source": rates, "real_source_mean": float(np.mean(rates)),
             "se": float(np.std(rates, ddof=1) / np.sqrt(draws)) if draws > 1 else float("nan")}
 
 
@@ -128,7 +130,8 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, reference: str | Non
     images = lfw.load_images(model.preprocess)
     measured = _model_measurements(model, images[held], lfw.labels[held], seed)
     if reference:
-        measured["identity_transfer"]["reference"] = reference_identification(lfw, protocol, reference, seed=seed)
+        measured["identity_transfer"]["reference"] = reference_identification(lfw, protocol, reference, model.preprocess,
+                                                                             seed=seed)
     return {"protocol": protocol, "config": model.config, "verification": _verification(table), **measured,
             **({"stages": stages} if stages else {}),
             "pose_targets_found_fraction": model.pose_found_fraction_,

@@ -127,7 +127,7 @@ def _disentangle_row(label: str, m: dict) -> str:
         d = t["over_draws"]
         transfer += (f"; over {d['draws']} draws of people {pct(d['mean'])} ± {pct(d['se'])}"
                      + (f", the real source faces {pct(d['real_source_mean'])}" if "real_source_mean" in d else "")
-                     + (f" (by `{t['reference']['method']}`: {pct(t['reference']['real_source_mean'])})"
+                     + (f" (by `{t['reference']['method']}` on the same faces: {pct(t['reference']['real_source_mean'])})"
                         if "reference" in t else ""))
     if t:
         transfer += " · " + _pose_moved(t)
