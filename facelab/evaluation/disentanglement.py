@@ -84,8 +84,7 @@ def reference_identification(lfw, protocol: str, name: str, preprocess, *, seed:
     people are hard to tell apart or f_id is the weak reader."""
     from .. import methods
 
-    split = verification_splits(lfw, protocol)[-1]
-    held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
+    split, held = _last_split_and_its_test_images(lfw, protocol)
     factory = lambda: methods.create(name, seed=seed, preprocess=preprocess)
     images = lfw.load_images(factory().preprocess)
     method = fit_method(factory, images[split.train_images], lfw.labels[split.train_images]).method
@@ -99,8 +98,16 @@ def reference_identification(lfw, protocol: str, name: str, preprocess, *, seed:
         found = nearest_class_mean(embeddings[gallery], labels[gallery], embeddings[sources],
                                    get_similarity(method.similarity))
         rates.append(float(np.mean(found == labels[sources])))
-    return {"method": name, "preprocess": method.preprocess.to_dict(), "real_source_nearest_is_source": rates, "real_source_mean": float(np.mean(rates)),
+    return {"method": name, "preprocess": method.preprocess.to_dict(), "real_source_nearest_is_source": rates,
+            "real_source_mean": float(np.mean(rates)),
             "se": float(np.std(rates, ddof=1) / np.sqrt(draws)) if draws > 1 else float("nan")}
+
+
+def _last_split_and_its_test_images(lfw, protocol: str):
+    """The split the measurements use (View 1's one, View 2's last) and the images of its test pairs,
+    people never trained on."""
+    split = verification_splits(lfw, protocol)[-1]
+    return split, np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
 
 
 def measure(lfw, *, protocol: str = "view1", seed: int = 0, reference: str | None = None, **settings) -> dict:
@@ -109,10 +116,10 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, reference: str | Non
     trained on). On View 1 (one split) the same measurements are also taken after stages 1 and 2
     (``after_stage``; after stage 1 only z exists): which stage gains or loses what. ``reference``: a
     registered method whose ceiling on identity transfer's draws is measured beside f_id's
-    (:func:`reference_identification`). ``settings`` go to :class:`~facelab.generative.gan_disentangler.GanDisentangler`."""
+    (:func:`reference_identification`). ``settings`` go to
+    :class:`~facelab.generative.gan_disentangler.GanDisentangler`."""
     t0 = time.perf_counter()
-    split = verification_splits(lfw, protocol)[-1]
-    held = np.unique(np.concatenate([split.test_pairs.index_a, split.test_pairs.index_b]))
+    _, held = _last_split_and_its_test_images(lfw, protocol)
     stages: dict = {}
 
     def after_stage(stage, model):
@@ -130,8 +137,8 @@ def measure(lfw, *, protocol: str = "view1", seed: int = 0, reference: str | Non
     images = lfw.load_images(model.preprocess)
     measured = _model_measurements(model, images[held], lfw.labels[held], seed)
     if reference:
-        measured["identity_transfer"]["reference"] = reference_identification(lfw, protocol, reference, model.preprocess,
-                                                                             seed=seed)
+        reading = reference_identification(lfw, protocol, reference, model.preprocess, seed=seed)
+        measured["identity_transfer"]["reference"] = reading
     return {"protocol": protocol, "config": model.config, "verification": _verification(table), **measured,
             **({"stages": stages} if stages else {}),
             "pose_targets_found_fraction": model.pose_found_fraction_,
